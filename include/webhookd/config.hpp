@@ -1,0 +1,116 @@
+#pragma once
+// The daemon's configuration: typed values with the defaults of CONTRACT.md section 7,
+// parsed from commented JSON. Parsing is pure (no environment, no files) so tests feed
+// it strings; load_config() reads a file and apply_environment() adds the env overrides.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "webhookd/result.hpp"
+
+namespace webhookd {
+
+using duration = std::chrono::milliseconds;
+
+// One HTTP listener (ingest or admin).
+struct listener_config {
+    std::string listen;                          // "host:port"; IPv6 as "[::1]:8080"
+    std::vector<std::string> tokens;             // bearer tokens; empty = no auth (loopback only)
+    std::size_t max_body = 1024 * 1024;          // 413 above this
+    std::size_t max_header = 16 * 1024;          // 431 above this (request line + headers)
+    std::size_t max_connections = 1024;          // accepted sockets beyond this are closed
+    duration request_timeout = std::chrono::seconds(10);  // deadline to read one whole request
+    duration idle_timeout = std::chrono::seconds(60);     // keep-alive wait for the next request
+};
+
+struct ingest_config : listener_config {
+    std::size_t max_batch_events = 1000;         // POST /v1/events/batch item limit
+    std::size_t queue_limit = 16384;             // events waiting for the writer; 503 above
+};
+
+struct admin_config : listener_config {};
+
+struct storage_config {
+    std::string path = "webhookd.db";
+    std::string synchronous = "full";            // off | normal | full | extra
+    duration busy_timeout = std::chrono::seconds(5);
+    duration delivered_retention = std::chrono::hours(24 * 7);
+};
+
+struct delivery_config {
+    duration timeout = std::chrono::seconds(30);
+    std::size_t max_in_flight = 1024;
+    std::size_t max_in_flight_per_endpoint = 64;
+    std::vector<std::string> allowed_cidrs;      // "10.0.0.0/8", "fd00::/8", ...
+};
+
+struct retry_config {
+    std::vector<duration> schedule;              // default 0s,1m,5m,15m,1h,6h,24h
+    double jitter = 0.1;                         // fraction in [0, 1], only ever added
+};
+
+struct dead_letter_config {
+    duration retention = std::chrono::hours(24 * 30);
+    duration purge_interval = std::chrono::hours(1);
+};
+
+struct log_config {
+    std::string level = "info";                  // trace|debug|info|warn|error|critical|off
+    std::string format = "text";                 // text | json
+};
+
+struct config {
+    ingest_config ingest;                        // listen defaults to 127.0.0.1:8080
+    admin_config admin;                          // listen defaults to 127.0.0.1:8081
+    storage_config storage;
+    delivery_config delivery;
+    retry_config retry;
+    dead_letter_config dead_letter;
+    log_config log;
+    std::size_t io_threads = 1;                  // threads running the network event loop
+    duration shutdown_timeout = std::chrono::seconds(20);  // drain deadline on SIGTERM
+
+    config();                                    // every default of CONTRACT.md section 7
+};
+
+// Parses "50ms", "2s", "1m", "6h", "30d" (also "us", "w"; integer amounts only).
+// Returns nullopt on anything else, including overflow and a missing unit.
+std::optional<duration> parse_duration(std::string_view text);
+
+// Parses "1024", "64KiB", "1MiB", "1GiB", "10KB", "1MB" (KB = 1000). nullopt when invalid.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+
+// Formats a duration in the largest unit that divides it exactly ("1m", "1500ms", "30d").
+std::string format_duration(duration d);
+
+// Removes // line and /* block */ comments and trailing commas outside strings.
+// Returns an error for an unterminated block comment.
+result<std::string> strip_json_comments(std::string_view text);
+
+// Parses commented JSON into a config. Every key is optional; an unknown key is an error
+// that names its path ("storage.pathh"); a bad value names the key and the value.
+// Semantic checks that need the environment (auth on non-loopback) live in validate().
+result<config> parse_config(std::string_view text);
+
+// Reads and parses a file. An unreadable file is an error naming the path.
+result<config> load_config(const std::filesystem::path& path);
+
+// Adds WEBHOOKD_INGEST_TOKEN / WEBHOOKD_ADMIN_TOKEN to the token lists and takes the log
+// level from SPDLOG_LEVEL when set. `getenv` is injected for tests.
+void apply_environment(config& cfg, const std::function<const char*(const char*)>& getenv);
+
+// Start-up checks across keys: a listener bound to a non-loopback address must have
+// tokens; listen addresses must parse. Returns the first violation.
+status validate(const config& cfg);
+
+// The effective config as JSON text (tokens masked), for --check-config.
+std::string to_json(const config& cfg);
+
+}  // namespace webhookd

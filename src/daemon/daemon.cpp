@@ -1,0 +1,158 @@
+#include "webhookd/daemon.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "http/listener.hpp"
+#include "http/router.hpp"
+#include "ingest/ingest_service.hpp"
+#include "metrics/metrics.hpp"
+#include "store/sqlite_outbox_store.hpp"
+#include "store/writer.hpp"
+#include "webhookd/version.hpp"
+
+namespace webhookd {
+
+namespace asio = boost::asio;
+
+struct daemon::impl {
+    impl(config c, std::shared_ptr<spdlog::logger> l, const clock& k)
+        : cfg(std::move(c)),
+          log(std::move(l)),
+          clk(k),
+          work(asio::make_work_guard(ioc)),
+          signals(ioc),
+          ingest_router(cfg.ingest.tokens),
+          admin_router(cfg.admin.tokens) {}
+
+    status start();
+    void stop();
+
+    config cfg;
+    std::shared_ptr<spdlog::logger> log;
+    const clock& clk;
+    asio::io_context ioc;
+    asio::executor_work_guard<asio::io_context::executor_type> work;
+    asio::signal_set signals;
+    metrics stats;
+    std::unique_ptr<outbox_store> store;
+    std::unique_ptr<writer> db_writer;
+    std::unique_ptr<ingest_service> ingest;
+    http::router ingest_router;
+    http::router admin_router;
+    std::shared_ptr<http::listener> ingest_listener;
+    std::shared_ptr<http::listener> admin_listener;
+    std::vector<std::thread> threads;
+
+    std::mutex mu;  // guards stop_requested, stopped
+    std::condition_variable cv;
+    bool stop_requested = false;
+    bool stopped = false;
+};
+
+status daemon::impl::start() {
+    if (cfg.storage.synchronous != "full" && cfg.storage.synchronous != "extra") {
+        log->warn("storage.synchronous is {}: an acknowledged event can be lost on power failure",
+                  cfg.storage.synchronous);
+    }
+    auto opened = open_sqlite_outbox(cfg.storage);
+    if (!opened) return opened.err();
+    store = std::move(opened).value();
+    auto counts = store->counts();
+    if (!counts) return counts.err();
+    stats.deliveries_pending.set(counts->pending);
+    stats.dead_letters.set(counts->dead_letters);
+
+    db_writer = std::make_unique<writer>(*store, clk, cfg.ingest.queue_limit, 4096, [this](std::size_t n) {
+        stats.writer_group_size.observe(static_cast<double>(n));
+    });
+    ingest = std::make_unique<ingest_service>(ioc, cfg.ingest, *db_writer, stats, clk, log);
+    ingest->register_ingest_routes(ingest_router);
+    ingest->register_probe_routes(ingest_router);
+    ingest->register_probe_routes(admin_router);
+
+    ingest_listener = std::make_shared<http::listener>(ioc, cfg.ingest, "ingest", ingest_router, log);
+    admin_listener = std::make_shared<http::listener>(ioc, cfg.admin, "admin", admin_router, log);
+    if (auto s = ingest_listener->bind(); !s) return s;
+    if (auto s = admin_listener->bind(); !s) return s;
+    ingest_listener->start();
+    admin_listener->start();
+
+    signals.add(SIGINT);
+    signals.add(SIGTERM);
+    signals.async_wait([this](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        log->info("signal {} received, draining", sig);
+        std::lock_guard lock(mu);
+        stop_requested = true;
+        cv.notify_all();
+    });
+    for (std::size_t i = 0; i < cfg.io_threads; ++i) threads.emplace_back([this] { ioc.run(); });
+    log->info("webhookd {} started: database {}, schema ready", version, cfg.storage.path);
+    return ok_v;
+}
+
+void daemon::impl::stop() {
+    {
+        std::lock_guard lock(mu);
+        if (stopped) return;
+        stopped = true;
+        stop_requested = true;
+        cv.notify_all();
+    }
+    if (ingest) ingest->begin_drain();
+    for (auto* l : {ingest_listener.get(), admin_listener.get()}) {
+        if (l) l->stop();
+    }
+    // Requests already read get their answers; the writer keeps committing meanwhile.
+    auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_timeout;
+    auto open = [&] {
+        return (ingest_listener ? ingest_listener->connections() : 0) +
+               (admin_listener ? admin_listener->connections() : 0);
+    };
+    while (!threads.empty() && open() > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (open() > 0) log->warn("{} connection(s) still open at the drain deadline", open());
+    if (db_writer) db_writer->stop();
+    boost::system::error_code ignored;
+    signals.cancel(ignored);
+    work.reset();
+    ioc.stop();
+    for (auto& t : threads) t.join();
+    threads.clear();
+    log->info("webhookd stopped");
+}
+
+daemon::daemon(config cfg, std::shared_ptr<spdlog::logger> log, const clock& clock)
+    : impl_(std::make_unique<impl>(std::move(cfg), std::move(log), clock)) {}
+
+daemon::~daemon() { stop(); }
+
+status daemon::start() {
+    auto s = impl_->start();
+    if (!s) stop();
+    return s;
+}
+
+void daemon::wait_for_signal() {
+    {
+        std::unique_lock lock(impl_->mu);
+        impl_->cv.wait(lock, [&] { return impl_->stop_requested; });
+    }
+    stop();
+}
+
+void daemon::stop() { impl_->stop(); }
+
+unsigned short daemon::ingest_port() const { return impl_->ingest_listener->port(); }
+unsigned short daemon::admin_port() const { return impl_->admin_listener->port(); }
+
+}  // namespace webhookd

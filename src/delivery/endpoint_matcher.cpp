@@ -1,0 +1,34 @@
+#include "delivery/endpoint_matcher.hpp"
+
+#include "util/ids.hpp"
+
+namespace webhookd {
+
+namespace {
+constexpr std::size_t max_event_type = 128;
+}
+
+bool pattern_matches(std::string_view pattern, std::string_view event_type) {
+    if (pattern == "*") return true;
+    if (pattern.size() >= 2 && pattern.ends_with(".*")) {
+        auto prefix = pattern.substr(0, pattern.size() - 1);  // keeps the dot
+        return event_type.size() > prefix.size() && event_type.starts_with(prefix);
+    }
+    return pattern == event_type;
+}
+
+bool any_pattern_matches(std::span<const std::string> patterns, std::string_view event_type) {
+    if (patterns.empty()) return true;
+    for (const auto& p : patterns) {
+        if (pattern_matches(p, event_type)) return true;
+    }
+    return false;
+}
+
+bool is_valid_pattern(std::string_view pattern) {
+    if (pattern == "*") return true;
+    if (pattern.ends_with(".*")) pattern.remove_suffix(2);
+    return is_valid_token(pattern, max_event_type);
+}
+
+}  // namespace webhookd

@@ -1,0 +1,107 @@
+#include "http/listener.hpp"
+
+#include <boost/asio/strand.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include "http/session.hpp"
+
+namespace webhookd::http {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+bool split_host_port(const std::string& listen, std::string& host, unsigned short& port) {
+    std::string port_text;
+    if (!listen.empty() && listen.front() == '[') {
+        auto close = listen.find(']');
+        if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') return false;
+        host = listen.substr(1, close - 1);
+        port_text = listen.substr(close + 2);
+    } else {
+        auto colon = listen.rfind(':');
+        if (colon == std::string::npos || colon == 0) return false;
+        host = listen.substr(0, colon);
+        port_text = listen.substr(colon + 1);
+    }
+    if (port_text.empty() || port_text.size() > 5) return false;
+    unsigned long p = 0;
+    for (char c : port_text) {
+        if (c < '0' || c > '9') return false;
+        p = p * 10 + static_cast<unsigned long>(c - '0');
+    }
+    if (p > 65535) return false;
+    port = static_cast<unsigned short>(p);
+    return true;
+}
+
+listener::listener(asio::io_context& ioc, const listener_config& cfg, std::string name, request_handler& handler,
+                   std::shared_ptr<spdlog::logger> log)
+    : ioc_(ioc),
+      cfg_(std::make_shared<const listener_config>(cfg)),
+      name_(std::move(name)),
+      handler_(handler),
+      log_(std::move(log)),
+      acceptor_(asio::make_strand(ioc)),
+      registry_(std::make_shared<connection_registry>()) {}
+
+listener::~listener() = default;
+
+webhookd::status listener::bind() {
+    std::string host;
+    unsigned short port = 0;
+    if (!split_host_port(cfg_->listen, host, port)) {
+        return error{"listen_failed", name_ + ".listen is not host:port: " + cfg_->listen};
+    }
+    boost::system::error_code ec;
+    if (host == "localhost") host = "127.0.0.1";
+    auto address = asio::ip::make_address(host, ec);
+    if (ec) return error{"listen_failed", name_ + ".listen host is not an IP address: " + host};
+    tcp::endpoint ep{address, port};
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return error{"listen_failed", "cannot listen on " + cfg_->listen + " (" + name_ + "): " + ec.message()};
+    port_ = acceptor_.local_endpoint().port();
+    return ok_v;
+}
+
+void listener::start() {
+    log_->info("{} listening on {}:{}", name_, acceptor_.local_endpoint().address().to_string(), port_);
+    asio::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
+}
+
+void listener::stop() {
+    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+        boost::system::error_code ignored;
+        self->acceptor_.close(ignored);
+        self->registry_->close_all();
+    });
+}
+
+std::size_t listener::connections() const { return registry_->size(); }
+
+void listener::do_accept() {
+    acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](boost::system::error_code ec,
+                                                                                tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+        if (ec) {
+            // Out of file descriptors and the like: keep accepting; the error is logged.
+            self->log_->warn("{} accept failed: {}", self->name_, ec.message());
+        } else if (self->registry_->size() >= self->cfg_->max_connections) {
+            self->log_->warn("{}: {} connections open (the limit); closing a new one", self->name_,
+                             self->cfg_->max_connections);
+            boost::system::error_code ignored;
+            socket.close(ignored);
+        } else {
+            socket.set_option(tcp::no_delay(true), ec);
+            std::make_shared<session>(std::move(socket), self->cfg_, self->handler_, self->log_, self->registry_,
+                                      self->next_session_id_++)
+                ->start();
+        }
+        self->do_accept();
+    });
+}
+
+}  // namespace webhookd::http

@@ -1,0 +1,92 @@
+#include "http/router.hpp"
+
+#include <boost/url/parse.hpp>
+
+namespace webhookd::http {
+
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos < path.size()) {
+        if (path[pos] == '/') {
+            ++pos;
+            continue;
+        }
+        auto end = path.find('/', pos);
+        if (end == std::string_view::npos) end = path.size();
+        out.emplace_back(path.substr(pos, end - pos));
+        pos = end;
+    }
+    return out;
+}
+
+bool match(const std::vector<std::string>& pattern, const std::vector<std::string>& path, path_params& params) {
+    if (pattern.size() != path.size()) return false;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        const auto& p = pattern[i];
+        if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+            params[p.substr(1, p.size() - 2)] = path[i];
+        } else if (p != path[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+std::string_view target_path(std::string_view target) {
+    auto q = target.find('?');
+    return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+    auto parsed = boost::urls::parse_origin_form(target);
+    if (!parsed) return std::nullopt;
+    auto params = parsed->params();
+    auto it = params.find(name);
+    if (it == params.end()) return std::nullopt;
+    return std::string((*it).value);
+}
+
+void router::add(verb method, std::string pattern, handler_fn fn, bool auth) {
+    auto segments = split_path(pattern);
+    routes_.push_back(route{method, std::move(pattern), std::move(segments), std::move(fn), auth});
+}
+
+std::vector<route_info> router::routes() const {
+    std::vector<route_info> out;
+    for (const auto& r : routes_) out.push_back({r.method, r.pattern});
+    return out;
+}
+
+void router::handle(request&& req, responder respond) {
+    auto path = split_path(target_path(req.target()));
+    std::string allow;
+    for (const auto& r : routes_) {
+        path_params params;
+        if (!match(r.segments, path, params)) continue;
+        if (r.method != req.method()) {
+            if (!allow.empty()) allow += ", ";
+            allow += std::string(beast_http::to_string(r.method));
+            continue;
+        }
+        if (r.auth && !authorized(req, tokens_)) {
+            auto res = json_error(req, status::unauthorized, "unauthorized", "a valid bearer token is required");
+            res.set(beast_http::field::www_authenticate, "Bearer");
+            return respond(std::move(res));
+        }
+        return r.fn(std::move(req), params, std::move(respond));
+    }
+    if (!allow.empty()) {
+        auto res = json_error(req, status::method_not_allowed, "method_not_allowed",
+                              std::string(req.method_string()) + " is not allowed here; allowed: " + allow);
+        res.set(beast_http::field::allow, allow);
+        return respond(std::move(res));
+    }
+    respond(json_error(req, status::not_found, "not_found", "no such resource: " + std::string(target_path(req.target()))));
+}
+
+}  // namespace webhookd::http

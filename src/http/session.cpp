@@ -1,0 +1,193 @@
+#include "http/session.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace webhookd::http {
+
+namespace beast = boost::beast;
+namespace asio = boost::asio;
+
+namespace {
+// How long a rejected connection may keep sending before it is closed, so that the
+// client reads our error response instead of a reset.
+constexpr auto linger_time = std::chrono::seconds(2);
+constexpr std::size_t first_read = 4096;
+}  // namespace
+
+void connection_registry::add(const std::shared_ptr<session>& s) {
+    std::lock_guard lock(mu_);
+    sessions_.emplace(s.get(), s);
+}
+
+void connection_registry::remove(session* s) {
+    std::lock_guard lock(mu_);
+    sessions_.erase(s);
+}
+
+std::size_t connection_registry::size() const {
+    std::lock_guard lock(mu_);
+    return sessions_.size();
+}
+
+void connection_registry::close_all() {
+    std::vector<std::shared_ptr<session>> open;
+    {
+        std::lock_guard lock(mu_);
+        for (auto& [_, weak] : sessions_) {
+            if (auto s = weak.lock()) open.push_back(std::move(s));
+        }
+    }
+    for (auto& s : open) s->close();
+}
+
+session::session(asio::ip::tcp::socket socket, std::shared_ptr<const listener_config> cfg, request_handler& handler,
+                 std::shared_ptr<spdlog::logger> log, std::shared_ptr<connection_registry> registry, std::uint64_t id)
+    : stream_(std::move(socket)),
+      cfg_(std::move(cfg)),
+      handler_(handler),
+      log_(std::move(log)),
+      registry_(std::move(registry)),
+      id_(id) {}
+
+session::~session() { registry_->remove(this); }
+
+void session::start() {
+    registry_->add(shared_from_this());
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_wait(); });
+}
+
+void session::close() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+        self->closing_ = true;
+        if (!self->busy_) self->shutdown();
+    });
+}
+
+void session::do_wait() {
+    if (closing_) return shutdown();
+    if (buffer_.size() > 0) return do_read();  // a pipelined request is already here
+    stream_.expires_after(cfg_->idle_timeout);
+    stream_.async_read_some(buffer_.prepare(first_read),
+                            beast::bind_front_handler(&session::on_wait, shared_from_this()));
+}
+
+void session::on_wait(beast::error_code ec, std::size_t n) {
+    if (ec) return shutdown();  // idle timeout, peer closed, or close()
+    buffer_.commit(n);
+    do_read();
+}
+
+void session::do_read() {
+    parser_.emplace();
+    parser_->body_limit(cfg_->max_body);
+    parser_->header_limit(static_cast<std::uint32_t>(cfg_->max_header));
+    stream_.expires_after(cfg_->request_timeout);
+    beast_http::async_read_header(stream_, buffer_, *parser_,
+                                  [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+}
+
+void session::on_header(beast::error_code ec) {
+    if (ec) return on_read(ec);
+    auto& req = parser_->get();
+    if (beast::iequals(req[beast_http::field::expect], "100-continue")) {
+        auto cont = std::make_shared<beast_http::response<beast_http::empty_body>>(status::continue_, req.version());
+        beast_http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+            self->on_continue(ec);
+        });
+        return;
+    }
+    on_continue({});
+}
+
+void session::on_continue(beast::error_code ec) {
+    if (ec) return shutdown();
+    beast_http::async_read(stream_, buffer_, *parser_,
+                           [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+}
+
+void session::on_read(beast::error_code ec) {
+    if (ec == beast_http::error::end_of_stream || ec == asio::error::operation_aborted) return shutdown();
+    if (ec == beast::error::timeout) {
+        log_->debug("conn {}: request not read within {} ms, closing", id_, cfg_->request_timeout.count());
+        return shutdown();
+    }
+    if (ec == beast_http::error::body_limit) {
+        return reject(status::payload_too_large, "payload_too_large",
+                      "request body exceeds " + std::to_string(cfg_->max_body) + " bytes");
+    }
+    if (ec == beast_http::error::header_limit) {
+        return reject(status::request_header_fields_too_large, "headers_too_large",
+                      "request headers exceed " + std::to_string(cfg_->max_header) + " bytes");
+    }
+    if (ec) {
+        if (ec.category() == beast_http::make_error_code(beast_http::error::bad_method).category()) {
+            return reject(status::bad_request, "bad_request", "malformed HTTP request: " + ec.message());
+        }
+        return shutdown();  // connection reset and the like
+    }
+    busy_ = true;
+    stream_.expires_never();  // the handler has its own bounds
+    handler_.handle(parser_->release(), [self = shared_from_this()](response res) {
+        asio::post(self->stream_.get_executor(),
+                   [self, res = std::move(res)]() mutable { self->on_response(std::move(res)); });
+    });
+}
+
+void session::on_response(response res) {
+    if (closing_) res.keep_alive(false);
+    res_.emplace(std::move(res));
+    do_write();
+}
+
+void session::do_write() {
+    stream_.expires_after(cfg_->request_timeout);
+    bool keep_alive = res_->keep_alive();
+    beast_http::async_write(stream_, *res_,
+                            [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                                self->on_write(ec, keep_alive);
+                            });
+}
+
+void session::on_write(beast::error_code ec, bool keep_alive) {
+    busy_ = false;
+    res_.reset();
+    if (ec) return shutdown();
+    if (lingering_) return do_linger();
+    if (!keep_alive || closing_) return shutdown();
+    do_wait();
+}
+
+void session::reject(status code, std::string_view error_code, std::string_view message) {
+    log_->debug("conn {}: {} ({})", id_, static_cast<unsigned>(code), error_code);
+    response res{code, 11};
+    res.set(beast_http::field::content_type, "application/json");
+    res.keep_alive(false);
+    res.body() = error_body(error_code, message);
+    res.prepare_payload();
+    lingering_ = true;
+    busy_ = true;
+    res_.emplace(std::move(res));
+    do_write();
+}
+
+void session::do_linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(linger_time);  // one deadline for the whole drain
+    linger_read();
+}
+
+void session::linger_read() {
+    stream_.async_read_some(asio::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        if (ec) return self->shutdown();  // peer finished, or the linger deadline passed
+        self->linger_read();
+    });
+}
+
+void session::shutdown() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+}
+
+}  // namespace webhookd::http

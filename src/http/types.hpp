@@ -1,0 +1,39 @@
+#pragma once
+// The HTTP vocabulary shared by the server and the request handlers. Includes Beast: keep
+// it out of headers that most files include.
+
+#include <boost/beast/http.hpp>
+
+#include <functional>
+#include <string_view>
+
+namespace webhookd::http {
+
+namespace beast_http = boost::beast::http;
+using request = beast_http::request<beast_http::string_body>;
+using response = beast_http::response<beast_http::string_body>;
+using status = beast_http::status;
+using verb = beast_http::verb;
+
+// Delivers a handler's response to its connection. Call exactly once, from any thread.
+using responder = std::function<void(response)>;
+
+// Serves requests. handle() may answer before it returns or later, from another thread.
+class request_handler {
+public:
+    virtual ~request_handler() = default;
+    virtual void handle(request&& req, responder respond) = 0;
+};
+
+// A JSON response with the request's version and keep-alive.
+response json_response(const request& req, status code, std::string body);
+
+// The error shape of CONTRACT.md section 3: {"error": {"code": ..., "message": ...}}.
+std::string error_body(std::string_view code, std::string_view message);
+response json_error(const request& req, status code, std::string_view error_code, std::string_view message);
+
+// True when the Authorization header carries "Bearer <t>" for some t in tokens, compared
+// in constant time; true when tokens is empty.
+bool authorized(const request& req, const std::vector<std::string>& tokens);
+
+}  // namespace webhookd::http

@@ -1,0 +1,141 @@
+#include "ingest/event_validator.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "util/ids.hpp"
+#include "util/time_format.hpp"
+
+namespace webhookd {
+
+namespace {
+
+// Keeps the producer's key order in `data`, so the envelope reads as they wrote it.
+using json = nlohmann::ordered_json;
+
+struct too_deep {};
+
+// Parses with a nesting bound; nullopt-like error on failure.
+result<json> parse_json(std::string_view body) {
+    if (body.empty()) return error{"invalid_json", "request body is empty"};
+    try {
+        json::parser_callback_t limit = [](int depth, json::parse_event_t, json&) {
+            if (static_cast<std::size_t>(depth) > max_json_depth) throw too_deep{};
+            return true;
+        };
+        return json::parse(body.begin(), body.end(), limit);
+    } catch (const too_deep&) {
+        return error{"invalid_json", "JSON nesting is deeper than " + std::to_string(max_json_depth) + " levels"};
+    } catch (const json::exception& e) {
+        return error{"invalid_json", std::string("request body is not valid JSON: ") + e.what()};
+    }
+}
+
+error invalid(const std::string& field, const std::string& why) {
+    return error{"invalid_field", "\"" + field + "\" " + why};
+}
+
+// `where` prefixes field names in messages ("" or "events[3].").
+result<new_event> event_from_json(json& obj, const std::string& where,
+                                  std::optional<std::string_view> idempotency_key,
+                                  std::chrono::system_clock::time_point now) {
+    if (!obj.is_object()) {
+        return error{"invalid_field", (where.empty() ? std::string("the body") : where.substr(0, where.size() - 1)) +
+                                          " must be a JSON object"};
+    }
+    for (auto it = obj.begin(); it != obj.end(); ++it) {
+        const auto& k = it.key();
+        if (k != "event" && k != "data" && k != "id" && k != "timestamp") {
+            return invalid(where + k, "is not a known field (expected event, data, id, timestamp)");
+        }
+    }
+    auto ev = obj.find("event");
+    if (ev == obj.end()) return invalid(where + "event", "is required");
+    if (!ev->is_string() || !is_valid_token(ev->get_ref<const std::string&>(), max_event_type_length)) {
+        return invalid(where + "event", "must be 1-128 characters of [A-Za-z0-9_.:-]");
+    }
+    auto data = obj.find("data");
+    if (data == obj.end()) return invalid(where + "data", "is required");
+
+    std::string id;
+    if (auto it = obj.find("id"); it != obj.end()) {
+        if (!it->is_string() || !is_valid_token(it->get_ref<const std::string&>(), max_event_id_length)) {
+            return invalid(where + "id", "must be 1-255 characters of [A-Za-z0-9_.:-]");
+        }
+        id = it->get<std::string>();
+    }
+    if (idempotency_key) {
+        if (!is_valid_token(*idempotency_key, max_event_id_length)) {
+            return invalid("Idempotency-Key", "header must be 1-255 characters of [A-Za-z0-9_.:-]");
+        }
+        if (!id.empty() && id != *idempotency_key) {
+            return invalid(where + "id", "differs from the Idempotency-Key header");
+        }
+        id = std::string(*idempotency_key);
+    }
+    if (id.empty()) id = new_id("evt", now);
+
+    std::string timestamp;
+    if (auto it = obj.find("timestamp"); it != obj.end()) {
+        if (!it->is_string() || !is_rfc3339(it->get_ref<const std::string&>())) {
+            return invalid(where + "timestamp", "must be an RFC 3339 date-time like \"2025-04-19T14:30:00Z\"");
+        }
+        timestamp = it->get<std::string>();
+    } else {
+        timestamp = format_rfc3339(now);
+    }
+    return build_envelope(std::move(id), ev->get<std::string>(), std::move(timestamp), data->dump());
+}
+
+}  // namespace
+
+new_event build_envelope(std::string id, std::string type, std::string timestamp, std::string_view data_json) {
+    new_event e;
+    e.body.reserve(64 + id.size() + type.size() + timestamp.size() + data_json.size());
+    e.body += "{\"id\":";
+    e.body += json(id).dump();
+    e.body += ",\"timestamp\":";
+    e.body += json(timestamp).dump();
+    e.body += ",\"event\":";
+    e.body += json(type).dump();
+    e.body += ",\"data\":";
+    e.data_offset = e.body.size();
+    e.body += data_json;
+    e.body += '}';
+    e.id = std::move(id);
+    e.type = std::move(type);
+    e.timestamp = std::move(timestamp);
+    return e;
+}
+
+result<new_event> parse_event(std::string_view body, std::optional<std::string_view> idempotency_key,
+                              std::chrono::system_clock::time_point now) {
+    auto doc = parse_json(body);
+    if (!doc) return doc.err();
+    return event_from_json(*doc, "", idempotency_key, now);
+}
+
+result<std::vector<new_event>> parse_batch(std::string_view body, std::size_t max_events,
+                                           std::chrono::system_clock::time_point now) {
+    auto doc = parse_json(body);
+    if (!doc) return doc.err();
+    if (!doc->is_object()) return error{"invalid_field", "the body must be a JSON object with an \"events\" array"};
+    for (auto it = doc->begin(); it != doc->end(); ++it) {
+        if (it.key() != "events") return invalid(it.key(), "is not a known field (expected events)");
+    }
+    auto items = doc->find("events");
+    if (items == doc->end() || !items->is_array()) return invalid("events", "must be an array of events");
+    if (items->empty() || items->size() > max_events) {
+        return invalid("events", "must hold 1 to " + std::to_string(max_events) + " events, not " +
+                                     std::to_string(items->size()));
+    }
+    std::vector<new_event> out;
+    out.reserve(items->size());
+    for (std::size_t i = 0; i < items->size(); ++i) {
+        auto e = event_from_json((*items)[i], "events[" + std::to_string(i) + "].", std::nullopt, now);
+        if (!e) return e.err();
+        out.push_back(std::move(e).value());
+    }
+    return out;
+}
+
+}  // namespace webhookd

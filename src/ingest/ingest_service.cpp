@@ -1,0 +1,205 @@
+#include "ingest/ingest_service.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "ingest/event_validator.hpp"
+#include "metrics/metrics.hpp"
+#include "store/writer.hpp"
+
+namespace webhookd {
+
+namespace {
+
+using http_status = http::status;
+namespace field = boost::beast::http;
+
+// How long /readyz waits for the writer to answer a probe.
+constexpr auto readiness_deadline = std::chrono::seconds(2);
+
+nlohmann::ordered_json outcome_json(const ingest_outcome& o) {
+    nlohmann::ordered_json j = {{"id", o.id}, {"event", o.type}, {"timestamp", o.timestamp}, {"deliveries", o.deliveries}};
+    if (o.duplicate) j["duplicate"] = true;
+    return j;
+}
+
+// A producer request's events on their way through the writer.
+class ingest_unit final : public write_unit {
+public:
+    using completion = std::function<void(const webhookd::status&, std::vector<ingest_outcome>&)>;
+    ingest_unit(std::vector<new_event> events, completion done) : events_(std::move(events)), done_(std::move(done)) {}
+
+    webhookd::status apply(outbox_store& store, std::int64_t now_ms) override {
+        outcomes_.clear();
+        for (const auto& e : events_) {
+            auto r = store.insert_event(e, now_ms);
+            if (!r) return r.err();
+            outcomes_.push_back(std::move(r).value());
+        }
+        return ok_v;
+    }
+    void done(const webhookd::status& outcome) override { done_(outcome, outcomes_); }
+    std::size_t weight() const override { return events_.size(); }
+
+private:
+    std::vector<new_event> events_;
+    std::vector<ingest_outcome> outcomes_;
+    completion done_;
+};
+
+// Proves the writer is alive and the database takes a transaction.
+class probe_unit final : public write_unit {
+public:
+    explicit probe_unit(std::function<void(const webhookd::status&)> done) : done_(std::move(done)) {}
+    webhookd::status apply(outbox_store&, std::int64_t) override { return ok_v; }
+    void done(const webhookd::status& outcome) override { done_(outcome); }
+    std::size_t weight() const override { return 0; }
+
+private:
+    std::function<void(const webhookd::status&)> done_;
+};
+
+bool is_json_content_type(std::string_view ct) {
+    auto semi = ct.find(';');
+    auto mime = ct.substr(0, semi);
+    while (!mime.empty() && mime.back() == ' ') mime.remove_suffix(1);
+    return boost::beast::iequals(mime, "application/json");
+}
+
+}  // namespace
+
+ingest_service::ingest_service(boost::asio::io_context& ioc, const ingest_config& cfg, writer& writer,
+                               metrics& metrics, const clock& clock, std::shared_ptr<spdlog::logger> log)
+    : ioc_(ioc), cfg_(cfg), writer_(writer), metrics_(metrics), clock_(clock), log_(std::move(log)) {}
+
+void ingest_service::register_ingest_routes(http::router& r) {
+    r.add(http::verb::post, "/v1/events",
+          [this](http::request&& req, const http::path_params&, http::responder respond) {
+              post_event(std::move(req), std::move(respond));
+          });
+    r.add(http::verb::post, "/v1/events/batch",
+          [this](http::request&& req, const http::path_params&, http::responder respond) {
+              post_batch(std::move(req), std::move(respond));
+          });
+}
+
+void ingest_service::register_probe_routes(http::router& r) {
+    r.add(
+        http::verb::get, "/healthz",
+        [](http::request&& req, const http::path_params&, http::responder respond) {
+            respond(http::json_response(req, http_status::ok, "{\"status\":\"ok\"}\n"));
+        },
+        false);
+    r.add(
+        http::verb::get, "/readyz",
+        [this](http::request&& req, const http::path_params&, http::responder respond) {
+            readyz(std::move(req), std::move(respond));
+        },
+        false);
+    r.add(http::verb::get, "/metrics", [this](http::request&& req, const http::path_params&, http::responder respond) {
+        metrics_.writer_queue_depth.set(static_cast<std::int64_t>(writer_.queued_weight()));
+        auto res = http::json_response(req, http_status::ok, metrics_.render());
+        res.set(field::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        respond(std::move(res));
+    });
+}
+
+bool ingest_service::admit(const http::request& req, const http::responder& respond) {
+    if (draining_) {
+        auto res = http::json_error(req, http_status::service_unavailable, "shutting_down", "webhookd is shutting down");
+        res.set(field::field::retry_after, "5");
+        res.keep_alive(false);
+        respond(std::move(res));
+        return false;
+    }
+    if (!is_json_content_type(req[field::field::content_type])) {
+        respond(http::json_error(req, http_status::unsupported_media_type, "unsupported_media_type",
+                                 "Content-Type must be application/json"));
+        return false;
+    }
+    return true;
+}
+
+void ingest_service::post_event(http::request&& req, http::responder respond) {
+    if (!admit(req, respond)) return;
+    std::optional<std::string_view> key;
+    if (auto it = req.find("Idempotency-Key"); it != req.end()) key = it->value();
+    auto event = parse_event(req.body(), key, clock_.now());
+    if (!event) return respond(http::json_error(req, http_status::bad_request, event.err().code, event.err().message));
+    std::vector<new_event> events;
+    events.push_back(std::move(event).value());
+    store(std::move(req), std::move(events), false, std::move(respond));
+}
+
+void ingest_service::post_batch(http::request&& req, http::responder respond) {
+    if (!admit(req, respond)) return;
+    auto events = parse_batch(req.body(), cfg_.max_batch_events, clock_.now());
+    if (!events) return respond(http::json_error(req, http_status::bad_request, events.err().code, events.err().message));
+    store(std::move(req), std::move(events).value(), true, std::move(respond));
+}
+
+void ingest_service::store(http::request&& req, std::vector<new_event> events, bool batch, http::responder respond) {
+    auto shared_req = std::make_shared<http::request>(std::move(req));
+    auto unit = std::make_shared<ingest_unit>(
+        std::move(events), [this, shared_req, batch, respond](const webhookd::status& s, std::vector<ingest_outcome>& out) {
+            if (!s) {
+                log_->error("ingest: storing events failed: {}", s.err().message);
+                auto res = http::json_error(*shared_req, http_status::service_unavailable, s.err().code,
+                                            "nothing was stored: " + s.err().message);
+                res.set(field::field::retry_after, "1");
+                return respond(std::move(res));
+            }
+            auto items = nlohmann::ordered_json::array();
+            bool any_new = false;
+            for (const auto& o : out) {
+                if (!o.duplicate) {
+                    any_new = true;
+                    metrics_.events_ingested.inc();
+                    metrics_.deliveries_pending.add(o.deliveries);
+                }
+                items.push_back(outcome_json(o));
+            }
+            auto body = batch ? nlohmann::ordered_json{{"events", std::move(items)}} : std::move(items.front());
+            respond(http::json_response(*shared_req, any_new ? http_status::accepted : http_status::ok, body.dump() + "\n"));
+        });
+    if (!writer_.submit(unit)) {
+        metrics_.ingest_rejected_overloaded.inc();
+        auto res = http::json_error(*shared_req, http_status::service_unavailable, "overloaded",
+                                    "the write queue is full; retry later");
+        res.set(field::field::retry_after, "1");
+        respond(std::move(res));
+    }
+}
+
+void ingest_service::readyz(http::request&& req, http::responder respond) {
+    if (draining_) {
+        return respond(http::json_error(req, http_status::service_unavailable, "shutting_down", "webhookd is shutting down"));
+    }
+    // Whichever comes first, the writer's answer or the deadline, answers the request.
+    struct state {
+        std::atomic<bool> answered{false};
+        boost::asio::steady_timer timer;
+        http::request req;
+        http::responder respond;
+        void answer(bool ok, std::string_view why) {
+            if (answered.exchange(true)) return;
+            // Release the connection now; the timer may hold this state a while longer.
+            auto r = std::move(respond);
+            r(ok ? http::json_response(req, http_status::ok, "{\"status\":\"ready\"}\n")
+                 : http::json_error(req, http_status::service_unavailable, "not_ready", why));
+        }
+    };
+    auto st = std::make_shared<state>(false, boost::asio::steady_timer(ioc_), std::move(req), std::move(respond));
+    st->timer.expires_after(readiness_deadline);
+    st->timer.async_wait([st](boost::system::error_code ec) {
+        if (!ec) st->answer(false, "the writer did not answer within 2 s");
+    });
+    auto probe = std::make_shared<probe_unit>([st](const webhookd::status& s) {
+        st->answer(s.ok(), s.ok() ? "" : "database not writable: " + s.err().message);
+    });
+    if (!writer_.submit(probe)) st->answer(false, "the write queue is full");
+}
+
+}  // namespace webhookd

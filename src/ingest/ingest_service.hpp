@@ -1,0 +1,55 @@
+#pragma once
+// The ingest API (POST /v1/events, POST /v1/events/batch) and the probes served on both
+// listeners (GET /healthz, /readyz, /metrics). Validation runs on the connection's
+// thread; storage goes through the writer, and the producer is answered only after the
+// group holding its events has committed.
+
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <memory>
+
+#include "http/router.hpp"
+#include "store/outbox_store.hpp"
+#include "webhookd/clock.hpp"
+#include "webhookd/config.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace webhookd {
+
+class writer;
+struct metrics;
+
+class ingest_service {
+public:
+    ingest_service(boost::asio::io_context& ioc, const ingest_config& cfg, writer& writer, metrics& metrics,
+                   const clock& clock, std::shared_ptr<spdlog::logger> log);
+
+    void register_ingest_routes(http::router& r);
+    void register_probe_routes(http::router& r);
+
+    // From now on ingest answers 503 shutting_down and /readyz fails. Thread-safe.
+    void begin_drain() { draining_ = true; }
+
+private:
+    void post_event(http::request&& req, http::responder respond);
+    void post_batch(http::request&& req, http::responder respond);
+    // Queues the events for the writer; answers 202/200 after commit, 503 on overload or storage failure.
+    void store(http::request&& req, std::vector<new_event> events, bool batch, http::responder respond);
+    void readyz(http::request&& req, http::responder respond);
+    // Common checks of both POST routes; answers and returns false when the request fails them.
+    bool admit(const http::request& req, const http::responder& respond);
+
+    boost::asio::io_context& ioc_;
+    const ingest_config& cfg_;
+    writer& writer_;
+    metrics& metrics_;
+    const clock& clock_;
+    std::shared_ptr<spdlog::logger> log_;
+    std::atomic<bool> draining_{false};
+};
+
+}  // namespace webhookd

@@ -1,0 +1,75 @@
+// webhookd: the webhook delivery daemon. See README.md and docs/.
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string_view>
+
+#include "webhookd/config.hpp"
+#include "webhookd/daemon.hpp"
+#include "webhookd/version.hpp"
+
+namespace {
+
+constexpr std::string_view usage = R"(usage: webhookd [--config PATH]
+       webhookd --check-config PATH
+       webhookd --version | --help
+
+Runs the webhook delivery daemon. Without --config every key has its default: ingest on
+127.0.0.1:8080, admin on 127.0.0.1:8081, database ./webhookd.db.
+Environment: WEBHOOKD_INGEST_TOKEN, WEBHOOKD_ADMIN_TOKEN, SPDLOG_LEVEL.
+)";
+
+webhookd::result<webhookd::config> configure(const std::optional<std::string>& path) {
+    auto cfg = path ? webhookd::load_config(*path) : webhookd::result<webhookd::config>(webhookd::config{});
+    if (!cfg) return cfg;
+    webhookd::apply_environment(*cfg, [](const char* name) { return std::getenv(name); });
+    if (auto s = webhookd::validate(*cfg); !s) return s.err();
+    return cfg;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::optional<std::string> path;
+    bool check_only = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--version") {
+            std::cout << "webhookd " << webhookd::version << "\n";
+            return 0;
+        }
+        if (arg == "--help" || arg == "-h") {
+            std::cout << usage;
+            return 0;
+        }
+        if ((arg == "--config" || arg == "--check-config") && i + 1 < argc) {
+            check_only = check_only || arg == "--check-config";
+            path = argv[++i];
+            continue;
+        }
+        std::cerr << "webhookd: unknown argument: " << arg << "\n" << usage;
+        return 2;
+    }
+
+    auto cfg = configure(path);
+    if (!cfg) {
+        std::cerr << "webhookd: " << (path ? *path + ": " : "") << cfg.err().message << "\n";
+        return 2;
+    }
+    if (check_only) {
+        std::cout << webhookd::to_json(*cfg) << "\n";
+        return 0;
+    }
+
+    auto log = webhookd::make_logger(cfg->log);
+    webhookd::system_clock clock;
+    webhookd::daemon d(std::move(cfg).value(), log, clock);
+    if (auto s = d.start(); !s) {
+        log->critical("start-up failed ({}): {}", s.err().code, s.err().message);
+        return 1;
+    }
+    d.wait_for_signal();
+    return 0;
+}

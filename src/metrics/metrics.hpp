@@ -1,0 +1,72 @@
+#pragma once
+// Prometheus metrics: lock-free counters, gauges and histograms, and the text exposition
+// of all of them. Every metric is safe to update from any thread.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace webhookd {
+
+class counter {
+public:
+    void inc(std::uint64_t n = 1) { v_.fetch_add(n, std::memory_order_relaxed); }
+    std::uint64_t value() const { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::uint64_t> v_{0};
+};
+
+class gauge {
+public:
+    void set(std::int64_t v) { v_.store(v, std::memory_order_relaxed); }
+    void add(std::int64_t n) { v_.fetch_add(n, std::memory_order_relaxed); }
+    std::int64_t value() const { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::int64_t> v_{0};
+};
+
+// Cumulative histogram over fixed upper bounds (plus +Inf).
+class histogram {
+public:
+    explicit histogram(std::vector<double> bounds);
+    void observe(double v);
+    // Appends the _bucket, _sum and _count lines for `name`.
+    void render(std::string& out, const std::string& name) const;
+    std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+
+private:
+    std::vector<double> bounds_;
+    std::vector<std::atomic<std::uint64_t>> buckets_;  // per bound, non-cumulative
+    std::atomic<std::uint64_t> count_{0};
+    std::atomic<std::uint64_t> sum_micros_{0};         // sum in millionths
+};
+
+// The outcomes of one HTTP attempt, as labelled in webhookd_attempts_total.
+enum class attempt_outcome { success, http_error, timeout, connect_error, tls_error, dns_error };
+inline constexpr std::array<const char*, 6> attempt_outcome_names = {
+    "success", "http_error", "timeout", "connect_error", "tls_error", "dns_error"};
+
+struct metrics {
+    metrics();
+
+    counter events_ingested;                          // webhookd_events_ingested_total
+    std::array<counter, 6> attempts;                  // webhookd_attempts_total{outcome}
+    counter deliveries_delivered;                     // webhookd_deliveries_total{result="delivered"}
+    counter deliveries_dead;                          // webhookd_deliveries_total{result="dead"}
+    gauge deliveries_pending;                         // webhookd_deliveries_pending
+    gauge dead_letters;                               // webhookd_dead_letters
+    histogram delivery_latency;                       // webhookd_delivery_latency_seconds
+    histogram attempt_duration;                       // webhookd_attempt_duration_seconds
+    counter ingest_rejected_overloaded;               // webhookd_ingest_rejected_total{reason="overloaded"}
+    gauge writer_queue_depth;                         // webhookd_writer_queue_depth
+    histogram writer_group_size;                      // webhookd_writer_group_size
+
+    // The Prometheus text exposition (format 0.0.4).
+    std::string render() const;
+};
+
+}  // namespace webhookd

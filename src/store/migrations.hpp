@@ -1,0 +1,33 @@
+#pragma once
+// Schema migrations: migrations/NNNN_name.sql, compiled into the binary, applied in order
+// at start-up in one transaction and recorded in schema_migrations.
+
+#include <string>
+#include <vector>
+
+#include "store/sqlite.hpp"
+#include "webhookd/result.hpp"
+
+namespace webhookd {
+
+struct migration {
+    int version;
+    std::string name;
+    std::string sql;
+};
+
+namespace detail {
+// The migrations compiled from migrations/*.sql (generated source), sorted by version.
+const std::vector<migration>& embedded_migrations();
+}  // namespace detail
+
+// Applies every migration newer than the database's version, all in one transaction.
+// Returns the resulting schema version, or an error (code "schema_too_new") when the
+// database was migrated by a newer binary, or ("migration_failed") naming the migration
+// whose SQL failed; on error nothing is applied.
+result<int> migrate(sqlite::connection& db, const std::vector<migration>& migrations);
+
+// The version recorded in the database; 0 for an empty one.
+int schema_version(sqlite::connection& db);
+
+}  // namespace webhookd

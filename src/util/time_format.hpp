@@ -1,0 +1,17 @@
+#pragma once
+// RFC 3339 timestamps.
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace webhookd {
+
+// "YYYY-MM-DDTHH:MM:SSZ" in UTC, seconds precision.
+std::string format_rfc3339(std::chrono::system_clock::time_point t);
+
+// True for an RFC 3339 date-time: "2025-04-19T14:30:00Z", "2025-04-19T14:30:00.123+02:00".
+// Checks field ranges, including the days of each month and leap years.
+bool is_rfc3339(std::string_view text);
+
+}  // namespace webhookd
