@@ -1,1 +1,90 @@
+#include "store/migrations.hpp"
+
 #include <gtest/gtest.h>
+
+#include "support/temp_dir.hpp"
+
+namespace webhookd {
+namespace {
+
+int count_tables(sqlite::connection& db, const std::string& name) {
+    auto& q = db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+    q.bind(1, name);
+    q.step();
+    return static_cast<int>(q.int64(0));
+}
+
+TEST(migrations, embedded_are_numbered_in_order_from_one) {
+    const auto& all = detail::embedded_migrations();
+    ASSERT_FALSE(all.empty());
+    for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].version, static_cast<int>(i + 1));
+    EXPECT_EQ(all.front().name, "initial");
+}
+
+TEST(migrations, empty_database_gets_every_table) {
+    test::temp_dir dir;
+    sqlite::connection db(dir.file("a.db"));
+    auto v = migrate(db, detail::embedded_migrations());
+    ASSERT_TRUE(v.ok()) << v.err().message;
+    EXPECT_EQ(*v, detail::embedded_migrations().back().version);
+    for (auto t : {"endpoints", "endpoint_secrets", "events", "deliveries", "attempts", "dead_letters"}) {
+        EXPECT_EQ(count_tables(db, t), 1) << t;
+    }
+    EXPECT_EQ(schema_version(db), *v);
+}
+
+TEST(migrations, existing_database_is_not_migrated_twice_and_keeps_rows) {
+    test::temp_dir dir;
+    {
+        sqlite::connection db(dir.file("a.db"));
+        ASSERT_TRUE(migrate(db, detail::embedded_migrations()).ok());
+        db.exec("INSERT INTO events (id, type, timestamp, body, data_offset, created_at) VALUES ('e1', 't', 'ts', '{}', 0, 0)");
+    }
+    sqlite::connection db(dir.file("a.db"));
+    auto v = migrate(db, detail::embedded_migrations());
+    ASSERT_TRUE(v.ok()) << v.err().message;
+    auto& q = db.prepare("SELECT COUNT(*) FROM events");
+    q.step();
+    EXPECT_EQ(q.int64(0), 1);
+    auto& m = db.prepare("SELECT COUNT(*) FROM schema_migrations");
+    m.step();
+    EXPECT_EQ(m.int64(0), static_cast<std::int64_t>(detail::embedded_migrations().size()));
+}
+
+TEST(migrations, a_new_migration_applies_on_top) {
+    test::temp_dir dir;
+    sqlite::connection db(dir.file("a.db"));
+    std::vector<migration> v1 = {{1, "one", "CREATE TABLE a (x INTEGER);"}};
+    ASSERT_EQ(*migrate(db, v1), 1);
+    auto v2 = v1;
+    v2.push_back({2, "two", "ALTER TABLE a ADD COLUMN y TEXT;"});
+    ASSERT_EQ(*migrate(db, v2), 2);
+    EXPECT_EQ(schema_version(db), 2);
+    db.exec("INSERT INTO a (x, y) VALUES (1, 'z')");
+}
+
+TEST(migrations, database_newer_than_the_binary_is_refused) {
+    test::temp_dir dir;
+    sqlite::connection db(dir.file("a.db"));
+    std::vector<migration> newer = {{1, "one", "CREATE TABLE a (x);"}, {2, "two", "CREATE TABLE b (x);"}};
+    ASSERT_TRUE(migrate(db, newer).ok());
+    auto r = migrate(db, {{1, "one", "CREATE TABLE a (x);"}});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.err().code, "schema_too_new");
+    EXPECT_NE(r.err().message.find("version 2"), std::string::npos) << r.err().message;
+}
+
+TEST(migrations, a_failing_migration_applies_nothing) {
+    test::temp_dir dir;
+    sqlite::connection db(dir.file("a.db"));
+    std::vector<migration> bad = {{1, "one", "CREATE TABLE a (x);"}, {2, "broken", "CREATE TABLE oops ("}};
+    auto r = migrate(db, bad);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.err().code, "migration_failed");
+    EXPECT_NE(r.err().message.find("2_broken"), std::string::npos) << r.err().message;
+    EXPECT_EQ(count_tables(db, "a"), 0);
+    EXPECT_EQ(schema_version(db), 0);
+}
+
+}  // namespace
+}  // namespace webhookd

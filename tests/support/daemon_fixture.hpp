@@ -1,0 +1,74 @@
+#pragma once
+// Runs a real daemon in-process on ephemeral loopback ports with a fresh SQLite file.
+
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <stdexcept>
+
+#include "store/sqlite.hpp"
+#include "support/temp_dir.hpp"
+#include "webhookd/daemon.hpp"
+
+namespace webhookd::test {
+
+inline config test_config(const temp_dir& dir) {
+    config cfg;
+    cfg.ingest.listen = "127.0.0.1:0";
+    cfg.admin.listen = "127.0.0.1:0";
+    cfg.storage.path = dir.file("webhookd.db");
+    cfg.shutdown_timeout = std::chrono::seconds(5);
+    return cfg;
+}
+
+inline std::shared_ptr<spdlog::logger> quiet_logger() {
+    return std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+}
+
+// Owns one daemon at a time over the same database; restart() keeps the file.
+class daemon_runner {
+public:
+    explicit daemon_runner(config cfg) : cfg_(std::move(cfg)) { start(); }
+
+    void start() {
+        d_ = std::make_unique<daemon>(cfg_, quiet_logger(), clock_);
+        if (auto s = d_->start(); !s) throw std::runtime_error(s.err().message);
+    }
+    void stop() { d_.reset(); }
+    void restart() {
+        stop();
+        start();
+    }
+    unsigned short ingest_port() const { return d_->ingest_port(); }
+    unsigned short admin_port() const { return d_->admin_port(); }
+    config& cfg() { return cfg_; }
+
+private:
+    config cfg_;
+    system_clock clock_;
+    std::unique_ptr<daemon> d_;
+};
+
+// One number from a query on a separate connection to the daemon's database.
+inline std::int64_t query_int(const std::string& db_path, const std::string& sql) {
+    sqlite::connection db(db_path);
+    auto& q = db.prepare(sql);
+    q.step();
+    return q.int64(0);
+}
+
+// Inserts an endpoint the way the admin API will, for fan-out tests.
+inline void add_endpoint(const std::string& db_path, const std::string& id, const std::string& patterns_json,
+                         bool enabled = true) {
+    sqlite::connection db(db_path);
+    db.prepare(
+          "INSERT INTO endpoints (id, seq, url, event_patterns, enabled, created_at, updated_at) "
+          "VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM endpoints), 'https://example.com/hook', ?, ?, 0, 0)")
+        .bind(1, id)
+        .bind(2, patterns_json)
+        .bind(3, std::int64_t{enabled ? 1 : 0})
+        .run();
+}
+
+}  // namespace webhookd::test
