@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
 
     auto cfg = configure(path);
     if (!cfg) {
-        std::cerr << "webhookd: " << (path ? *path + ": " : "") << cfg.err().message << "\n";
+        std::cerr << "webhookd: " << cfg.err().message << "\n";
         return 2;
     }
     if (check_only) {

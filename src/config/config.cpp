@@ -69,7 +69,7 @@ struct host_port {
     std::uint16_t port = 0;
 };
 
-// "host:port" or "[ipv6]:port", port 1-65535; host is an IP address or a DNS name.
+// "host:port" or "[ipv6]:port", port 0-65535 (0: any free port); host is an IP address or a DNS name.
 std::optional<host_port> parse_listen(std::string_view text) {
     const std::size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) return std::nullopt;
@@ -78,7 +78,7 @@ std::optional<host_port> parse_listen(std::string_view text) {
 
     if (port_text.empty() || port_text.size() > 5 || !all_digits(port_text)) return std::nullopt;
     const unsigned long port = std::stoul(std::string(port_text));
-    if (port == 0 || port > 65535) return std::nullopt;
+    if (port > 65535) return std::nullopt;
 
     boost::system::error_code ec;
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -231,7 +231,7 @@ reader listen_reader(std::string& out) {
         if (!value.is_string() || !parse_listen(value.get_ref<const std::string&>())) {
             return bad_value(
                 key, value,
-                R"(host:port with a port from 1 to 65535, like "127.0.0.1:8080" or "[::1]:8080")");
+                R"(host:port with a port from 0 to 65535, like "127.0.0.1:8080" or "[::1]:8080")");
         }
         out = value.get<std::string>();
         return std::nullopt;
@@ -340,7 +340,7 @@ status validate_listener(const listener_config& l, std::string_view name, std::s
     const auto address = parse_listen(l.listen);
     if (!address) {
         return config_error(std::string(name) + ".listen is \"" + l.listen +
-                            "\", which is not host:port with a port from 1 to 65535");
+                            "\", which is not host:port with a port from 0 to 65535");
     }
     if (!is_loopback_host(address->host) && l.tokens.empty()) {
         return config_error(std::string(name) + ".listen is " + l.listen +
@@ -439,7 +439,7 @@ void apply_environment(config& cfg, const std::function<const char*(const char*)
 status validate(const config& cfg) {
     if (auto s = validate_listener(cfg.ingest, "ingest", "WEBHOOKD_INGEST_TOKEN"); !s) return s;
     if (auto s = validate_listener(cfg.admin, "admin", "WEBHOOKD_ADMIN_TOKEN"); !s) return s;
-    if (cfg.ingest.listen == cfg.admin.listen) {
+    if (cfg.ingest.listen == cfg.admin.listen && !cfg.ingest.listen.ends_with(":0")) {
         return config_error("ingest.listen and admin.listen are both " + cfg.ingest.listen);
     }
     if (cfg.retry.schedule.empty()) return config_error("retry.schedule is empty");

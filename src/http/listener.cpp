@@ -54,10 +54,12 @@ webhookd::status listener::bind() {
         return error{"listen_failed", name_ + ".listen is not host:port: " + cfg_->listen};
     }
     boost::system::error_code ec;
-    if (host == "localhost") host = "127.0.0.1";
-    auto address = asio::ip::make_address(host, ec);
-    if (ec) return error{"listen_failed", name_ + ".listen host is not an IP address: " + host};
-    tcp::endpoint ep{address, port};
+    tcp::resolver resolver(ioc_);
+    auto found = resolver.resolve(host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    if (ec || found.empty()) {
+        return error{"listen_failed", "cannot resolve " + name_ + ".listen host " + host + ": " + ec.message()};
+    }
+    tcp::endpoint ep = found.begin()->endpoint();
     acceptor_.open(ep.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(ep, ec);

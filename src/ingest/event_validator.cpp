@@ -18,8 +18,11 @@ struct too_deep {};
 result<json> parse_json(std::string_view body) {
     if (body.empty()) return error{"invalid_json", "request body is empty"};
     try {
-        json::parser_callback_t limit = [](int depth, json::parse_event_t, json&) {
-            if (static_cast<std::size_t>(depth) > max_json_depth) throw too_deep{};
+        // `depth` counts the containers around the event; a container that starts at
+        // depth d is nesting level d + 1 (the body itself is level 1).
+        json::parser_callback_t limit = [](int depth, json::parse_event_t event, json&) {
+            bool opens = event == json::parse_event_t::object_start || event == json::parse_event_t::array_start;
+            if (opens && static_cast<std::size_t>(depth) >= max_json_depth) throw too_deep{};
             return true;
         };
         return json::parse(body.begin(), body.end(), limit);

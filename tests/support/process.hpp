@@ -1,0 +1,39 @@
+#pragma once
+// Runs the real webhookd binary as a child process, for what only a process can show:
+// command-line handling, signals, exit codes.
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace webhookd::test {
+
+class process {
+public:
+    // Starts `argv` with stdout and stderr captured. Throws on failure to spawn.
+    explicit process(std::vector<std::string> argv);
+    ~process();  // SIGKILLs and reaps if still running
+    process(const process&) = delete;
+    process& operator=(const process&) = delete;
+
+    // Reads stderr until a line containing `needle` appears (true) or the child ends or
+    // `timeout_ms` passes (false). Lines read are kept in output().
+    bool wait_for_line(const std::string& needle, int timeout_ms = 10000);
+    void signal(int sig);
+    // Waits for exit; returns the exit code (128 + signal when killed), -1 on timeout.
+    int wait(int timeout_ms = 10000);
+    // All output read so far (stdout and stderr together).
+    const std::string& output() const { return output_; }
+    // Runs to completion and returns {exit code, output}.
+    static std::pair<int, std::string> run(std::vector<std::string> argv, int timeout_ms = 10000);
+
+private:
+    bool read_some(int timeout_ms);
+    pid_t pid_ = -1;
+    int fd_ = -1;
+    int status_ = -1;
+    std::string output_;
+};
+
+}  // namespace webhookd::test
