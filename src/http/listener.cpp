@@ -1,5 +1,6 @@
 #include "http/listener.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <spdlog/spdlog.h>
@@ -10,6 +11,11 @@ namespace webhookd::http {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+
+namespace {
+// Pause after a failed accept (EMFILE and the like) before trying again.
+constexpr auto accept_backoff = std::chrono::milliseconds(50);
+}  // namespace
 
 bool split_host_port(const std::string& listen, std::string& host, unsigned short& port) {
     std::string port_text;
@@ -89,10 +95,15 @@ void listener::do_accept() {
                                                                                 tcp::socket socket) {
         if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
         if (ec) {
-            // Out of file descriptors and the like: keep accepting; the error is logged.
-            self->log_->warn("{} accept failed: {}", self->name_, ec.message());
-        } else if (self->registry_->size() >= self->cfg_->max_connections) {
-            self->log_->warn("{}: {} connections open (the limit); closing a new one", self->name_,
+            // Out of file descriptors and the like: back off briefly instead of spinning.
+            self->log_->warn("{} accept failed: {}; retrying in {} ms", self->name_, ec.message(),
+                             accept_backoff.count());
+            auto timer = std::make_shared<asio::steady_timer>(self->acceptor_.get_executor(), accept_backoff);
+            timer->async_wait([self, timer](boost::system::error_code) { self->do_accept(); });
+            return;
+        }
+        if (self->registry_->size() >= self->cfg_->max_connections) {
+            self->log_->debug("{}: {} connections open (the limit); closing a new one", self->name_,
                              self->cfg_->max_connections);
             boost::system::error_code ignored;
             socket.close(ignored);
