@@ -64,22 +64,28 @@ std::vector<route_info> router::routes() const {
 
 void router::handle(request&& req, responder respond) {
     auto path = split_path(target_path(req.target()));
+    const route* found = nullptr;
     std::string allow;
+    path_params params;
     for (const auto& r : routes_) {
-        path_params params;
-        if (!match(r.segments, path, params)) continue;
-        if (r.method != req.method()) {
-            if (!allow.empty()) allow += ", ";
-            allow += std::string(beast_http::to_string(r.method));
-            continue;
+        path_params p;
+        if (!match(r.segments, path, p)) continue;
+        if (r.method == req.method()) {
+            found = &r;
+            params = std::move(p);
+            break;
         }
-        if (r.auth && !authorized(req, tokens_)) {
-            auto res = json_error(req, status::unauthorized, "unauthorized", "a valid bearer token is required");
-            res.set(beast_http::field::www_authenticate, "Bearer");
-            return respond(std::move(res));
-        }
-        return r.fn(std::move(req), params, std::move(respond));
+        if (!allow.empty()) allow += ", ";
+        allow += std::string(beast_http::to_string(r.method));
     }
+    // Without a valid token nothing but open routes answers, not even 404 or 405, so
+    // that an unauthenticated client learns nothing of the API.
+    if (!(found && !found->auth) && !authorized(req, tokens_)) {
+        auto res = json_error(req, status::unauthorized, "unauthorized", "a valid bearer token is required");
+        res.set(beast_http::field::www_authenticate, "Bearer");
+        return respond(std::move(res));
+    }
+    if (found) return found->fn(std::move(req), params, std::move(respond));
     if (!allow.empty()) {
         auto res = json_error(req, status::method_not_allowed, "method_not_allowed",
                               std::string(req.method_string()) + " is not allowed here; allowed: " + allow);

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ingest/json_scan.hpp"
 #include "util/ids.hpp"
 #include "util/time_format.hpp"
 
@@ -37,13 +38,17 @@ error invalid(const std::string& field, const std::string& why) {
     return error{"invalid_field", "\"" + field + "\" " + why};
 }
 
-// `where` prefixes field names in messages ("" or "events[3].").
-result<new_event> event_from_json(json& obj, const std::string& where,
+// `where` prefixes field names in messages ("" or "events[3]."); `raw` is obj's text.
+result<new_event> event_from_json(json& obj, std::string_view raw, const std::string& where,
                                   std::optional<std::string_view> idempotency_key,
                                   std::chrono::system_clock::time_point now) {
     if (!obj.is_object()) {
         return error{"invalid_field", (where.empty() ? std::string("the body") : where.substr(0, where.size() - 1)) +
                                           " must be a JSON object"};
+    }
+    if (has_duplicate_keys(raw)) {
+        return error{"invalid_json", (where.empty() ? std::string("the body") : where.substr(0, where.size() - 1)) +
+                                         " has a duplicate key"};
     }
     for (auto it = obj.begin(); it != obj.end(); ++it) {
         const auto& k = it.key();
@@ -86,7 +91,10 @@ result<new_event> event_from_json(json& obj, const std::string& where,
     } else {
         timestamp = format_rfc3339(now);
     }
-    return build_envelope(std::move(id), ev->get<std::string>(), std::move(timestamp), data->dump());
+    // data travels as the producer wrote it (numbers keep their digits), minus whitespace.
+    auto raw_data = raw_member(raw, "data");
+    std::string data_json = raw_data ? minify_json(*raw_data) : data->dump();
+    return build_envelope(std::move(id), ev->get<std::string>(), std::move(timestamp), data_json);
 }
 
 }  // namespace
@@ -114,7 +122,7 @@ result<new_event> parse_event(std::string_view body, std::optional<std::string_v
                               std::chrono::system_clock::time_point now) {
     auto doc = parse_json(body);
     if (!doc) return doc.err();
-    return event_from_json(*doc, "", idempotency_key, now);
+    return event_from_json(*doc, body, "", idempotency_key, now);
 }
 
 result<std::vector<new_event>> parse_batch(std::string_view body, std::size_t max_events,
@@ -131,10 +139,13 @@ result<std::vector<new_event>> parse_batch(std::string_view body, std::size_t ma
         return invalid("events", "must hold 1 to " + std::to_string(max_events) + " events, not " +
                                      std::to_string(items->size()));
     }
+    if (has_duplicate_keys(body)) return error{"invalid_json", "the body has a duplicate key"};
+    auto raw_items = raw_elements(raw_member(body, "events").value_or(""));
+    if (raw_items.size() != items->size()) return error{"invalid_json", "cannot delimit the events array"};
     std::vector<new_event> out;
     out.reserve(items->size());
     for (std::size_t i = 0; i < items->size(); ++i) {
-        auto e = event_from_json((*items)[i], "events[" + std::to_string(i) + "].", std::nullopt, now);
+        auto e = event_from_json((*items)[i], raw_items[i], "events[" + std::to_string(i) + "].", std::nullopt, now);
         if (!e) return e.err();
         out.push_back(std::move(e).value());
     }

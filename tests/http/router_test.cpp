@@ -159,6 +159,17 @@ TEST(router, route_without_auth_needs_no_token) {
     EXPECT_EQ(run(r, make_request(verb::get, "/v1/endpoints")).result(), status::unauthorized);
 }
 
+TEST(router, without_a_token_unknown_paths_and_methods_are_401_too) {
+    router r({"s3cret"});
+    r.add(verb::get, "/v1/endpoints", answer("list"));
+    r.add(verb::get, "/healthz", answer("health"), false);
+    EXPECT_EQ(run(r, make_request(verb::get, "/v1/secret-route")).result(), status::unauthorized);
+    EXPECT_EQ(run(r, make_request(verb::post, "/v1/endpoints")).result(), status::unauthorized);
+    EXPECT_EQ(run(r, make_request(verb::post, "/healthz")).result(), status::unauthorized);
+    EXPECT_EQ(run(r, make_request(verb::get, "/v1/secret-route", "Bearer s3cret")).result(), status::not_found);
+    EXPECT_EQ(run(r, make_request(verb::post, "/v1/endpoints", "Bearer s3cret")).result(), status::method_not_allowed);
+}
+
 TEST(router, empty_token_list_allows_all) {
     router r({});
     r.add(verb::get, "/v1/endpoints", answer("list"));

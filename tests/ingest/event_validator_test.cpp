@@ -217,5 +217,28 @@ TEST(parse_batch, rejects_bodies_of_the_wrong_shape) {
     expect_error(parse_batch(R"({"events":[)", 10, now), "invalid_json", "not valid JSON");
 }
 
+TEST(parse_event, data_travels_as_written_minus_whitespace) {
+    auto r = parse_event(R"({"event":"a.b","data": { "price" : 1.10, "big": 123456789012345678901234567890,
+        "name": "\u00e9 x", "n": 1E2 }})", std::nullopt, now);
+    ASSERT_TRUE(r.ok()) << r.err().message;
+    EXPECT_EQ(r->body.substr(r->data_offset, r->body.size() - r->data_offset - 1),
+              R"({"price":1.10,"big":123456789012345678901234567890,"name":"\u00e9 x","n":1E2})");
+}
+
+TEST(parse_event, duplicate_top_level_keys_are_invalid_json) {
+    expect_error(parse_event(R"({"event":"a","data":1,"data":2})", std::nullopt, now), "invalid_json", "duplicate");
+    expect_error(parse_batch(R"({"events":[{"event":"a","event":"b","data":1}]})", 10, now), "invalid_json",
+                 "events[0]");
+}
+
+TEST(parse_batch, keeps_each_items_data_as_written) {
+    auto r = parse_batch(R"({"events":[{"event":"a","data":[1.50, "x"]},{"data":{"k":2.0},"event":"b"}]})", 10, now);
+    ASSERT_TRUE(r.ok()) << r.err().message;
+    ASSERT_EQ(r->size(), 2u);
+    auto data = [](const new_event& e) { return e.body.substr(e.data_offset, e.body.size() - e.data_offset - 1); };
+    EXPECT_EQ(data((*r)[0]), R"([1.50,"x"])");
+    EXPECT_EQ(data((*r)[1]), R"({"k":2.0})");
+}
+
 }  // namespace
 }  // namespace webhookd

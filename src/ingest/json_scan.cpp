@@ -1,0 +1,124 @@
+#include "ingest/json_scan.hpp"
+
+#include <set>
+
+namespace webhookd {
+
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::size_t skip_space(std::string_view s, std::size_t pos) {
+    while (pos < s.size() && is_space(s[pos])) ++pos;
+    return pos;
+}
+
+// pos at an opening quote; returns the position after the closing quote.
+std::size_t skip_string(std::string_view s, std::size_t pos) {
+    for (++pos; pos < s.size(); ++pos) {
+        if (s[pos] == '\\') {
+            ++pos;
+        } else if (s[pos] == '"') {
+            return pos + 1;
+        }
+    }
+    return s.size();
+}
+
+// pos at the first character of a value; returns the position after it.
+std::size_t skip_value(std::string_view s, std::size_t pos) {
+    if (pos >= s.size()) return s.size();
+    if (s[pos] == '"') return skip_string(s, pos);
+    if (s[pos] == '{' || s[pos] == '[') {
+        int depth = 0;
+        while (pos < s.size()) {
+            char c = s[pos];
+            if (c == '"') {
+                pos = skip_string(s, pos);
+                continue;
+            }
+            if (c == '{' || c == '[') ++depth;
+            if (c == '}' || c == ']') {
+                if (--depth == 0) return pos + 1;
+            }
+            ++pos;
+        }
+        return s.size();
+    }
+    while (pos < s.size() && !is_space(s[pos]) && s[pos] != ',' && s[pos] != '}' && s[pos] != ']') ++pos;
+    return pos;
+}
+
+// Calls fn(raw key without quotes, raw value) for each member of a top-level object.
+template <class Fn>
+void for_each_member(std::string_view s, Fn fn) {
+    std::size_t pos = skip_space(s, 0);
+    if (pos >= s.size() || s[pos] != '{') return;
+    pos = skip_space(s, pos + 1);
+    while (pos < s.size() && s[pos] == '"') {
+        std::size_t key_end = skip_string(s, pos);
+        auto key = s.substr(pos + 1, key_end - pos - 2);
+        pos = skip_space(s, key_end);
+        if (pos >= s.size() || s[pos] != ':') return;
+        pos = skip_space(s, pos + 1);
+        std::size_t value_end = skip_value(s, pos);
+        if (!fn(key, s.substr(pos, value_end - pos))) return;
+        pos = skip_space(s, value_end);
+        if (pos >= s.size() || s[pos] != ',') return;
+        pos = skip_space(s, pos + 1);
+    }
+}
+
+}  // namespace
+
+std::optional<std::string_view> raw_member(std::string_view object_text, std::string_view key) {
+    std::optional<std::string_view> found;
+    for_each_member(object_text, [&](std::string_view k, std::string_view v) {
+        if (k == key) found = v;
+        return !found;
+    });
+    return found;
+}
+
+bool has_duplicate_keys(std::string_view object_text) {
+    std::set<std::string_view> seen;
+    bool duplicate = false;
+    for_each_member(object_text, [&](std::string_view k, std::string_view) {
+        duplicate = !seen.insert(k).second;
+        return !duplicate;
+    });
+    return duplicate;
+}
+
+std::vector<std::string_view> raw_elements(std::string_view s) {
+    std::vector<std::string_view> out;
+    std::size_t pos = skip_space(s, 0);
+    if (pos >= s.size() || s[pos] != '[') return out;
+    pos = skip_space(s, pos + 1);
+    while (pos < s.size() && s[pos] != ']') {
+        std::size_t end = skip_value(s, pos);
+        out.push_back(s.substr(pos, end - pos));
+        pos = skip_space(s, end);
+        if (pos >= s.size() || s[pos] != ',') break;
+        pos = skip_space(s, pos + 1);
+    }
+    return out;
+}
+
+std::string minify_json(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t pos = 0; pos < s.size();) {
+        if (s[pos] == '"') {
+            std::size_t end = skip_string(s, pos);
+            out.append(s.substr(pos, end - pos));
+            pos = end;
+        } else {
+            if (!is_space(s[pos])) out += s[pos];
+            ++pos;
+        }
+    }
+    return out;
+}
+
+}  // namespace webhookd

@@ -1,0 +1,48 @@
+#include "ingest/json_scan.hpp"
+
+#include <gtest/gtest.h>
+
+namespace webhookd {
+namespace {
+
+TEST(raw_member, finds_values_of_every_kind_as_written) {
+    std::string_view doc = R"( { "a" : 1.10 , "s":"x\"}y", "o": {"k": [1, {"z": "]"}]}, "n":null, "big": 123456789012345678901234567890 } )";
+    EXPECT_EQ(raw_member(doc, "a"), "1.10");
+    EXPECT_EQ(raw_member(doc, "s"), R"("x\"}y")");
+    EXPECT_EQ(raw_member(doc, "o"), R"({"k": [1, {"z": "]"}]})");
+    EXPECT_EQ(raw_member(doc, "n"), "null");
+    EXPECT_EQ(raw_member(doc, "big"), "123456789012345678901234567890");
+    EXPECT_FALSE(raw_member(doc, "missing"));
+    EXPECT_FALSE(raw_member(R"({"d\u0061ta": 1})", "data"));  // escaped keys are not matched
+    EXPECT_FALSE(raw_member("[1, 2]", "a"));
+}
+
+TEST(raw_member, nested_keys_do_not_shadow_top_level_ones) {
+    EXPECT_EQ(raw_member(R"({"x": {"data": 1}, "data": 2})", "data"), "2");
+}
+
+TEST(raw_elements, splits_a_top_level_array) {
+    auto items = raw_elements(R"([ {"a": "],"}, 2 ,"s", [3, 4] ])");
+    ASSERT_EQ(items.size(), 4u);
+    EXPECT_EQ(items[0], R"({"a": "],"})");
+    EXPECT_EQ(items[1], "2");
+    EXPECT_EQ(items[2], R"("s")");
+    EXPECT_EQ(items[3], "[3, 4]");
+    EXPECT_TRUE(raw_elements("[]").empty());
+    EXPECT_TRUE(raw_elements("{}").empty());
+}
+
+TEST(has_duplicate_keys, only_at_the_top_level) {
+    EXPECT_TRUE(has_duplicate_keys(R"({"a": 1, "b": 2, "a": 3})"));
+    EXPECT_FALSE(has_duplicate_keys(R"({"a": {"x": 1, "x": 2}, "b": 2})"));
+    EXPECT_FALSE(has_duplicate_keys("{}"));
+}
+
+TEST(minify_json, drops_whitespace_outside_strings_only) {
+    EXPECT_EQ(minify_json("{ \"a b\" : [ 1 ,\n\t2 ] , \"c\" : \" x \\\" y \" }"), R"({"a b":[1,2],"c":" x \" y "})");
+    EXPECT_EQ(minify_json("1.10"), "1.10");
+    EXPECT_EQ(minify_json(R"("\u00e9")"), R"("\u00e9")");
+}
+
+}  // namespace
+}  // namespace webhookd
