@@ -66,7 +66,8 @@ void session::close() {
 void session::do_wait() {
     if (closing_) return shutdown();
     if (buffer_.size() > 0) return do_read();  // a pipelined request is already here
-    stream_.expires_after(cfg_->idle_timeout);
+    // A new connection must start its request promptly; a kept-alive one may idle longer.
+    stream_.expires_after(served_ == 0 ? cfg_->request_timeout : cfg_->idle_timeout);
     stream_.async_read_some(buffer_.prepare(first_read),
                             beast::bind_front_handler(&session::on_wait, shared_from_this()));
 }
@@ -150,6 +151,7 @@ void session::do_write() {
 
 void session::on_write(beast::error_code ec, bool keep_alive) {
     busy_ = false;
+    ++served_;
     res_.reset();
     if (ec) return shutdown();
     if (lingering_) return do_linger();

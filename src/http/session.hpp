@@ -1,6 +1,7 @@
 #pragma once
 // One HTTP/1.1 connection. States, in order, repeating while keep-alive holds:
-//   waiting  (idle_timeout for the first byte of the next request)
+//   waiting  (for the first byte of a request: request_timeout on a new connection,
+//            idle_timeout between kept-alive requests)
 //   reading  (request_timeout for the whole request: header, optional 100-continue, body)
 //   handling (the handler owns the request; the connection waits for its responder)
 //   writing  (request_timeout for the response)
@@ -78,6 +79,7 @@ private:
     std::shared_ptr<spdlog::logger> log_;
     std::shared_ptr<connection_registry> registry_;
     std::uint64_t id_;
+    std::uint64_t served_ = 0;  // responses written on this connection
     bool busy_ = false;     // a request is with the handler or its response is being written
     bool closing_ = false;  // close after the current response
     bool lingering_ = false;

@@ -1,5 +1,6 @@
 #pragma once
-// Identifiers: time-ordered, unguessable, URL-safe.
+// Identifiers: time-ordered, collision-resistant, URL-safe. Not secrets: the random
+// part comes from a fast PRNG (seeded by OpenSSL), not a CSPRNG.
 
 #include <chrono>
 #include <string>

@@ -215,6 +215,22 @@ TEST_F(ingest_api, a_slow_client_is_cut_off_while_others_are_served) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(2000));
 }
 
+TEST_F(ingest_api, a_silent_new_connection_is_closed_after_the_request_timeout) {
+    start([](config& c) {
+        c.ingest.request_timeout = std::chrono::milliseconds(200);
+        c.ingest.idle_timeout = std::chrono::seconds(60);
+    });
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::socket silent(ioc);
+    silent.connect({boost::asio::ip::make_address("127.0.0.1"), runner->ingest_port()});
+    auto started = std::chrono::steady_clock::now();
+    char buf[16];
+    boost::system::error_code ec;
+    silent.read_some(boost::asio::buffer(buf), ec);
+    EXPECT_EQ(ec, boost::asio::error::eof);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
 TEST_F(ingest_api, connections_over_the_cap_are_closed) {
     start([](config& c) { c.ingest.max_connections = 2; });
     auto a = client();
