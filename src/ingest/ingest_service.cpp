@@ -1,5 +1,7 @@
 #include "ingest/ingest_service.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <nlohmann/json.hpp>
@@ -29,7 +31,9 @@ nlohmann::ordered_json outcome_json(const ingest_outcome& o) {
 class ingest_unit final : public write_unit {
 public:
     using completion = std::function<void(const webhookd::status&, std::vector<ingest_outcome>&)>;
-    ingest_unit(std::vector<new_event> events, completion done) : events_(std::move(events)), done_(std::move(done)) {}
+    // `done` runs on `ex` (not on the writer thread, whose time is the group commit's).
+    ingest_unit(std::vector<new_event> events, boost::asio::any_io_executor ex, completion done)
+        : events_(std::move(events)), ex_(std::move(ex)), done_(std::move(done)) {}
 
     webhookd::status apply(outbox_store& store, std::int64_t now_ms) override {
         outcomes_.clear();
@@ -40,12 +44,17 @@ public:
         }
         return ok_v;
     }
-    void done(const webhookd::status& outcome) override { done_(outcome, outcomes_); }
+    void done(const webhookd::status& outcome) override {
+        boost::asio::post(ex_, [outcome, outcomes = std::move(outcomes_), done = std::move(done_)]() mutable {
+            done(outcome, outcomes);
+        });
+    }
     std::size_t weight() const override { return events_.size(); }
 
 private:
     std::vector<new_event> events_;
     std::vector<ingest_outcome> outcomes_;
+    boost::asio::any_io_executor ex_;
     completion done_;
 };
 
@@ -143,7 +152,7 @@ void ingest_service::post_batch(http::request&& req, http::responder respond) {
 void ingest_service::store(http::request&& req, std::vector<new_event> events, bool batch, http::responder respond) {
     auto shared_req = std::make_shared<http::request>(std::move(req));
     auto unit = std::make_shared<ingest_unit>(
-        std::move(events), [this, shared_req, batch, respond](const webhookd::status& s, std::vector<ingest_outcome>& out) {
+        std::move(events), ioc_.get_executor(), [this, shared_req, batch, respond](const webhookd::status& s, std::vector<ingest_outcome>& out) {
             if (!s) {
                 log_->error("ingest: storing events failed: {}", s.err().message);
                 auto res = http::json_error(*shared_req, http_status::service_unavailable, s.err().code,

@@ -72,7 +72,7 @@ void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::i
         sqlite::transaction tx(*db_);
         refresh_routes();
         for (std::size_t i = 0; i < units.size(); ++i) {
-            db_->exec("SAVEPOINT unit");
+            db_->prepare("SAVEPOINT unit").run();
             try {
                 outcomes[i] = units[i]->apply(*this, now_ms);
             } catch (const sqlite::failure& e) {
@@ -85,7 +85,8 @@ void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::i
                                           : outcomes[i].err());
                 return;
             }
-            db_->exec(outcomes[i].ok() ? "RELEASE unit" : "ROLLBACK TO unit; RELEASE unit");
+            if (!outcomes[i].ok()) db_->prepare("ROLLBACK TO unit").run();
+            db_->prepare("RELEASE unit").run();
         }
         tx.commit();
     } catch (const sqlite::failure& e) {
