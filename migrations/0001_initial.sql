@@ -69,6 +69,8 @@ CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, id);
 CREATE INDEX deliveries_event ON deliveries (event_seq);
 CREATE INDEX deliveries_state ON deliveries (state, id);
 CREATE INDEX deliveries_delivered ON deliveries (delivered_at) WHERE state = 'delivered';
+-- Leases held at a crash, released at start-up.
+CREATE INDEX deliveries_leased ON deliveries (lease_expires_at) WHERE lease_owner IS NOT NULL;
 
 -- The delivery log: one row per HTTP attempt (also test sends, with delivery_id NULL).
 CREATE TABLE attempts (

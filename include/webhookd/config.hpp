@@ -49,6 +49,8 @@ struct delivery_config {
     std::size_t max_in_flight = 1024;
     std::size_t max_in_flight_per_endpoint = 64;
     std::vector<std::string> allowed_cidrs;      // "10.0.0.0/8", "fd00::/8", ...
+    std::string ca_file;                         // extra PEM CA bundle; "" = system store only
+    bool dangerous_skip_tls_verify = false;      // never in production: no certificate checks
 };
 
 struct retry_config {

@@ -226,6 +226,23 @@ reader path_reader(std::string& out) {
     };
 }
 
+reader bool_reader(bool& out) {
+    return [&out](const json& value, const std::string& key) -> failure {
+        if (!value.is_boolean()) return bad_value(key, value, "true or false");
+        out = value.get<bool>();
+        return std::nullopt;
+    };
+}
+
+// A file path, or "" for none.
+reader optional_path_reader(std::string& out) {
+    return [&out](const json& value, const std::string& key) -> failure {
+        if (!value.is_string()) return bad_value(key, value, "a file path or \"\"");
+        out = value.get<std::string>();
+        return std::nullopt;
+    };
+}
+
 reader listen_reader(std::string& out) {
     return [&out](const json& value, const std::string& key) -> failure {
         if (!value.is_string() || !parse_listen(value.get_ref<const std::string&>())) {
@@ -317,6 +334,8 @@ std::vector<field> config_fields(config& c) {
              {"max_in_flight_per_endpoint", count_reader(c.delivery.max_in_flight_per_endpoint)},
              {"allowed_cidrs", string_list_reader(c.delivery.allowed_cidrs, is_valid_cidr,
                                                   R"(an IPv4 or IPv6 CIDR like "10.0.0.0/8")")},
+             {"ca_file", optional_path_reader(c.delivery.ca_file)},
+             {"dangerous_skip_tls_verify", bool_reader(c.delivery.dangerous_skip_tls_verify)},
          })},
         {"retry", object_reader({
                       {"schedule", schedule_reader(c.retry.schedule)},
@@ -463,6 +482,8 @@ std::string to_json(const config& cfg) {
         {"max_in_flight", cfg.delivery.max_in_flight},
         {"max_in_flight_per_endpoint", cfg.delivery.max_in_flight_per_endpoint},
         {"allowed_cidrs", cfg.delivery.allowed_cidrs},
+        {"ca_file", cfg.delivery.ca_file},
+        {"dangerous_skip_tls_verify", cfg.delivery.dangerous_skip_tls_verify},
     };
     std::vector<std::string> schedule;
     for (const duration d : cfg.retry.schedule) schedule.push_back(format_duration(d));

@@ -10,10 +10,14 @@
 #include <mutex>
 #include <thread>
 
+#include "delivery/address_guard.hpp"
+#include "delivery/delivery_client.hpp"
+#include "delivery/dispatcher.hpp"
 #include "http/listener.hpp"
 #include "http/router.hpp"
 #include "ingest/ingest_service.hpp"
 #include "metrics/metrics.hpp"
+#include "store/retention_sweeper.hpp"
 #include "store/sqlite_outbox_store.hpp"
 #include "store/writer.hpp"
 #include "webhookd/version.hpp"
@@ -45,6 +49,9 @@ struct daemon::impl {
     std::unique_ptr<outbox_store> store;
     std::unique_ptr<writer> db_writer;
     std::unique_ptr<ingest_service> ingest;
+    std::unique_ptr<delivery_client> client;
+    std::shared_ptr<dispatcher> dispatch;
+    std::shared_ptr<retention_sweeper> sweeper;
     http::router ingest_router;
     http::router admin_router;
     std::shared_ptr<http::listener> ingest_listener;
@@ -73,7 +80,29 @@ status daemon::impl::start() {
     db_writer = std::make_unique<writer>(*store, clk, cfg.ingest.queue_limit, 4096, [this](std::size_t n) {
         stats.writer_group_size.observe(static_cast<double>(n));
     });
-    ingest = std::make_unique<ingest_service>(ioc, cfg.ingest, *db_writer, stats, clk, log);
+    delivery_client_options client_options;
+    client_options.timeout = cfg.delivery.timeout;
+    client_options.extra_ca_file = cfg.delivery.ca_file;
+    client_options.dangerous_skip_tls_verify = cfg.delivery.dangerous_skip_tls_verify;
+    client_options.user_agent = std::string("webhookd/") + version;
+    for (const auto& c : cfg.delivery.allowed_cidrs) {
+        if (auto parsed = parse_cidr(c)) client_options.allowed_cidrs.push_back(*parsed);
+    }
+    client = std::make_unique<delivery_client>(ioc, std::move(client_options), log);
+
+    dispatcher_options dispatch_options;
+    dispatch_options.max_in_flight = cfg.delivery.max_in_flight;
+    dispatch_options.max_in_flight_per_endpoint = cfg.delivery.max_in_flight_per_endpoint;
+    dispatch_options.lease = cfg.delivery.timeout + std::chrono::seconds(30);
+    dispatch = std::make_shared<dispatcher>(ioc, *db_writer, *client, retry_policy(cfg.retry.schedule, cfg.retry.jitter),
+                                            clk, stats, dispatch_options, log);
+    sweeper = std::make_shared<retention_sweeper>(ioc, *db_writer, clk, stats, cfg.dead_letter.purge_interval,
+                                                  cfg.dead_letter.retention, cfg.storage.delivered_retention, log);
+
+    ingest = std::make_unique<ingest_service>(ioc, cfg.ingest, cfg.retry.schedule.front(), *db_writer, stats, clk, log);
+    ingest->on_deliveries([d = dispatch, first = cfg.retry.schedule.front(), this](std::vector<std::string> ids) {
+        d->notify_due(std::move(ids), clk.now_ms() + first.count());
+    });
     ingest->register_ingest_routes(ingest_router);
     ingest->register_probe_routes(ingest_router);
     ingest->register_probe_routes(admin_router);
@@ -94,6 +123,8 @@ status daemon::impl::start() {
         stop_requested = true;
         cv.notify_all();
     });
+    dispatch->start();
+    sweeper->start();
     for (std::size_t i = 0; i < cfg.io_threads; ++i) threads.emplace_back([this] { ioc.run(); });
     log->info("webhookd {} started: database {}, schema ready", version, cfg.storage.path);
     return ok_v;
@@ -121,6 +152,16 @@ void daemon::impl::stop() {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     if (open() > 0) log->warn("{} connection(s) still open at the drain deadline", open());
+    // Attempts in flight finish (each bounded by delivery.timeout) and are recorded; what
+    // is still out at the deadline stays leased and is due again at the next start.
+    if (sweeper) sweeper->stop();
+    if (dispatch) {
+        dispatch->stop();
+        while (!threads.empty() && !dispatch->idle() && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        if (!dispatch->idle()) log->warn("attempts still in flight at the drain deadline; they are retried at the next start");
+    }
     if (db_writer) db_writer->stop();
     boost::system::error_code ignored;
     signals.cancel(ignored);

@@ -32,13 +32,15 @@ class ingest_unit final : public write_unit {
 public:
     using completion = std::function<void(const webhookd::status&, std::vector<ingest_outcome>&)>;
     // `done` runs on `ex` (not on the writer thread, whose time is the group commit's).
-    ingest_unit(std::vector<new_event> events, boost::asio::any_io_executor ex, completion done)
-        : events_(std::move(events)), ex_(std::move(ex)), done_(std::move(done)) {}
+    // Deliveries are due first_delay_ms after the commit's time.
+    ingest_unit(std::vector<new_event> events, std::int64_t first_delay_ms, boost::asio::any_io_executor ex,
+                completion done)
+        : events_(std::move(events)), first_delay_ms_(first_delay_ms), ex_(std::move(ex)), done_(std::move(done)) {}
 
     webhookd::status apply(outbox_store& store, std::int64_t now_ms) override {
         outcomes_.clear();
         for (const auto& e : events_) {
-            auto r = store.insert_event(e, now_ms);
+            auto r = store.insert_event(e, now_ms, now_ms + first_delay_ms_);
             if (!r) return r.err();
             outcomes_.push_back(std::move(r).value());
         }
@@ -53,6 +55,7 @@ public:
 
 private:
     std::vector<new_event> events_;
+    std::int64_t first_delay_ms_;
     std::vector<ingest_outcome> outcomes_;
     boost::asio::any_io_executor ex_;
     completion done_;
@@ -79,9 +82,16 @@ bool is_json_content_type(std::string_view ct) {
 
 }  // namespace
 
-ingest_service::ingest_service(boost::asio::io_context& ioc, const ingest_config& cfg, writer& writer,
-                               metrics& metrics, const clock& clock, std::shared_ptr<spdlog::logger> log)
-    : ioc_(ioc), cfg_(cfg), writer_(writer), metrics_(metrics), clock_(clock), log_(std::move(log)) {}
+ingest_service::ingest_service(boost::asio::io_context& ioc, const ingest_config& cfg, duration first_attempt_delay,
+                               writer& writer, metrics& metrics, const clock& clock,
+                               std::shared_ptr<spdlog::logger> log)
+    : ioc_(ioc),
+      cfg_(cfg),
+      first_attempt_delay_(first_attempt_delay),
+      writer_(writer),
+      metrics_(metrics),
+      clock_(clock),
+      log_(std::move(log)) {}
 
 void ingest_service::register_ingest_routes(http::router& r) {
     r.add(http::verb::post, "/v1/events",
@@ -152,7 +162,7 @@ void ingest_service::post_batch(http::request&& req, http::responder respond) {
 void ingest_service::store(http::request&& req, std::vector<new_event> events, bool batch, http::responder respond) {
     auto shared_req = std::make_shared<http::request>(std::move(req));
     auto unit = std::make_shared<ingest_unit>(
-        std::move(events), ioc_.get_executor(), [this, shared_req, batch, respond](const webhookd::status& s, std::vector<ingest_outcome>& out) {
+        std::move(events), first_attempt_delay_.count(), ioc_.get_executor(), [this, shared_req, batch, respond](const webhookd::status& s, std::vector<ingest_outcome>& out) {
             if (!s) {
                 log_->error("ingest: storing events failed: {}", s.err().message);
                 auto res = http::json_error(*shared_req, http_status::service_unavailable, s.err().code,
@@ -162,13 +172,20 @@ void ingest_service::store(http::request&& req, std::vector<new_event> events, b
             }
             auto items = nlohmann::ordered_json::array();
             bool any_new = false;
-            for (const auto& o : out) {
+            std::vector<std::string> endpoints;
+            for (auto& o : out) {
                 if (!o.duplicate) {
                     any_new = true;
                     metrics_.events_ingested.inc();
                     metrics_.deliveries_pending.add(o.deliveries);
+                    std::move(o.endpoint_ids.begin(), o.endpoint_ids.end(), std::back_inserter(endpoints));
                 }
                 items.push_back(outcome_json(o));
+            }
+            if (!endpoints.empty() && on_deliveries_) {
+                std::sort(endpoints.begin(), endpoints.end());
+                endpoints.erase(std::unique(endpoints.begin(), endpoints.end()), endpoints.end());
+                on_deliveries_(std::move(endpoints));
             }
             auto body = batch ? nlohmann::ordered_json{{"events", std::move(items)}} : std::move(items.front());
             respond(http::json_response(*shared_req, any_new ? http_status::accepted : http_status::ok, body.dump() + "\n"));

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "http/router.hpp"
@@ -25,8 +26,13 @@ struct metrics;
 
 class ingest_service {
 public:
-    ingest_service(boost::asio::io_context& ioc, const ingest_config& cfg, writer& writer, metrics& metrics,
-                   const clock& clock, std::shared_ptr<spdlog::logger> log);
+    // Deliveries of an accepted event are due first_attempt_delay after its commit.
+    ingest_service(boost::asio::io_context& ioc, const ingest_config& cfg, duration first_attempt_delay,
+                   writer& writer, metrics& metrics, const clock& clock, std::shared_ptr<spdlog::logger> log);
+
+    // Called after a commit with the endpoints that got new deliveries (each once), on
+    // an io thread. Set before the listeners start.
+    void on_deliveries(std::function<void(std::vector<std::string> endpoint_ids)> fn) { on_deliveries_ = std::move(fn); }
 
     void register_ingest_routes(http::router& r);
     void register_probe_routes(http::router& r);
@@ -45,11 +51,13 @@ private:
 
     boost::asio::io_context& ioc_;
     const ingest_config& cfg_;
+    duration first_attempt_delay_;
     writer& writer_;
     metrics& metrics_;
     const clock& clock_;
     std::shared_ptr<spdlog::logger> log_;
     std::atomic<bool> draining_{false};
+    std::function<void(std::vector<std::string>)> on_deliveries_;
 };
 
 }  // namespace webhookd

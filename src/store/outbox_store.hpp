@@ -7,8 +7,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "webhookd/result.hpp"
@@ -31,6 +33,7 @@ struct ingest_outcome {
     std::string timestamp;
     std::int64_t deliveries{};  // deliveries created (for a duplicate: those of the original)
     bool duplicate{};
+    std::vector<std::string> endpoint_ids;  // endpoints that got a delivery now (none for a duplicate)
 };
 
 class outbox_store;
@@ -45,6 +48,48 @@ public:
     virtual void done(const status& outcome) = 0;
     // Events this unit carries, for the writer's queue bound.
     virtual std::size_t weight() const { return 1; }
+};
+
+// An endpoint as the dispatcher needs it.
+struct endpoint_record {
+    std::string id;
+    std::string url;
+    std::string body_mode;           // "envelope" | "data"
+    std::string signature_format;    // "hex" | "sha256" | "stripe"
+    std::string signature_header;
+    std::string headers_json;        // JSON object of extra request headers
+    bool enabled = true;
+    std::optional<std::int64_t> paused_at_ms;
+    std::vector<std::string> secrets;  // valid now, newest first
+};
+
+// A delivery leased for one attempt.
+struct claimed_delivery {
+    std::int64_t id{};
+    std::string endpoint_id;
+    std::string event_id;
+    std::string event_type;
+    std::int64_t event_created_ms{};
+    int attempt{};                   // 1-based number of the attempt about to be made
+    std::string envelope;            // the event's envelope
+    std::size_t data_offset{};       // its data: envelope[data_offset, size - 1)
+};
+
+// One HTTP attempt's record and what follows from it.
+struct attempt_record {
+    std::int64_t delivery_id{};
+    std::string endpoint_id;
+    int attempt{};
+    std::int64_t started_ms{};
+    std::int64_t duration_us{};
+    std::string outcome;             // success | http_error | timeout | connect_error | tls_error | dns_error
+    int status_code{};               // 0 when no response
+    std::string error;
+    std::string response_snippet;
+    // The decision: delivered (success), dead (ladder exhausted), else due at next_attempt_ms.
+    bool delivered{};
+    bool dead{};
+    std::int64_t next_attempt_ms{};
 };
 
 // Counts that gauges start from.
@@ -63,10 +108,42 @@ public:
     // (code "storage_unavailable") and nothing of the group is stored.
     virtual void write_group(std::span<write_unit* const> units, std::int64_t now_ms) = 0;
 
-    // Inside apply(): stores the event and one pending delivery, due now, per enabled
-    // endpoint whose patterns match its type. A known id is a duplicate: nothing is
-    // written and the outcome describes the stored event.
-    virtual result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms) = 0;
+    // Inside apply(): stores the event and one pending delivery, due at due_ms, per
+    // enabled endpoint whose patterns match its type. A known id is a duplicate: nothing
+    // is written and the outcome describes the stored event.
+    virtual result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms, std::int64_t due_ms) = 0;
+
+    // Inside apply(): leases up to `limit` deliveries of one endpoint that are due at
+    // now_ms, oldest due first. A leased delivery's next_attempt_at moves to lease_until_ms,
+    // so it is due again by itself if its owner dies before recording the attempt.
+    virtual result<std::vector<claimed_delivery>> claim(std::string_view endpoint_id, std::size_t limit,
+                                                        std::int64_t now_ms, std::int64_t lease_until_ms,
+                                                        std::string_view owner) = 0;
+
+    // Inside apply(): stores the attempt in the log and applies its decision: delivered,
+    // due again at next_attempt_ms, or moved to dead_letters (one transaction with it).
+    virtual status record_attempt(const attempt_record& a, std::int64_t now_ms) = 0;
+
+    // Inside apply(): the earliest next_attempt_at of the endpoint's pending deliveries.
+    virtual result<std::optional<std::int64_t>> next_due(std::string_view endpoint_id) = 0;
+
+    // Inside apply(): every endpoint, with its secrets valid at now_ms.
+    virtual result<std::vector<endpoint_record>> load_endpoints(std::int64_t now_ms) = 0;
+
+    // Inside apply(): makes every leased delivery due at now_ms (start-up of the only
+    // instance over this store: whatever was in flight is attempted again). Returns how many.
+    virtual result<std::int64_t> release_leases(std::int64_t now_ms) = 0;
+
+    // Inside apply(): deletes at most `limit` dead letters that died before cutoff_ms, with
+    // their attempts and their events once nothing else refers to them. Returns how many.
+    virtual result<std::int64_t> purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) = 0;
+
+    // Inside apply(): the same for delivered deliveries delivered before cutoff_ms.
+    virtual result<std::int64_t> purge_delivered(std::int64_t cutoff_ms, std::size_t limit) = 0;
+
+    // True when endpoints changed since the last load_endpoints() (another connection
+    // wrote, or this one did). Inside apply().
+    virtual bool endpoints_changed() = 0;
 
     virtual result<outbox_counts> counts() = 0;
 };

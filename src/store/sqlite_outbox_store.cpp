@@ -27,23 +27,41 @@ public:
     explicit sqlite_outbox_store(std::unique_ptr<sqlite::connection> db) : db_(std::move(db)) {}
 
     void write_group(std::span<write_unit* const> units, std::int64_t now_ms) override;
-    result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms) override;
+    result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms, std::int64_t due_ms) override;
+    result<std::vector<claimed_delivery>> claim(std::string_view endpoint_id, std::size_t limit, std::int64_t now_ms,
+                                                std::int64_t lease_until_ms, std::string_view owner) override;
+    status record_attempt(const attempt_record& a, std::int64_t now_ms) override;
+    result<std::optional<std::int64_t>> next_due(std::string_view endpoint_id) override;
+    result<std::vector<endpoint_record>> load_endpoints(std::int64_t now_ms) override;
+    result<std::int64_t> release_leases(std::int64_t now_ms) override;
+    result<std::int64_t> purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) override;
+    result<std::int64_t> purge_delivered(std::int64_t cutoff_ms, std::size_t limit) override;
+    bool endpoints_changed() override;
     result<outbox_counts> counts() override;
 
 private:
     void refresh_routes();  // throws sqlite::failure
+    std::int64_t data_version();
+    // Deletes events that no delivery or dead letter refers to any more.
+    void delete_orphan_events(const std::vector<std::int64_t>& seqs);
 
     std::unique_ptr<sqlite::connection> db_;
     std::vector<route> routes_;
     std::int64_t routes_version_ = -1;  // PRAGMA data_version the cache was read at
     bool routes_dirty_ = true;          // set by writes of this connection to endpoints
+    std::int64_t endpoints_version_ = -1;  // data_version at the last load_endpoints()
 };
 
-void sqlite_outbox_store::refresh_routes() {
+std::int64_t sqlite_outbox_store::data_version() {
     auto& v = db_->prepare("PRAGMA data_version");
     v.step();
     std::int64_t version = v.int64(0);
     v.reset();
+    return version;
+}
+
+void sqlite_outbox_store::refresh_routes() {
+    std::int64_t version = data_version();
     if (!routes_dirty_ && version == routes_version_) return;
     std::vector<route> fresh;
     auto& q = db_->prepare("SELECT id, event_patterns FROM endpoints WHERE enabled = 1 ORDER BY seq");
@@ -96,7 +114,8 @@ void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::i
     for (std::size_t i = 0; i < units.size(); ++i) units[i]->done(outcomes[i]);
 }
 
-result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event, std::int64_t now_ms) {
+result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event, std::int64_t now_ms,
+                                                         std::int64_t due_ms) {
     auto& ins = db_->prepare(
         "INSERT INTO events (id, type, timestamp, body, data_offset, created_at) VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (id) DO NOTHING");
@@ -115,24 +134,213 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
             "FROM events e WHERE e.id = ?");
         q.bind(1, event.id);
         if (!q.step()) return error{"storage_error", "duplicate event " + event.id + " vanished"};
-        ingest_outcome out{q.text(0), q.text(1), q.text(2), q.int64(3), true};
+        ingest_outcome out{q.text(0), q.text(1), q.text(2), q.int64(3), true, {}};
         q.reset();
         return out;
     }
     std::int64_t seq = db_->last_insert_rowid();
-    ingest_outcome out{event.id, event.type, event.timestamp, 0, false};
+    ingest_outcome out{event.id, event.type, event.timestamp, 0, false, {}};
     for (const auto& r : routes_) {
         if (!any_pattern_matches(r.patterns, event.type)) continue;
         db_->prepare(
                "INSERT INTO deliveries (event_seq, endpoint_id, next_attempt_at, created_at) VALUES (?, ?, ?, ?)")
             .bind(1, seq)
             .bind(2, r.id)
-            .bind(3, now_ms)
+            .bind(3, due_ms)
             .bind(4, now_ms)
             .run();
         ++out.deliveries;
+        out.endpoint_ids.push_back(r.id);
     }
     return out;
+}
+
+result<std::vector<claimed_delivery>> sqlite_outbox_store::claim(std::string_view endpoint_id, std::size_t limit,
+                                                                 std::int64_t now_ms, std::int64_t lease_until_ms,
+                                                                 std::string_view owner) {
+    auto& q = db_->prepare(
+        "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, lease_expires_at = ?1 "
+        "WHERE id IN (SELECT id FROM deliveries WHERE endpoint_id = ?3 AND state = 'pending' "
+        "AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT ?5) "
+        "RETURNING id, event_seq, attempts");
+    q.bind(1, lease_until_ms).bind(2, owner).bind(3, endpoint_id).bind(4, now_ms).bind(5, static_cast<std::int64_t>(limit));
+    std::vector<std::pair<claimed_delivery, std::int64_t>> rows;
+    while (q.step()) {
+        claimed_delivery d;
+        d.id = q.int64(0);
+        d.endpoint_id = std::string(endpoint_id);
+        d.attempt = static_cast<int>(q.int64(2)) + 1;
+        rows.emplace_back(std::move(d), q.int64(1));
+    }
+    q.reset();
+    std::vector<claimed_delivery> out;
+    out.reserve(rows.size());
+    auto& ev = db_->prepare("SELECT id, type, created_at, body, data_offset FROM events WHERE seq = ?");
+    for (auto& [d, seq] : rows) {
+        ev.bind(1, seq);
+        if (ev.step()) {
+            d.event_id = ev.text(0);
+            d.event_type = ev.text(1);
+            d.event_created_ms = ev.int64(2);
+            d.envelope = ev.text(3);
+            d.data_offset = static_cast<std::size_t>(ev.int64(4));
+            out.push_back(std::move(d));
+        }
+        ev.reset();
+    }
+    return out;
+}
+
+status sqlite_outbox_store::record_attempt(const attempt_record& a, std::int64_t now_ms) {
+    auto snippet = std::span<const char>(a.response_snippet.data(), a.response_snippet.size());
+    db_->prepare(
+           "INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, status_code, "
+           "error, response_snippet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, a.delivery_id)
+        .bind(2, a.endpoint_id)
+        .bind(3, std::int64_t{a.attempt})
+        .bind(4, a.started_ms)
+        .bind(5, a.duration_us)
+        .bind(6, a.outcome)
+        .bind(7, a.status_code ? std::optional<std::int64_t>(a.status_code) : std::nullopt)
+        .bind(8, a.error)
+        .bind_blob(9, snippet)
+        .run();
+    std::optional<std::int64_t> code = a.status_code ? std::optional<std::int64_t>(a.status_code) : std::nullopt;
+    if (a.delivered) {
+        db_->prepare(
+               "UPDATE deliveries SET state = 'delivered', attempts = ?2, delivered_at = ?3, next_attempt_at = NULL, "
+               "lease_owner = NULL, lease_expires_at = NULL, last_attempt_at = ?4, last_status = ?5, last_error = NULL "
+               "WHERE id = ?1 AND state = 'pending'")
+            .bind(1, a.delivery_id)
+            .bind(2, std::int64_t{a.attempt})
+            .bind(3, now_ms)
+            .bind(4, a.started_ms)
+            .bind(5, code)
+            .run();
+    } else if (a.dead) {
+        db_->prepare(
+               "INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at, last_status, "
+               "last_error, last_response) SELECT id, event_seq, endpoint_id, ?2, created_at, ?3, ?4, ?5, ?6 "
+               "FROM deliveries WHERE id = ?1 AND state = 'pending'")
+            .bind(1, a.delivery_id)
+            .bind(2, std::int64_t{a.attempt})
+            .bind(3, now_ms)
+            .bind(4, code)
+            .bind(5, a.error)
+            .bind_blob(6, snippet)
+            .run();
+        db_->prepare("DELETE FROM deliveries WHERE id = ? AND state = 'pending'").bind(1, a.delivery_id).run();
+    } else {
+        db_->prepare(
+               "UPDATE deliveries SET attempts = ?2, next_attempt_at = ?3, lease_owner = NULL, lease_expires_at = NULL, "
+               "last_attempt_at = ?4, last_status = ?5, last_error = ?6 WHERE id = ?1 AND state = 'pending'")
+            .bind(1, a.delivery_id)
+            .bind(2, std::int64_t{a.attempt})
+            .bind(3, a.next_attempt_ms)
+            .bind(4, a.started_ms)
+            .bind(5, code)
+            .bind(6, a.error)
+            .run();
+    }
+    return ok_v;
+}
+
+result<std::optional<std::int64_t>> sqlite_outbox_store::next_due(std::string_view endpoint_id) {
+    auto& q = db_->prepare("SELECT MIN(next_attempt_at) FROM deliveries WHERE endpoint_id = ? AND state = 'pending'");
+    q.bind(1, endpoint_id);
+    q.step();
+    std::optional<std::int64_t> due;
+    if (!q.is_null(0)) due = q.int64(0);
+    q.reset();
+    return due;
+}
+
+result<std::vector<endpoint_record>> sqlite_outbox_store::load_endpoints(std::int64_t now_ms) {
+    endpoints_version_ = data_version();
+    std::vector<endpoint_record> out;
+    auto& q = db_->prepare(
+        "SELECT id, url, body_mode, signature_format, signature_header, headers, enabled, paused_at "
+        "FROM endpoints ORDER BY seq");
+    while (q.step()) {
+        endpoint_record e;
+        e.id = q.text(0);
+        e.url = q.text(1);
+        e.body_mode = q.text(2);
+        e.signature_format = q.text(3);
+        e.signature_header = q.text(4);
+        e.headers_json = q.text(5);
+        e.enabled = q.int64(6) != 0;
+        if (!q.is_null(7)) e.paused_at_ms = q.int64(7);
+        out.push_back(std::move(e));
+    }
+    q.reset();
+    auto& sq = db_->prepare(
+        "SELECT secret FROM endpoint_secrets WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?) "
+        "ORDER BY created_at DESC");
+    for (auto& e : out) {
+        sq.bind(1, e.id).bind(2, now_ms);
+        while (sq.step()) e.secrets.push_back(sq.text(0));
+        sq.reset();
+    }
+    return out;
+}
+
+bool sqlite_outbox_store::endpoints_changed() { return data_version() != endpoints_version_; }
+
+result<std::int64_t> sqlite_outbox_store::release_leases(std::int64_t now_ms) {
+    db_->prepare(
+           "UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL "
+           "WHERE lease_owner IS NOT NULL AND state = 'pending'")
+        .bind(1, now_ms)
+        .run();
+    return db_->changes();
+}
+
+void sqlite_outbox_store::delete_orphan_events(const std::vector<std::int64_t>& seqs) {
+    auto& del = db_->prepare(
+        "DELETE FROM events WHERE seq = ?1 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = ?1) "
+        "AND NOT EXISTS (SELECT 1 FROM dead_letters WHERE event_seq = ?1)");
+    for (auto seq : seqs) {
+        del.bind(1, seq).run();
+        del.reset();
+    }
+}
+
+result<std::int64_t> sqlite_outbox_store::purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) {
+    auto& q = db_->prepare("SELECT id, event_seq FROM dead_letters WHERE died_at < ? ORDER BY died_at LIMIT ?");
+    q.bind(1, cutoff_ms).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<std::int64_t> ids, seqs;
+    while (q.step()) {
+        ids.push_back(q.int64(0));
+        seqs.push_back(q.int64(1));
+    }
+    q.reset();
+    for (auto id : ids) {
+        db_->prepare("DELETE FROM attempts WHERE delivery_id = ?").bind(1, id).run();
+        db_->prepare("DELETE FROM dead_letters WHERE id = ?").bind(1, id).run();
+    }
+    delete_orphan_events(seqs);
+    return static_cast<std::int64_t>(ids.size());
+}
+
+result<std::int64_t> sqlite_outbox_store::purge_delivered(std::int64_t cutoff_ms, std::size_t limit) {
+    auto& q = db_->prepare(
+        "SELECT id, event_seq FROM deliveries WHERE state = 'delivered' AND delivered_at < ? ORDER BY delivered_at "
+        "LIMIT ?");
+    q.bind(1, cutoff_ms).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<std::int64_t> ids, seqs;
+    while (q.step()) {
+        ids.push_back(q.int64(0));
+        seqs.push_back(q.int64(1));
+    }
+    q.reset();
+    for (auto id : ids) {
+        db_->prepare("DELETE FROM attempts WHERE delivery_id = ?").bind(1, id).run();
+        db_->prepare("DELETE FROM deliveries WHERE id = ?").bind(1, id).run();
+    }
+    delete_orphan_events(seqs);
+    return static_cast<std::int64_t>(ids.size());
 }
 
 result<outbox_counts> sqlite_outbox_store::counts() {

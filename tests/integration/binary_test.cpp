@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
-#include <regex>
 
 #include "store/sqlite.hpp"
 #include "support/daemon_fixture.hpp"
@@ -30,11 +29,12 @@ std::string write_config(const test::temp_dir& dir, const std::string& extra = "
     return path;
 }
 
+// The port in the log line "<listener> listening on 127.0.0.1:<port>"; 0 if absent.
 unsigned short port_from_log(const std::string& log, const std::string& listener) {
-    std::smatch m;
-    std::regex re(listener + " listening on 127\\.0\\.0\\.1:(\\d+)");
-    if (!std::regex_search(log, m, re)) return 0;
-    return static_cast<unsigned short>(std::stoi(m[1]));
+    const std::string marker = listener + " listening on 127.0.0.1:";
+    auto at = log.find(marker);
+    if (at == std::string::npos) return 0;
+    return static_cast<unsigned short>(std::stoi(log.substr(at + marker.size(), 5)));
 }
 
 TEST(binary, version_and_help) {

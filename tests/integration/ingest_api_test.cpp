@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <future>
 #include <thread>
 
 #include "support/daemon_fixture.hpp"
@@ -160,25 +161,41 @@ TEST_F(ingest_api, batch_is_all_or_nothing_with_results_in_order) {
 
 TEST_F(ingest_api, full_write_queue_answers_503_overloaded_and_writes_nothing) {
     start([](config& c) {
-        c.ingest.queue_limit = 1;
+        c.ingest.queue_limit = 2;
         c.storage.busy_timeout = std::chrono::seconds(10);
     });
-    // Another process holds the write lock: the writer waits inside its first group.
+    ASSERT_EQ(client().get("/readyz").status, 200);  // start-up work is done
+    // Another process holds the write lock: the writer waits inside its current group and
+    // producers queue behind it until the queue's bound.
     sqlite::connection locker(db());
     locker.exec("BEGIN IMMEDIATE");
-    std::thread first([&] { EXPECT_EQ(client().post("/v1/events", R"({"event":"a","data":1,"id":"held"})").status, 202); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    std::thread second([&] { EXPECT_EQ(client().post("/v1/events", R"({"event":"a","data":2,"id":"queued"})").status, 202); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    auto r = client().post("/v1/events", R"({"event":"a","data":3,"id":"refused"})");
-    EXPECT_EQ(r.status, 503);
-    EXPECT_EQ(code_of(r), "overloaded");
-    EXPECT_EQ(r.headers["retry-after"], "1");
+    std::vector<std::thread> waiting;
+    std::atomic<int> accepted{0};
+    test::http_result refused;
+    int sent = 0;
+    for (; sent < 6; ++sent) {
+        std::promise<test::http_result> answer;
+        auto early = answer.get_future();
+        waiting.emplace_back([&, sent, answer = std::move(answer)]() mutable {
+            auto r = client().post("/v1/events", R"({"event":"a","data":1,"id":"e)" + std::to_string(sent) + "\"}");
+            answer.set_value(r);
+            if (r.status == 202) ++accepted;
+        });
+        if (early.wait_for(std::chrono::milliseconds(300)) == std::future_status::ready) {
+            refused = early.get();
+            break;
+        }
+    }
+    ASSERT_LT(sent, 6) << "no request was refused";
+    EXPECT_GE(sent, 2);  // the queue took at least its bound
+    EXPECT_EQ(refused.status, 503);
+    EXPECT_EQ(code_of(refused), "overloaded");
+    EXPECT_EQ(refused.headers["retry-after"], "1");
     locker.exec("ROLLBACK");
-    first.join();
-    second.join();
-    EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE id = 'refused'"), 0);
-    EXPECT_EQ(count("SELECT COUNT(*) FROM events"), 2);
+    for (auto& t : waiting) t.join();
+    EXPECT_EQ(accepted, sent);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE id = 'e" + std::to_string(sent) + "'"), 0);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM events"), sent);
 }
 
 TEST_F(ingest_api, storage_failure_answers_503_and_acknowledges_nothing) {

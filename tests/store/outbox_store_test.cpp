@@ -37,7 +37,7 @@ protected:
     result<ingest_outcome> insert(const std::string& id, const std::string& type) {
         std::optional<result<ingest_outcome>> out;
         fn_unit u([&](outbox_store& s, std::int64_t now) {
-            out = s.insert_event(build_envelope(id, type, "2025-04-19T14:30:00Z", "{}"), now);
+            out = s.insert_event(build_envelope(id, type, "2025-04-19T14:30:00Z", "{}"), now, now);
             return out->ok() ? status(ok_v) : status(out->err());
         });
         write_unit* units[] = {&u};
@@ -88,7 +88,7 @@ TEST_F(outbox_store_test, duplicate_id_writes_nothing_and_describes_the_first) {
 TEST_F(outbox_store_test, stored_body_is_the_envelope_and_data_offset_points_at_data) {
     auto e = build_envelope("e9", "t.x", "2025-04-19T14:30:00Z", R"({"b":1,"a":2})");
     fn_unit u([&](outbox_store& s, std::int64_t now) {
-        auto r = s.insert_event(e, now);
+        auto r = s.insert_event(e, now, now);
         return r.ok() ? status(ok_v) : status(r.err());
     });
     write_unit* units[] = {&u};
@@ -103,7 +103,7 @@ TEST_F(outbox_store_test, stored_body_is_the_envelope_and_data_offset_points_at_
 TEST_F(outbox_store_test, a_failing_unit_is_rolled_back_alone) {
     auto insert_then = [](std::string id, bool fail) {
         return std::make_unique<fn_unit>([id, fail](outbox_store& s, std::int64_t now) -> status {
-            auto r = s.insert_event(build_envelope(id, "t", "2025-04-19T14:30:00Z", "1"), now);
+            auto r = s.insert_event(build_envelope(id, "t", "2025-04-19T14:30:00Z", "1"), now, now);
             if (!r) return r.err();
             if (fail) return error{"test", "unit fails after writing"};
             return ok_v;
@@ -132,7 +132,7 @@ TEST_F(outbox_store_test, a_locked_database_fails_the_whole_group_with_storage_u
     sqlite::connection other(dir.file("outbox.db"));
     other.exec("BEGIN EXCLUSIVE");
     fn_unit u([](outbox_store& s, std::int64_t now) -> status {
-        auto r = s.insert_event(build_envelope("x", "t", "2025-04-19T14:30:00Z", "1"), now);
+        auto r = s.insert_event(build_envelope("x", "t", "2025-04-19T14:30:00Z", "1"), now, now);
         return r.ok() ? status(ok_v) : status(r.err());
     });
     write_unit* units[] = {&u};

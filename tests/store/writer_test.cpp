@@ -20,7 +20,7 @@ public:
     event_unit(std::string id, std::shared_future<void> gate = {}) : id_(std::move(id)), gate_(std::move(gate)) {}
     status apply(outbox_store& s, std::int64_t now) override {
         if (gate_.valid()) gate_.wait();
-        auto r = s.insert_event(build_envelope(id_, "t", "2025-04-19T14:30:00Z", "1"), now);
+        auto r = s.insert_event(build_envelope(id_, "t", "2025-04-19T14:30:00Z", "1"), now, now);
         return r.ok() ? status(ok_v) : status(r.err());
     }
     void done(const status& outcome) override { promise_.set_value(outcome.ok()); }

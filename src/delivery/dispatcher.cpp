@@ -1,0 +1,361 @@
+#include "delivery/dispatcher.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "delivery/delivery_client.hpp"
+#include "delivery/signer.hpp"
+#include "metrics/metrics.hpp"
+#include "store/lambda_unit.hpp"
+#include "store/writer.hpp"
+
+namespace webhookd {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// One endpoint's share of a claim.
+struct claim_order {
+    std::string endpoint_id;
+    std::size_t limit;
+};
+
+struct claim_outcome {
+    std::string endpoint_id;
+    std::vector<claimed_delivery> deliveries;
+    std::optional<std::int64_t> next_due;
+};
+
+struct scan_result {
+    std::vector<endpoint_record> endpoints;
+    std::vector<std::optional<std::int64_t>> next_due;  // per endpoint, same order
+};
+
+// The request an endpoint receives for one attempt (CONTRACT.md section 4).
+delivery_request build_request(const endpoint_record& ep, const claimed_delivery& d, std::int64_t unix_seconds) {
+    delivery_request req;
+    req.url = ep.url;
+    req.body = ep.body_mode == "data"
+                   ? d.envelope.substr(d.data_offset, d.envelope.size() - d.data_offset - 1)
+                   : d.envelope;
+    auto ts = std::to_string(unix_seconds);
+    auto& h = req.headers;
+    // Operator headers first, so that ours win where a name repeats.
+    auto custom = nlohmann::json::parse(ep.headers_json, nullptr, false);
+    if (custom.is_object()) {
+        for (auto it = custom.begin(); it != custom.end(); ++it) {
+            if (it.value().is_string()) h.emplace_back(it.key(), it.value().get<std::string>());
+        }
+    }
+    h.emplace_back("Content-Type", "application/json");
+    h.emplace_back("X-Webhook-Id", d.event_id);
+    h.emplace_back("X-Webhook-Timestamp", ts);
+    h.emplace_back("X-Webhook-Attempt", std::to_string(d.attempt));
+    auto format = parse_signature_format(ep.signature_format).value_or(signature_format::hex);
+    h.emplace_back(ep.signature_header, signature_header_value(format, ep.secrets.front(), req.body, unix_seconds));
+    h.emplace_back("webhook-id", d.event_id);
+    h.emplace_back("webhook-timestamp", ts);
+    h.emplace_back("webhook-signature", standard_webhooks_header(ep.secrets, d.event_id, unix_seconds, req.body));
+    return req;
+}
+
+}  // namespace
+
+dispatcher::dispatcher(asio::io_context& ioc, writer& writer, delivery_client& client, retry_policy policy,
+                       const clock& clock, metrics& metrics, dispatcher_options options,
+                       std::shared_ptr<spdlog::logger> log)
+    : ioc_(ioc),
+      strand_(asio::make_strand(ioc)),
+      timer_(strand_),
+      writer_(writer),
+      client_(client),
+      policy_(std::move(policy)),
+      clock_(clock),
+      metrics_(metrics),
+      options_(std::move(options)),
+      log_(std::move(log)) {}
+
+void dispatcher::start() {
+    asio::post(strand_, [self = shared_from_this()] {
+        self->started_ = true;
+        if (!self->options_.release_leases_at_start) return self->rescan();
+        self->claiming_ = true;
+        auto released = std::make_shared<std::int64_t>(0);
+        bool queued = self->writer_.submit(make_unit(
+            [released](outbox_store& s, std::int64_t now) -> status {
+                auto r = s.release_leases(now);
+                if (!r) return r.err();
+                *released = *r;
+                return ok_v;
+            },
+            [self, released](const status& st) {
+                asio::post(self->strand_, [self, released, st] {
+                    self->claiming_ = false;
+                    if (!st) self->log_->error("dispatcher: releasing leases failed: {}", st.err().message);
+                    if (*released > 0) self->log_->info("dispatcher: {} delivery(ies) in flight at the last stop are due again", *released);
+                    self->rescan();
+                });
+            }));
+        if (!queued) self->claiming_ = false;
+    });
+}
+
+void dispatcher::stop() {
+    asio::post(strand_, [self = shared_from_this()] {
+        self->stopping_ = true;
+        self->timer_.cancel();
+        self->update_idle();
+    });
+}
+
+void dispatcher::update_idle() {
+    idle_ = stopping_ && in_flight_ == 0 && !recording_ && outcomes_.empty() && !claiming_;
+}
+
+void dispatcher::notify_due(std::vector<std::string> endpoint_ids, std::int64_t due_ms) {
+    asio::post(strand_, [self = shared_from_this(), ids = std::move(endpoint_ids), due_ms] {
+        for (const auto& id : ids) {
+            auto it = self->endpoints_.find(id);
+            if (it == self->endpoints_.end()) {
+                self->next_rescan_ms_ = 0;  // an endpoint we have not loaded yet
+                continue;
+            }
+            auto& due = it->second.next_due;
+            if (!due || due_ms < *due) due = due_ms;
+        }
+        self->pump();
+    });
+}
+
+void dispatcher::rescan() {
+    if (stopping_) return update_idle();
+    claiming_ = true;
+    auto scan = std::make_shared<scan_result>();
+    bool queued = writer_.submit(make_unit(
+        [scan](outbox_store& s, std::int64_t now) -> status {
+            auto eps = s.load_endpoints(now);
+            if (!eps) return eps.err();
+            scan->endpoints = std::move(eps).value();
+            for (const auto& e : scan->endpoints) {
+                auto due = s.next_due(e.id);
+                if (!due) return due.err();
+                scan->next_due.push_back(*due);
+            }
+            return ok_v;
+        },
+        [self = shared_from_this(), scan](const status& st) {
+            asio::post(self->strand_, [self, scan, st] {
+                self->claiming_ = false;
+                auto now = self->clock_.now_ms();
+                self->next_rescan_ms_ = now + self->options_.rescan_interval.count();
+                if (!st) {
+                    self->log_->error("dispatcher: loading endpoints failed: {}", st.err().message);
+                } else {
+                    std::map<std::string, endpoint_state, std::less<>> fresh;
+                    for (std::size_t i = 0; i < scan->endpoints.size(); ++i) {
+                        auto& rec = scan->endpoints[i];
+                        endpoint_state state;
+                        if (auto old = self->endpoints_.find(rec.id); old != self->endpoints_.end()) {
+                            state.in_flight = old->second.in_flight;
+                        }
+                        state.next_due = scan->next_due[i];
+                        state.record = std::move(rec);
+                        fresh.emplace(state.record.id, std::move(state));
+                    }
+                    self->endpoints_ = std::move(fresh);
+                }
+                self->pump();
+            });
+        }));
+    if (!queued) {
+        claiming_ = false;
+        arm_timer(clock_.now_ms(), clock_.now_ms() + 100);  // the writer is stopping or full; try later
+    }
+}
+
+void dispatcher::pump() {
+    if (!started_ || claiming_) return;
+    if (stopping_) return update_idle();
+    auto now = clock_.now_ms();
+    if (now >= next_rescan_ms_) return rescan();
+
+    // Due, sendable endpoints with room, oldest due first.
+    std::vector<std::pair<std::int64_t, endpoint_state*>> due;
+    std::optional<std::int64_t> wake = next_rescan_ms_;
+    for (auto& [id, ep] : endpoints_) {
+        if (!ep.sendable() || !ep.next_due || ep.in_flight >= options_.max_in_flight_per_endpoint) continue;
+        if (*ep.next_due <= now) {
+            due.emplace_back(*ep.next_due, &ep);
+        } else if (!wake || *ep.next_due < *wake) {
+            wake = *ep.next_due;
+        }
+    }
+    std::size_t room = options_.max_in_flight > in_flight_ ? options_.max_in_flight - in_flight_ : 0;
+    if (due.empty() || room == 0) return arm_timer(now, due.empty() ? wake : std::nullopt);
+    std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    auto orders = std::make_shared<std::vector<claim_order>>();
+    for (auto& [_, ep] : due) {
+        if (room == 0) break;
+        std::size_t limit = std::min(room, options_.max_in_flight_per_endpoint - ep->in_flight);
+        room -= limit;
+        orders->push_back({ep->record.id, limit});
+    }
+
+    claiming_ = true;
+    auto results = std::make_shared<std::vector<claim_outcome>>();
+    auto lease_until = now + options_.lease.count();
+    bool queued = writer_.submit(make_unit(
+        [orders, results, lease_until, owner = options_.owner](outbox_store& s, std::int64_t at) -> status {
+            for (const auto& o : *orders) {
+                auto claimed = s.claim(o.endpoint_id, o.limit, at, lease_until, owner);
+                if (!claimed) return claimed.err();
+                auto next = s.next_due(o.endpoint_id);
+                if (!next) return next.err();
+                results->push_back({o.endpoint_id, std::move(claimed).value(), *next});
+            }
+            return ok_v;
+        },
+        [self = shared_from_this(), results](const status& st) {
+            asio::post(self->strand_, [self, results, st] {
+                self->claiming_ = false;
+                if (!st) {
+                    self->log_->error("dispatcher: claiming deliveries failed: {}", st.err().message);
+                    self->arm_timer(self->clock_.now_ms(), self->clock_.now_ms() + 1000);
+                    return;
+                }
+                for (auto& r : *results) {
+                    auto it = self->endpoints_.find(r.endpoint_id);
+                    if (it == self->endpoints_.end()) continue;
+                    it->second.next_due = r.next_due;
+                    for (auto& d : r.deliveries) self->attempt(std::move(d));
+                }
+                self->pump();
+            });
+        }));
+    if (!queued) {
+        claiming_ = false;
+        arm_timer(now, now + 100);
+    }
+}
+
+void dispatcher::arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake_ms) {
+    if (!wake_ms || stopping_) return;
+    timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, *wake_ms - now_ms)));
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (!ec) self->pump();
+    });
+}
+
+void dispatcher::attempt(claimed_delivery d) {
+    auto it = endpoints_.find(d.endpoint_id);
+    auto started = clock_.now_ms();
+    if (it == endpoints_.end() || it->second.record.secrets.empty()) {
+        // Never send unsigned: record a failed attempt so the operator sees why.
+        delivery_response r;
+        r.outcome = attempt_outcome::connect_error;
+        r.error = it == endpoints_.end() ? "endpoint " + d.endpoint_id + " no longer exists"
+                                         : "endpoint " + d.endpoint_id + " has no signing secret";
+        ++in_flight_;
+        if (it != endpoints_.end()) ++it->second.in_flight;
+        return on_attempt_done(std::move(d), started, std::move(r));
+    }
+    ++in_flight_;
+    ++it->second.in_flight;
+    auto req = build_request(it->second.record, d, started / 1000);
+    log_->debug("attempt {} of delivery dlv_{} (event {}) to endpoint {}", d.attempt, d.id, d.event_id, d.endpoint_id);
+    client_.send(std::move(req), [self = shared_from_this(), d = std::move(d), started](delivery_response r) mutable {
+        asio::post(self->strand_, [self, d = std::move(d), started, r = std::move(r)]() mutable {
+            self->on_attempt_done(std::move(d), started, std::move(r));
+        });
+    });
+}
+
+void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, delivery_response r) {
+    --in_flight_;
+    if (auto it = endpoints_.find(d.endpoint_id); it != endpoints_.end() && it->second.in_flight > 0) {
+        --it->second.in_flight;
+    }
+    auto now = clock_.now_ms();
+    auto outcome_index = static_cast<std::size_t>(r.outcome);
+    metrics_.attempts[outcome_index].inc();
+    metrics_.attempt_duration.observe(static_cast<double>(r.elapsed.count()) / 1e6);
+
+    attempt_record rec;
+    rec.delivery_id = d.id;
+    rec.endpoint_id = d.endpoint_id;
+    rec.attempt = d.attempt;
+    rec.started_ms = started_ms;
+    rec.duration_us = r.elapsed.count();
+    rec.outcome = attempt_outcome_names[outcome_index];
+    rec.status_code = r.status_code;
+    rec.error = std::move(r.error);
+    rec.response_snippet = std::move(r.snippet);
+    if (r.outcome == attempt_outcome::success) {
+        rec.delivered = true;
+        metrics_.deliveries_delivered.inc();
+        metrics_.deliveries_pending.add(-1);
+        metrics_.delivery_latency.observe(static_cast<double>(now - d.event_created_ms) / 1e3);
+    } else {
+        auto retry_after = (r.status_code == 429 || r.status_code == 503) ? r.retry_after : std::nullopt;
+        double draw = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+        auto decision = policy_.after_failure(d.attempt, now, retry_after, draw);
+        rec.dead = decision.exhausted;
+        rec.next_attempt_ms = decision.next_attempt_ms;
+        if (rec.dead) {
+            metrics_.deliveries_dead.inc();
+            metrics_.deliveries_pending.add(-1);
+            metrics_.dead_letters.add(1);
+            log_->warn("delivery dlv_{} (event {}) to endpoint {} is dead after {} attempts: {}", d.id, d.event_id,
+                       d.endpoint_id, d.attempt, rec.error.empty() ? "HTTP " + std::to_string(rec.status_code) : rec.error);
+        } else {
+            log_->info("delivery dlv_{} (event {}) to endpoint {}: attempt {} failed ({}{}), next in {} ms", d.id,
+                       d.event_id, d.endpoint_id, d.attempt, rec.outcome,
+                       rec.status_code ? " " + std::to_string(rec.status_code) : "",
+                       rec.next_attempt_ms - now);
+        }
+    }
+    outcomes_.push_back(std::move(rec));
+    flush_outcomes();
+    pump();
+}
+
+void dispatcher::flush_outcomes() {
+    if (recording_ || outcomes_.empty()) return update_idle();
+    recording_ = true;
+    auto batch = std::make_shared<std::vector<attempt_record>>(std::move(outcomes_));
+    outcomes_.clear();
+    auto self = shared_from_this();
+    auto on_done = [self, batch](const status& st) {
+        asio::post(self->strand_, [self, batch, st] {
+            self->recording_ = false;
+            if (!st) {
+                // The deliveries stay leased and come due again when the lease ends.
+                self->log_->error("dispatcher: recording {} attempt(s) failed: {}", batch->size(), st.err().message);
+            } else {
+                for (const auto& a : *batch) {
+                    if (a.delivered || a.dead) continue;
+                    auto it = self->endpoints_.find(a.endpoint_id);
+                    if (it == self->endpoints_.end()) continue;
+                    auto& due = it->second.next_due;
+                    if (!due || a.next_attempt_ms < *due) due = a.next_attempt_ms;
+                }
+            }
+            self->flush_outcomes();
+            self->pump();
+        });
+    };
+    bool queued = writer_.submit(make_unit(
+        [batch](outbox_store& s, std::int64_t now) -> status {
+            for (const auto& a : *batch) {
+                if (auto st = s.record_attempt(a, now); !st) return st;
+            }
+            return ok_v;
+        },
+        on_done));
+    if (!queued) on_done(error{"storage_unavailable", "the writer is stopping"});
+}
+
+}  // namespace webhookd

@@ -1,0 +1,110 @@
+#pragma once
+// The dispatcher: leases due deliveries from the outbox, makes their attempts through the
+// delivery client, and records each outcome (delivered, retry at, dead letter).
+//
+// All its state lives on one strand. Per endpoint it knows the earliest due time, the
+// attempts in flight and whether the endpoint may be sent to; it claims only for
+// endpoints that are due and under max_in_flight_per_endpoint, oldest due first, within
+// max_in_flight overall, so one slow or dead endpoint never holds up the others and no
+// query walks another endpoint's backlog. Claims and outcomes go through the writer;
+// outcomes waiting together are recorded in one transaction.
+//
+// The store is the truth: every rescan_interval (and on endpoint changes) the dispatcher
+// reloads endpoints and due times, so work written by anyone else is picked up.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "delivery/retry_policy.hpp"
+#include "store/outbox_store.hpp"
+#include "webhookd/clock.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace webhookd {
+
+class writer;
+class delivery_client;
+struct metrics;
+struct delivery_response;
+
+struct dispatcher_options {
+    std::size_t max_in_flight = 1024;
+    std::size_t max_in_flight_per_endpoint = 64;
+    duration lease = std::chrono::seconds(60);            // > delivery.timeout
+    duration rescan_interval = std::chrono::seconds(5);
+    std::string owner = "webhookd";                       // lease owner written to rows
+    bool release_leases_at_start = true;                  // single-instance stores (SQLite)
+};
+
+class dispatcher : public std::enable_shared_from_this<dispatcher> {
+public:
+    dispatcher(boost::asio::io_context& ioc, writer& writer, delivery_client& client, retry_policy policy,
+               const clock& clock, metrics& metrics, dispatcher_options options, std::shared_ptr<spdlog::logger> log);
+
+    // Releases stale leases, loads endpoints and due times, and starts delivering.
+    void start();
+
+    // Stops claiming. Attempts in flight finish and are recorded. Thread-safe.
+    void stop();
+
+    // True once stop() was called and nothing is in flight or waiting to be recorded.
+    bool idle() const { return idle_.load(); }
+
+    // New deliveries for these endpoints are due at due_ms (called after ingest commits).
+    // Thread-safe.
+    void notify_due(std::vector<std::string> endpoint_ids, std::int64_t due_ms);
+
+private:
+    struct endpoint_state {
+        endpoint_record record;
+        std::optional<std::int64_t> next_due;  // earliest due pending delivery, if any
+        std::size_t in_flight = 0;
+        bool sendable() const { return record.enabled && !record.paused_at_ms; }
+    };
+
+    void pump();
+    void rescan();
+    void arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake_ms);
+    void attempt(claimed_delivery d);
+    void on_attempt_done(claimed_delivery d, std::int64_t started_ms, delivery_response r);
+    void flush_outcomes();
+    void update_idle();
+
+    boost::asio::io_context& ioc_;
+    boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+    boost::asio::steady_timer timer_;
+    writer& writer_;
+    delivery_client& client_;
+    retry_policy policy_;
+    const clock& clock_;
+    metrics& metrics_;
+    dispatcher_options options_;
+    std::shared_ptr<spdlog::logger> log_;
+
+    // Strand-only state.
+    std::map<std::string, endpoint_state, std::less<>> endpoints_;
+    std::size_t in_flight_ = 0;
+    bool claiming_ = false;        // a claim or rescan unit is with the writer
+    bool recording_ = false;       // an outcome unit is with the writer
+    bool started_ = false;
+    bool stopping_ = false;
+    std::int64_t next_rescan_ms_ = 0;
+    std::vector<attempt_record> outcomes_;  // decided, not yet given to the writer
+    std::mt19937_64 random_{std::random_device{}()};
+    std::atomic<bool> idle_{false};
+};
+
+}  // namespace webhookd

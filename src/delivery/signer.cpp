@@ -1,0 +1,224 @@
+#include "delivery/signer.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <stdexcept>
+
+namespace webhookd {
+
+namespace {
+
+constexpr std::string_view secret_prefix = "whsec_";
+constexpr std::size_t secret_bytes = 24;
+constexpr std::size_t min_secret_bytes = 24;
+constexpr std::size_t max_secret_bytes = 64;
+constexpr std::size_t sha256_bytes = 32;
+
+constexpr std::string_view b64_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// Value 0..63 of a base64 character, or -1 for anything outside the standard alphabet
+// (including '=', which the decoder handles separately).
+constexpr std::array<signed char, 256> b64_values = [] {
+    std::array<signed char, 256> t{};
+    for (auto& v : t) v = -1;
+    for (std::size_t i = 0; i < b64_alphabet.size(); ++i) {
+        t[static_cast<unsigned char>(b64_alphabet[i])] = static_cast<signed char>(i);
+    }
+    return t;
+}();
+
+// OpenSSL wants non-null pointers even for empty inputs; string_view::data() may be null.
+const unsigned char* bytes_of(std::string_view s) {
+    static constexpr unsigned char empty = 0;
+    return s.empty() ? &empty : reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+std::string hmac_sha256(std::string_view key, std::string_view message) {
+    if (key.size() > static_cast<std::size_t>(INT_MAX)) throw std::runtime_error("hmac_sha256: key too long");
+    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+    unsigned int md_len = 0;
+    if (HMAC(EVP_sha256(), bytes_of(key), static_cast<int>(key.size()), bytes_of(message), message.size(), md.data(),
+             &md_len) == nullptr ||
+        md_len != sha256_bytes) {
+        throw std::runtime_error("hmac_sha256: HMAC failed");
+    }
+    return std::string(reinterpret_cast<const char*>(md.data()), md_len);
+}
+
+std::string to_hex(std::string_view bytes) {
+    static constexpr std::string_view digits = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (char c : bytes) {
+        auto b = static_cast<unsigned char>(c);
+        out.push_back(digits[b >> 4]);
+        out.push_back(digits[b & 0x0f]);
+    }
+    return out;
+}
+
+std::string base64_encode(std::string_view bytes) {
+    std::string out;
+    out.reserve((bytes.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 3 <= bytes.size(); i += 3) {
+        std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
+                          static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
+                          static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
+        out.push_back(b64_alphabet[(n >> 18) & 63]);
+        out.push_back(b64_alphabet[(n >> 12) & 63]);
+        out.push_back(b64_alphabet[(n >> 6) & 63]);
+        out.push_back(b64_alphabet[n & 63]);
+    }
+    const std::size_t rest = bytes.size() - i;
+    if (rest == 1) {
+        std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+        out.push_back(b64_alphabet[(n >> 18) & 63]);
+        out.push_back(b64_alphabet[(n >> 12) & 63]);
+        out.append("==");
+    } else if (rest == 2) {
+        std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
+                          static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+        out.push_back(b64_alphabet[(n >> 18) & 63]);
+        out.push_back(b64_alphabet[(n >> 12) & 63]);
+        out.push_back(b64_alphabet[(n >> 6) & 63]);
+        out.push_back('=');
+    }
+    return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+    if (text.size() % 4 != 0) return std::nullopt;
+    std::size_t padding = 0;
+    if (text.ends_with("==")) {
+        padding = 2;
+    } else if (text.ends_with("=")) {
+        padding = 1;
+    }
+    std::string out;
+    out.reserve(text.size() / 4 * 3);
+    for (std::size_t i = 0; i < text.size(); i += 4) {
+        const bool last = i + 4 == text.size();
+        const std::size_t data_chars = last ? 4 - padding : 4;
+        std::uint32_t n = 0;
+        for (std::size_t j = 0; j < 4; ++j) {
+            n <<= 6;
+            if (j >= data_chars) continue;  // a trailing '=' contributes zero bits
+            const int v = b64_values[static_cast<unsigned char>(text[i + j])];
+            if (v < 0) return std::nullopt;  // also catches '=' anywhere but the end
+            n |= static_cast<std::uint32_t>(v);
+        }
+        out.push_back(static_cast<char>((n >> 16) & 0xff));
+        if (data_chars >= 3) out.push_back(static_cast<char>((n >> 8) & 0xff));
+        if (data_chars == 4) out.push_back(static_cast<char>(n & 0xff));
+        // Non-canonical: the bits below the last decoded byte must be zero.
+        if (data_chars == 2 && (n & 0xffff) != 0) return std::nullopt;
+        if (data_chars == 3 && (n & 0xff) != 0) return std::nullopt;
+    }
+    return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    if (a.empty()) return true;
+    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::optional<signature_format> parse_signature_format(std::string_view text) {
+    if (text == "hex") return signature_format::hex;
+    if (text == "sha256") return signature_format::sha256;
+    if (text == "stripe") return signature_format::stripe;
+    return std::nullopt;
+}
+
+std::string_view to_string(signature_format f) {
+    switch (f) {
+        case signature_format::hex:
+            return "hex";
+        case signature_format::sha256:
+            return "sha256";
+        case signature_format::stripe:
+            return "stripe";
+    }
+    return "hex";  // unreachable for valid enumerators
+}
+
+std::string signature_header_value(signature_format f, std::string_view secret, std::string_view body,
+                                   std::int64_t timestamp) {
+    switch (f) {
+        case signature_format::hex:
+            return to_hex(hmac_sha256(secret, body));
+        case signature_format::sha256:
+            return "sha256=" + to_hex(hmac_sha256(secret, body));
+        case signature_format::stripe: {
+            const std::string ts = std::to_string(timestamp);
+            std::string signed_payload;
+            signed_payload.reserve(ts.size() + 1 + body.size());
+            signed_payload.append(ts).append(".").append(body);
+            return "t=" + ts + ",v1=" + to_hex(hmac_sha256(secret, signed_payload));
+        }
+    }
+    throw std::invalid_argument("signature_header_value: unknown signature_format");
+}
+
+std::optional<std::string> standard_webhooks_key(std::string_view secret) {
+    if (!secret.starts_with(secret_prefix)) return std::nullopt;
+    auto key = base64_decode(secret.substr(secret_prefix.size()));
+    if (!key || key->empty()) return std::nullopt;
+    return key;
+}
+
+std::string standard_webhooks_signature(std::string_view key, std::string_view msg_id, std::int64_t timestamp,
+                                        std::string_view body) {
+    const std::string ts = std::to_string(timestamp);
+    std::string signed_content;
+    signed_content.reserve(msg_id.size() + 1 + ts.size() + 1 + body.size());
+    signed_content.append(msg_id).append(".").append(ts).append(".").append(body);
+    return "v1," + base64_encode(hmac_sha256(key, signed_content));
+}
+
+std::string standard_webhooks_header(std::span<const std::string> secrets, std::string_view msg_id,
+                                     std::int64_t timestamp, std::string_view body) {
+    std::string out;
+    for (const auto& secret : secrets) {
+        auto key = standard_webhooks_key(secret);
+        if (!key) continue;
+        if (!out.empty()) out.push_back(' ');
+        out.append(standard_webhooks_signature(*key, msg_id, timestamp, body));
+    }
+    return out;
+}
+
+std::string generate_secret() {
+    std::array<unsigned char, secret_bytes> raw{};
+    if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
+        throw std::runtime_error("generate_secret: RAND_bytes failed");
+    }
+    std::string secret(secret_prefix);
+    secret.append(base64_encode(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size())));
+    OPENSSL_cleanse(raw.data(), raw.size());
+    return secret;
+}
+
+bool is_valid_secret(std::string_view secret) {
+    if (!secret.starts_with(secret_prefix)) return false;
+    auto key = base64_decode(secret.substr(secret_prefix.size()));
+    return key && key->size() >= min_secret_bytes && key->size() <= max_secret_bytes;
+}
+
+std::string mask_secret(std::string_view secret) {
+    if (!is_valid_secret(secret)) return "****";
+    std::string out(secret_prefix);
+    out.append(secret.substr(secret_prefix.size(), 4)).append("...");
+    return out;
+}
+
+}  // namespace webhookd
