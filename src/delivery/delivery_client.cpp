@@ -237,19 +237,22 @@ public:
     std::unique_ptr<connection> take(const std::string& origin) {
         while (true) {
             std::unique_ptr<connection> c;
+            std::deque<idle_connection> expired;
             {
                 std::lock_guard lock(mu_);
                 auto it = idle_.find(origin);
                 if (it == idle_.end()) return nullptr;
                 auto& list = it->second;
-                const auto now = steady::now();
-                while (!list.empty() && now - list.back().since <= max_idle_ && !c) {
+                if (steady::now() - list.back().since > max_idle_) {
+                    expired.swap(list);  // the newest has expired, so have all the others
+                } else {
                     c = std::move(list.back().conn);
                     list.pop_back();
                 }
-                if (list.empty() || !c) idle_.erase(it);  // what is left is all expired
-                if (!c) return nullptr;
+                if (list.empty()) idle_.erase(it);
             }
+            for (auto& idle : expired) idle.conn->close();
+            if (!c) return nullptr;
             if (c->looks_alive()) return c;
             c->close();
         }
@@ -306,15 +309,16 @@ private:
     const std::size_t max_per_origin_;
     const duration max_idle_;
     std::mutex mu_;
-    std::unordered_map<std::string, std::deque<idle_connection>> idle_;  // oldest first
+    std::unordered_map<std::string, std::deque<idle_connection>> idle_;  // oldest first; never empty
     bool shut_ = false;
 };
 
-std::string describe_read_error(const beast::error_code& ec) {
-    if (ec == http::error::end_of_stream) return "connection closed before a response";
-    if (ec == http::error::partial_message || ec == ssl::error::stream_truncated) {
-        return "connection closed mid-response";
-    }
+// The error text of a failed response read; got_some: whether any response byte arrived.
+std::string describe_read_error(const beast::error_code& ec, bool got_some) {
+    const bool closed = ec == http::error::end_of_stream || ec == http::error::partial_message ||
+                        ec == ssl::error::stream_truncated || ec == asio::error::eof ||
+                        ec == asio::error::connection_reset;
+    if (closed) return got_some ? "connection closed mid-response" : "connection closed before a response";
     if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
         return "response could not be parsed as HTTP: " + ec.message();
     }
@@ -380,7 +384,9 @@ private:
         target_ = std::move(parsed.value());
         for (const auto& [name, value] : request_.headers) {
             if (name.empty() || has_control_break(name) || has_control_break(value)) {
-                return finish(attempt_outcome::connect_error, "invalid request header \"" + name + "\"");
+                const std::string which = has_control_break(name) ? std::string() : " " + name;
+                return finish(attempt_outcome::connect_error,
+                              "invalid request header" + which + ": empty name, line break or NUL");
             }
         }
         build_request();
@@ -459,7 +465,8 @@ private:
             return finish(attempt_outcome::timeout, "connecting to " + target_.origin() + " timed out");
         }
         if (ec) return finish(attempt_outcome::connect_error, "cannot connect to " + target_.origin() + ": " + ec.message());
-        conn_->tcp().socket().set_option(tcp::no_delay(true), ec);
+        beast::error_code ignored;
+        conn_->tcp().socket().set_option(tcp::no_delay(true), ignored);
         if (target_.tls) return do_handshake();
         do_write();
     }
@@ -538,7 +545,7 @@ private:
             return finish(attempt_outcome::timeout, "no response from " + target_.origin() + " in time");
         }
         if (ec && reused_ && !parser_->got_some()) return retry_fresh(ec);
-        if (ec) return finish(attempt_outcome::connect_error, describe_read_error(ec));
+        if (ec) return finish(attempt_outcome::connect_error, describe_read_error(ec, parser_->got_some()));
 
         const auto& res = parser_->get();
         result_.status_code = static_cast<int>(res.result_int());
@@ -571,8 +578,7 @@ private:
     void on_read_body(beast::error_code ec, std::size_t) {
         const std::size_t got = chunk_size_ - parser_->get().body().size;
         body_read_ += got;
-        const std::size_t keep = std::min(got, options().max_snippet - std::min(options().max_snippet, result_.snippet.size()));
-        result_.snippet.append(chunk_.data(), keep);
+        result_.snippet.append(chunk_.data(), std::min(got, options().max_snippet - result_.snippet.size()));
 
         if (ec == http::error::need_buffer) ec = {};  // the chunk is full: not an error
         if (ec == ssl::error::stream_truncated && parser_->need_eof()) {
@@ -583,7 +589,7 @@ private:
         if (ec == beast::error::timeout) {
             return finish(attempt_outcome::timeout, "response body from " + target_.origin() + " not read in time");
         }
-        if (ec) return finish(attempt_outcome::connect_error, describe_read_error(ec));
+        if (ec) return finish(attempt_outcome::connect_error, describe_read_error(ec, true));
         do_read_body();
     }
 

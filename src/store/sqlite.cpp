@@ -6,6 +6,10 @@ namespace webhookd::sqlite {
 
 namespace {
 
+// How long a statement waits for another connection's lock before SQLITE_BUSY, unless
+// the owner sets its own (the outbox takes storage.busy_timeout).
+constexpr int default_busy_timeout_ms = 5000;
+
 [[noreturn]] void raise(sqlite3* db, int code, std::string_view context) {
     std::string msg(context);
     msg += ": ";
@@ -92,6 +96,7 @@ connection::connection(const std::string& path, bool read_only) {
         throw failure(rc, msg);
     }
     sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, default_busy_timeout_ms);
 }
 
 connection::~connection() {

@@ -158,13 +158,7 @@ TEST_F(DeliveryClientTest, ServerErrorIsHttpError) {
 }
 
 TEST_F(DeliveryClientTest, RedirectIsNotFollowed) {
-    test_server* self = nullptr;
-    test_server server([&self](test_connection& c) {
-        while (c.read_request()) {
-            c.write("HTTP/1.1 302 Found\r\nLocation: " + self->url("/elsewhere") + "\r\nContent-Length: 0\r\n\r\n");
-        }
-    });
-    self = &server;
+    test_server server(test_server::respond("HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n"));
     auto client = make_client(local_options());
 
     auto res = send(client, server.url("/hook"));
@@ -230,6 +224,31 @@ TEST_F(DeliveryClientTest, SilentServerTimesOut) {
     EXPECT_EQ(res.outcome, attempt_outcome::timeout) << res.error;
     EXPECT_GE(res.elapsed, 250ms);
     EXPECT_LT(res.elapsed, 2s);
+}
+
+TEST_F(DeliveryClientTest, StalledBodyTimesOut) {
+    test_server server([](test_connection& c) {
+        if (c.read_request() && c.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")) c.hold();
+    });
+    auto options = local_options();
+    options.timeout = 300ms;
+    auto client = make_client(options);
+
+    auto res = send(client, server.url());
+    EXPECT_EQ(res.outcome, attempt_outcome::timeout) << res.error;
+    EXPECT_EQ(res.status_code, 200);  // the header did arrive
+    EXPECT_LT(res.elapsed, 2s);
+}
+
+TEST_F(DeliveryClientTest, UnresolvableHostIsDnsError) {
+    auto options = local_options();
+    options.timeout = 3s;
+    auto client = make_client(options);
+
+    auto res = send(client, "http://no-such-host.invalid/");  // RFC 6761: never resolves
+    if (res.outcome == attempt_outcome::timeout) GTEST_SKIP() << "this machine's resolver did not answer in time";
+    EXPECT_EQ(res.outcome, attempt_outcome::dns_error) << res.error;
+    EXPECT_NE(res.error.find("cannot resolve no-such-host.invalid"), std::string::npos) << res.error;
 }
 
 TEST_F(DeliveryClientTest, GarbageInsteadOfHttpIsConnectError) {
@@ -573,6 +592,18 @@ TEST_F(DeliveryClientTlsTest, PlainHttpServerOnHttpsUrlIsTlsError) {
 
     auto res = send(client, https_url(server, "localhost"));
     EXPECT_EQ(res.outcome, attempt_outcome::tls_error) << res.error;
+}
+
+TEST_F(DeliveryClientTlsTest, SilentTlsServerTimesOutInTheHandshake) {
+    test_server server([](test_connection& c) { c.hold(); });  // plain TCP: reads the ClientHello, never answers
+    auto options = tls_options();
+    options.timeout = 300ms;
+    auto client = make_client(options);
+
+    auto res = send(client, https_url(server, "localhost"));
+    EXPECT_EQ(res.outcome, attempt_outcome::timeout) << res.error;
+    EXPECT_NE(res.error.find("TLS handshake"), std::string::npos) << res.error;
+    EXPECT_LT(res.elapsed, 2s);
 }
 
 TEST_F(DeliveryClientTlsTest, UnreadableExtraCaFileThrowsAtConstruction) {

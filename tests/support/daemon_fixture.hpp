@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <memory>
+#include <optional>
+#include <thread>
 #include <stdexcept>
 
 #include "store/sqlite.hpp"
@@ -58,6 +60,14 @@ inline std::int64_t query_int(const std::string& db_path, const std::string& sql
     return q.int64(0);
 }
 
+// One text value from a query on a separate connection.
+inline std::string query_text(const std::string& db_path, const std::string& sql) {
+    sqlite::connection db(db_path);
+    auto& q = db.prepare(sql);
+    q.step();
+    return q.text(0);
+}
+
 // Inserts an endpoint the way the admin API will, for fan-out tests.
 inline void add_endpoint(const std::string& db_path, const std::string& id, const std::string& patterns_json,
                          bool enabled = true) {
@@ -69,6 +79,49 @@ inline void add_endpoint(const std::string& db_path, const std::string& id, cons
         .bind(2, patterns_json)
         .bind(3, std::int64_t{enabled ? 1 : 0})
         .run();
+}
+
+// An endpoint that receives deliveries: URL, patterns, signing secret and options.
+struct endpoint_spec {
+    std::string id;
+    std::string url;
+    std::string patterns = "[]";
+    std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    std::string format = "hex";
+    std::string body_mode = "envelope";
+    std::string headers = "{}";
+    std::optional<std::int64_t> paused_at = std::nullopt;
+};
+
+inline void add_endpoint(const std::string& db_path, const endpoint_spec& e) {
+    sqlite::connection db(db_path);
+    db.prepare(
+          "INSERT INTO endpoints (id, seq, url, event_patterns, body_mode, signature_format, headers, paused_at, "
+          "created_at, updated_at) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM endpoints), ?, ?, ?, ?, ?, ?, 0, 0)")
+        .bind(1, e.id)
+        .bind(2, e.url)
+        .bind(3, e.patterns)
+        .bind(4, e.body_mode)
+        .bind(5, e.format)
+        .bind(6, e.headers)
+        .bind(7, e.paused_at)
+        .run();
+    db.prepare("INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES (?, ?, 0)")
+        .bind(1, e.id)
+        .bind(2, e.secret)
+        .run();
+}
+
+// Polls `sql` (one integer) until it equals `expected` or `timeout` passes; returns the last value.
+inline std::int64_t wait_for_count(const std::string& db_path, const std::string& sql, std::int64_t expected,
+                                   std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::int64_t v = query_int(db_path, sql);
+    while (v != expected && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        v = query_int(db_path, sql);
+    }
+    return v;
 }
 
 }  // namespace webhookd::test

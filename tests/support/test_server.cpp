@@ -9,6 +9,10 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
 
 namespace webhookd::test {
 

@@ -1,0 +1,245 @@
+// Delivery end to end: a real daemon, real SQLite file, real receivers on loopback.
+// Schedules are in milliseconds so the whole ladder runs in a test.
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "delivery/signer.hpp"
+#include "support/daemon_fixture.hpp"
+#include "support/http_client.hpp"
+#include "support/test_server.hpp"
+
+namespace webhookd {
+namespace {
+
+using namespace std::chrono_literals;
+using test::test_server;
+
+constexpr const char* secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+std::string ok_response() { return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"; }
+std::string status_response(int code) {
+    return "HTTP/1.1 " + std::to_string(code) + " X\r\nContent-Length: 4\r\n\r\nnope";
+}
+
+class delivery : public ::testing::Test {
+protected:
+    void start(const std::function<void(config&)>& tweak = {}) {
+        auto cfg = test::test_config(dir);
+        cfg.delivery.allowed_cidrs = {"127.0.0.0/8"};
+        cfg.delivery.timeout = 2s;
+        cfg.retry.schedule = {0ms, 20ms, 20ms};
+        cfg.retry.jitter = 0;
+        if (tweak) tweak(cfg);
+        runner = std::make_unique<test::daemon_runner>(cfg);
+    }
+    std::string db() const { return dir.file("webhookd.db"); }
+    std::int64_t count(const std::string& sql) const { return test::query_int(db(), sql); }
+    std::int64_t wait_for(const std::string& sql, std::int64_t expected) const {
+        return test::wait_for_count(db(), sql, expected);
+    }
+    std::string ingest(const std::string& body) {
+        auto r = test::http_client(runner->ingest_port()).post("/v1/events", body);
+        EXPECT_EQ(r.status, 202) << r.body;
+        return nlohmann::json::parse(r.body)["id"];
+    }
+
+    test::temp_dir dir;
+    std::unique_ptr<test::daemon_runner> runner;
+};
+
+TEST_F(delivery, a_signed_envelope_reaches_the_endpoint_byte_for_byte) {
+    test_server receiver(test_server::respond(ok_response()));
+    start();
+    test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url("/hooks"), .patterns = R"(["booking.*"])",
+                              .headers = R"({"X-Tenant": "acme"})"});
+    auto id = ingest(R"({"event":"booking.created","data":{"id":"bkg_1","price":1.10}})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 1), 1);
+
+    auto requests = receiver.requests();
+    ASSERT_EQ(requests.size(), 1u);
+    const auto& r = requests[0];
+    EXPECT_EQ(r.method, "POST");
+    EXPECT_EQ(r.target, "/hooks");
+    std::string envelope = test::query_text(db(), "SELECT body FROM events");
+    EXPECT_EQ(r.body, envelope);
+    EXPECT_NE(r.body.find(R"("price":1.10)"), std::string::npos);
+    EXPECT_EQ(r.header("Content-Type"), "application/json");
+    EXPECT_TRUE(r.header("User-Agent").starts_with("webhookd/"));
+    EXPECT_EQ(r.header("X-Webhook-Id"), id);
+    EXPECT_EQ(r.header("X-Webhook-Attempt"), "1");
+    EXPECT_EQ(r.header("X-Tenant"), "acme");
+    auto ts = std::stoll(r.header("X-Webhook-Timestamp"));
+    EXPECT_NEAR(static_cast<double>(ts), static_cast<double>(std::time(nullptr)), 5.0);
+    // What seed 000's verifiers compute: hex HMAC-SHA256 of the raw body, key = the secret string.
+    EXPECT_EQ(r.header("X-Webhook-Signature"), to_hex(hmac_sha256(secret, r.body)));
+    EXPECT_EQ(r.header("webhook-id"), id);
+    EXPECT_EQ(r.header("webhook-timestamp"), r.header("X-Webhook-Timestamp"));
+    EXPECT_EQ(r.header("webhook-signature"),
+              standard_webhooks_signature(*standard_webhooks_key(secret), id, ts, r.body));
+    EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE outcome = 'success' AND status_code = 200"), 1);
+}
+
+TEST_F(delivery, data_body_mode_sends_data_verbatim_and_other_signature_formats) {
+    test_server receiver(test_server::respond(ok_response()));
+    start();
+    test::add_endpoint(db(), {.id = "ep_data", .url = receiver.url(), .format = "stripe", .body_mode = "data"});
+    ingest(R"({"event":"a.b","data":{"z":1, "a":[1.50]}})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 1), 1);
+    auto r = receiver.requests().at(0);
+    EXPECT_EQ(r.body, R"({"z":1,"a":[1.50]})");
+    auto ts = r.header("X-Webhook-Timestamp");
+    EXPECT_EQ(r.header("X-Webhook-Signature"), "t=" + ts + ",v1=" + to_hex(hmac_sha256(secret, ts + "." + r.body)));
+}
+
+TEST_F(delivery, a_500_then_a_200_is_delivered_on_the_second_attempt) {
+    test_server receiver([](test::test_connection& c) {
+        while (auto req = c.read_request()) {
+            bool first = req->header("X-Webhook-Attempt") == "1";
+            if (!c.write(first ? status_response(500) : ok_response())) return;
+        }
+    });
+    start();
+    test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url()});
+    ingest(R"({"event":"a.b","data":1})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered' AND attempts = 2", 1), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE attempt = 1 AND outcome = 'http_error' AND status_code = 500 "
+                    "AND CAST(response_snippet AS TEXT) = 'nope'"),
+              1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE attempt = 2 AND outcome = 'success'"), 1);
+    auto requests = receiver.requests();
+    ASSERT_EQ(requests.size(), 2u);
+    EXPECT_EQ(requests[0].body, requests[1].body);
+    EXPECT_EQ(requests[0].header("X-Webhook-Id"), requests[1].header("X-Webhook-Id"));
+}
+
+TEST_F(delivery, the_full_ladder_ends_in_a_dead_letter_with_every_attempt) {
+    test_server receiver(test_server::respond(status_response(503)));
+    start();
+    test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url()});
+    ingest(R"({"event":"a.b","data":1})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM dead_letters WHERE attempts = 3 AND last_status = 503", 1), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM deliveries"), 0);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM attempts a JOIN dead_letters d ON a.delivery_id = d.id"), 3);
+    EXPECT_EQ(receiver.requests().size(), 3u);
+    auto metrics = test::http_client(runner->admin_port()).get("/metrics").body;
+    EXPECT_NE(metrics.find("webhookd_deliveries_total{result=\"dead\"} 1\n"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("webhookd_dead_letters 1\n"), std::string::npos);
+    EXPECT_NE(metrics.find("webhookd_attempts_total{outcome=\"http_error\"} 3\n"), std::string::npos);
+    EXPECT_NE(metrics.find("webhookd_deliveries_pending 0\n"), std::string::npos);
+}
+
+TEST_F(delivery, a_refused_port_and_a_302_are_failures_and_redirects_are_not_followed) {
+    test_server target(test_server::respond(ok_response()));
+    test_server redirector(test_server::respond("HTTP/1.1 302 Found\r\nLocation: " + target.url() +
+                                                "\r\nContent-Length: 0\r\n\r\n"));
+    unsigned short closed_port;
+    {
+        test_server gone(test_server::respond(ok_response()));
+        closed_port = gone.port();
+    }
+    start([](config& c) { c.retry.schedule = {0ms}; });
+    test::add_endpoint(db(), {.id = "ep_redirect", .url = redirector.url()});
+    test::add_endpoint(db(), {.id = "ep_refused", .url = "http://127.0.0.1:" + std::to_string(closed_port) + "/"});
+    ingest(R"({"event":"a.b","data":1})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM dead_letters", 2), 2);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE endpoint_id = 'ep_redirect' AND outcome = 'http_error' "
+                    "AND status_code = 302"),
+              1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE endpoint_id = 'ep_refused' AND outcome = 'connect_error'"), 1);
+    EXPECT_EQ(target.requests().size(), 0u);
+}
+
+TEST_F(delivery, a_receiver_that_hangs_times_out_and_does_not_slow_a_fast_one) {
+    test_server hanging([](test::test_connection& c) { c.hold(); });
+    test_server fast(test_server::respond(ok_response()));
+    start([](config& c) {
+        c.delivery.timeout = 1500ms;
+        c.retry.schedule = {0ms};
+    });
+    test::add_endpoint(db(), {.id = "ep_slow", .url = hanging.url()});
+    test::add_endpoint(db(), {.id = "ep_fast", .url = fast.url()});
+    auto started = std::chrono::steady_clock::now();
+    for (int i = 0; i < 20; ++i) ingest(R"({"event":"a.b","data":)" + std::to_string(i) + "}");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE endpoint_id = 'ep_fast' AND state = 'delivered'", 20), 20);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 1500ms);  // before the slow ones even time out
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM dead_letters WHERE endpoint_id = 'ep_slow'", 20), 20);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE endpoint_id = 'ep_slow' AND outcome = 'timeout'"), 20);
+}
+
+TEST_F(delivery, the_ssrf_guard_refuses_loopback_unless_allowed) {
+    test_server receiver(test_server::respond(ok_response()));
+    start([](config& c) {
+        c.delivery.allowed_cidrs = {};
+        c.retry.schedule = {0ms};
+    });
+    test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url()});
+    ingest(R"({"event":"a.b","data":1})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM dead_letters", 1), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE outcome = 'connect_error' AND error LIKE '%allowed_cidrs%'"), 1);
+    EXPECT_EQ(receiver.accepts(), 0u);
+}
+
+TEST_F(delivery, paused_endpoints_hold_their_deliveries) {
+    test_server receiver(test_server::respond(ok_response()));
+    start();
+    test::add_endpoint(db(), {.id = "ep_paused", .url = receiver.url(), .paused_at = 1});
+    test::add_endpoint(db(), {.id = "ep_live", .url = receiver.url()});
+    ingest(R"({"event":"a.b","data":1})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE endpoint_id = 'ep_live' AND state = 'delivered'", 1), 1);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM deliveries WHERE endpoint_id = 'ep_paused' AND state = 'pending' AND attempts = 0"), 1);
+    EXPECT_EQ(receiver.requests().size(), 1u);
+}
+
+TEST_F(delivery, deliveries_in_flight_at_a_stop_are_delivered_after_the_restart) {
+    std::atomic<bool> healthy{false};
+    test_server receiver([&](test::test_connection& c) {
+        while (auto req = c.read_request()) {
+            if (!healthy) return c.hold();
+            if (!c.write(ok_response())) return;
+        }
+    });
+    start([](config& c) {
+        c.delivery.timeout = 10s;  // longer than the drain: the attempts are still out at the stop
+        c.shutdown_timeout = 300ms;
+    });
+    test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url()});
+    for (int i = 0; i < 5; ++i) ingest(R"({"event":"a.b","data":)" + std::to_string(i) + "}");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE lease_owner IS NOT NULL", 5), 5);
+    runner->stop();
+    EXPECT_EQ(count("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'"), 5);
+    healthy = true;
+    runner->start();
+    EXPECT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 5), 5);
+}
+
+TEST_F(delivery, the_purge_removes_only_what_is_past_retention) {
+    start([](config& c) {
+        c.dead_letter.retention = 1h;
+        c.dead_letter.purge_interval = 50ms;
+        c.storage.delivered_retention = 1h;
+    });
+    {
+        sqlite::connection db(dir.file("webhookd.db"));
+        auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+        auto old = now - 2 * 3600 * 1000;
+        db.exec("INSERT INTO events (seq, id, type, timestamp, body, data_offset, created_at) VALUES "
+                "(1, 'e_old', 't', 'ts', '{}', 0, 0), (2, 'e_new', 't', 'ts', '{}', 0, 0), (3, 'e_done', 't', 'ts', '{}', 0, 0)");
+        db.exec("INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at) VALUES "
+                "(10, 1, 'ep', 7, 0, " + std::to_string(old) + "), (11, 2, 'ep', 7, 0, " + std::to_string(now) + ")");
+        db.exec("INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome) VALUES "
+                "(10, 'ep', 1, 0, 1, 'timeout'), (11, 'ep', 1, 0, 1, 'timeout')");
+        db.exec("INSERT INTO deliveries (id, event_seq, endpoint_id, state, created_at, delivered_at) VALUES "
+                "(20, 3, 'ep', 'delivered', 0, " + std::to_string(old) + ")");
+    }
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM dead_letters", 1), 1);
+    EXPECT_EQ(wait_for("SELECT COUNT(*) FROM deliveries", 0), 0);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM dead_letters WHERE id = 11"), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM attempts"), 1);
+    EXPECT_EQ(count("SELECT group_concat(id) = 'e_new' FROM events"), 1);
+}
+
+}  // namespace
+}  // namespace webhookd
