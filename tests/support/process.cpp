@@ -49,9 +49,14 @@ bool process::read_some(int timeout_ms) {
     return true;
 }
 
-bool process::wait_for_line(const std::string& needle, int timeout_ms) {
+bool process::wait_for_occurrences(const std::string& needle, std::size_t count, int timeout_ms) {
+    auto occurrences = [&] {
+        std::size_t n = 0;
+        for (auto at = output_.find(needle); at != std::string::npos; at = output_.find(needle, at + 1)) ++n;
+        return n;
+    };
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (output_.find(needle) == std::string::npos) {
+    while (occurrences() < count) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0 || !read_some(static_cast<int>(left.count()))) return false;
     }

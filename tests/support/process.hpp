@@ -19,7 +19,11 @@ public:
 
     // Reads stderr until a line containing `needle` appears (true) or the child ends or
     // `timeout_ms` passes (false). Lines read are kept in output().
-    bool wait_for_line(const std::string& needle, int timeout_ms = 10000);
+    bool wait_for_line(const std::string& needle, int timeout_ms = 10000) {
+        return wait_for_occurrences(needle, 1, timeout_ms);
+    }
+    // The same, until `needle` has appeared `count` times.
+    bool wait_for_occurrences(const std::string& needle, std::size_t count, int timeout_ms = 10000);
     void signal(int sig);
     // Waits for exit; returns the exit code (128 + signal when killed), -1 on timeout.
     int wait(int timeout_ms = 10000);

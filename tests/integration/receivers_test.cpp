@@ -1,0 +1,94 @@
+// Receivers written by others verify what webhookd sends: seed 000's own Node and Python
+// verifiers (taken verbatim from the seed file) and the `standardwebhooks` npm package.
+// Skipped when node (with tests/e2e/node_modules) or python3 is not on this machine.
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "support/daemon_fixture.hpp"
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+
+namespace webhookd {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+std::string seed_000() {
+    for (const auto& entry : std::filesystem::directory_iterator(WEBHOOKD_SOURCE_DIR "/../shared/seeds")) {
+        if (entry.path().filename().string().starts_with("000_")) return entry.path().string();
+    }
+    return "";
+}
+
+// The first executable `name` on PATH, or "".
+std::string find_program(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    std::string_view dirs = path ? path : "/usr/bin:/bin";
+    while (!dirs.empty()) {
+        auto colon = dirs.find(':');
+        auto dir = dirs.substr(0, colon);
+        auto candidate = std::filesystem::path(dir) / name;
+        if (!dir.empty() && access(candidate.c_str(), X_OK) == 0) return candidate.string();
+        dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
+    }
+    return "";
+}
+
+unsigned short listening_port(test::process& p) {
+    if (!p.wait_for_line("listening ")) return 0;
+    auto at = p.output().find("listening ");
+    return static_cast<unsigned short>(std::stoi(p.output().substr(at + 10, 5)));
+}
+
+// Sends three events to the receiver and expects every one delivered (the receiver answers
+// 401 to anything it cannot verify) and acknowledged by each named verifier.
+void expect_receiver_accepts(test::process& receiver, const std::vector<std::string>& verifiers) {
+    auto port = listening_port(receiver);
+    ASSERT_NE(port, 0) << receiver.output();
+    test::temp_dir dir;
+    auto cfg = test::test_config(dir);
+    cfg.delivery.allowed_cidrs = {"127.0.0.0/8"};
+    cfg.retry.schedule = {0ms};
+    test::daemon_runner runner(cfg);
+    test::add_endpoint(dir.file("webhookd.db"), {.id = "ep_1", .url = "http://127.0.0.1:" + std::to_string(port) + "/webhooks/yapp"});
+    test::http_client producer(runner.ingest_port());
+    for (const char* body : {R"({"event":"booking.created","data":{"id":"bkg_987654321","customerName":"John Doe"}})",
+                             R"({"event":"booking.cancelled","data":{"id":"bkg_2","note":"Zoë – ünïcode ✓","n":1.50}})",
+                             R"({"event":"customer.updated","data":[1,{"deep":{"er":null}},"x"]})"}) {
+        ASSERT_EQ(producer.post("/v1/events", body).status, 202);
+    }
+    auto db = dir.file("webhookd.db");
+    EXPECT_EQ(test::wait_for_count(db, "SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 3), 3)
+        << "receiver said:\n" << receiver.output();
+    EXPECT_EQ(test::query_int(db, "SELECT COUNT(*) FROM attempts WHERE status_code = 401"), 0) << receiver.output();
+    for (const auto& v : verifiers) {
+        EXPECT_TRUE(receiver.wait_for_occurrences("\"" + v + "\":true", 3)) << v << "\n" << receiver.output();
+    }
+}
+
+TEST(receivers, seed_000_node_verifier_and_standardwebhooks_accept_our_requests) {
+    auto node = find_program("node");
+    auto modules = std::filesystem::path(WEBHOOKD_SOURCE_DIR) / "tests/e2e/node_modules/standardwebhooks";
+    if (node.empty() || !std::filesystem::exists(modules) || seed_000().empty()) {
+        GTEST_SKIP() << "needs node, tests/e2e/node_modules (npm install --prefix tests/e2e) and shared/seeds";
+    }
+    test::process receiver({node, WEBHOOKD_SOURCE_DIR "/tests/e2e/receiver.mjs", seed_000(), secret});
+    expect_receiver_accepts(receiver, {"seed", "standardwebhooks"});
+}
+
+TEST(receivers, seed_000_python_verifier_accepts_our_requests) {
+    auto python = find_program("python3");
+    if (python.empty() || seed_000().empty()) GTEST_SKIP() << "needs python3 and shared/seeds";
+    test::process receiver({python, WEBHOOKD_SOURCE_DIR "/tests/e2e/receiver.py", seed_000(), secret});
+    expect_receiver_accepts(receiver, {"seed"});
+}
+
+}  // namespace
+}  // namespace webhookd
