@@ -22,7 +22,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         payload = self.rfile.read(int(self.headers["Content-Length"]))
         ok = verify_webhook_signature(payload, self.headers.get("X-Webhook-Signature"), secret)
-        print(json.dumps({"id": self.headers.get("webhook-id"), "seed": ok}), flush=True)
+        print(json.dumps({"id": self.headers.get("webhook-id"), "seed": ok}, separators=(",", ":")), flush=True)
         body = json.dumps({"received": ok}).encode()
         self.send_response(200 if ok else 401)
         self.send_header("Content-Type", "application/json")
