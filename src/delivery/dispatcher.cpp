@@ -162,6 +162,11 @@ void dispatcher::rescan() {
                             state.in_flight = old->second.in_flight;
                         }
                         state.next_due = scan->next_due[i];
+                        if (self->options_.tls_unverified && rec.url.starts_with("https://") &&
+                            self->warned_tls_.insert(rec.id).second) {
+                            self->log_->warn("endpoint {}: TLS certificates are NOT verified "
+                                             "(delivery.dangerous_skip_tls_verify)", rec.id);
+                        }
                         state.record = std::move(rec);
                         fresh.emplace(state.record.id, std::move(state));
                     }

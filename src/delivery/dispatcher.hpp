@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,7 @@ struct dispatcher_options {
     duration rescan_interval = std::chrono::seconds(5);
     std::string owner = "webhookd";                       // lease owner written to rows
     bool release_leases_at_start = true;                  // single-instance stores (SQLite)
+    bool tls_unverified = false;                          // delivery.dangerous_skip_tls_verify: warn per endpoint
 };
 
 class dispatcher : public std::enable_shared_from_this<dispatcher> {
@@ -103,6 +105,7 @@ private:
     bool stopping_ = false;
     std::int64_t next_rescan_ms_ = 0;
     std::vector<attempt_record> outcomes_;  // decided, not yet given to the writer
+    std::set<std::string, std::less<>> warned_tls_;  // https endpoints already warned about
     std::mt19937_64 random_{std::random_device{}()};
     std::atomic<bool> idle_{false};
 };

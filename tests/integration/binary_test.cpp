@@ -11,6 +11,7 @@
 #include "support/daemon_fixture.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/test_server.hpp"
 #include "support/temp_dir.hpp"
 #include "webhookd/version.hpp"
 
@@ -99,6 +100,39 @@ TEST(binary, a_database_from_a_newer_webhookd_refuses_to_start) {
     auto [code, out] = process::run({WEBHOOKD_BINARY, "--config", write_config(dir)});
     EXPECT_EQ(code, 1);
     EXPECT_NE(out.find("schema version 999"), std::string::npos) << out;
+}
+
+TEST(binary, a_kill_with_deliveries_in_flight_loses_none_of_them) {
+    std::atomic<bool> healthy{false};
+    test::test_server receiver([&](test::test_connection& c) {
+        while (auto req = c.read_request()) {
+            if (!healthy) return c.hold();  // the attempt stays in flight
+            if (!c.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")) return;
+        }
+    });
+    test::temp_dir dir;
+    auto config = write_config(dir, R"(, "delivery": {"allowed_cidrs": ["127.0.0.0/8"], "timeout": "20s"})");
+    auto db = dir.file("webhookd.db");
+    {
+        process d({WEBHOOKD_BINARY, "--config", config});
+        ASSERT_TRUE(d.wait_for_line("admin listening on")) << d.output();
+        test::add_endpoint(db, {.id = "ep_1", .url = receiver.url()});
+        test::http_client c(port_from_log(d.output(), "ingest"));
+        for (int i = 0; i < 5; ++i) {
+            ASSERT_EQ(c.post("/v1/events", R"({"event":"a.b","data":)" + std::to_string(i) + "}").status, 202);
+        }
+        ASSERT_EQ(test::wait_for_count(db, "SELECT COUNT(*) FROM deliveries WHERE lease_owner IS NOT NULL", 5), 5);
+        d.signal(SIGKILL);
+        EXPECT_EQ(d.wait(), 128 + SIGKILL);
+    }
+    EXPECT_EQ(test::query_text(db, "PRAGMA integrity_check"), "ok");
+    healthy = true;
+    process again({WEBHOOKD_BINARY, "--config", config});
+    ASSERT_TRUE(again.wait_for_line("admin listening on")) << again.output();
+    EXPECT_EQ(test::wait_for_count(db, "SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 5), 5)
+        << again.output();
+    again.signal(SIGTERM);
+    EXPECT_EQ(again.wait(), 0);
 }
 
 }  // namespace
