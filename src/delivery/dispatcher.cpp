@@ -2,6 +2,9 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -34,6 +37,22 @@ struct scan_result {
     std::vector<std::optional<std::int64_t>> next_due;  // per endpoint, same order
 };
 
+// Headers an endpoint's custom headers may not set: ours, and those of HTTP framing.
+bool is_reserved_header(std::string_view name, std::string_view signature_header) {
+    static constexpr std::string_view reserved[] = {
+        "host", "user-agent", "content-type", "content-length", "transfer-encoding", "connection", "keep-alive",
+        "te", "trailer", "upgrade", "proxy-authorization", "proxy-connection", "expect", "x-webhook-id",
+        "x-webhook-event", "x-webhook-timestamp", "x-webhook-attempt", "x-webhook-signature", "webhook-id",
+        "webhook-timestamp", "webhook-signature"};
+    auto iequals = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+               });
+    };
+    if (iequals(name, signature_header)) return true;
+    return std::any_of(std::begin(reserved), std::end(reserved), [&](std::string_view r) { return iequals(name, r); });
+}
+
 // The request an endpoint receives for one attempt (CONTRACT.md section 4).
 delivery_request build_request(const endpoint_record& ep, const claimed_delivery& d, std::int64_t unix_seconds) {
     delivery_request req;
@@ -43,15 +62,18 @@ delivery_request build_request(const endpoint_record& ep, const claimed_delivery
                    : d.envelope;
     auto ts = std::to_string(unix_seconds);
     auto& h = req.headers;
-    // Operator headers first, so that ours win where a name repeats.
+    // Operator headers never replace a header webhookd sets or HTTP framing depends on.
     auto custom = nlohmann::json::parse(ep.headers_json, nullptr, false);
     if (custom.is_object()) {
         for (auto it = custom.begin(); it != custom.end(); ++it) {
-            if (it.value().is_string()) h.emplace_back(it.key(), it.value().get<std::string>());
+            if (it.value().is_string() && !is_reserved_header(it.key(), ep.signature_header)) {
+                h.emplace_back(it.key(), it.value().get<std::string>());
+            }
         }
     }
     h.emplace_back("Content-Type", "application/json");
     h.emplace_back("X-Webhook-Id", d.event_id);
+    h.emplace_back("X-Webhook-Event", d.event_type);
     h.emplace_back("X-Webhook-Timestamp", ts);
     h.emplace_back("X-Webhook-Attempt", std::to_string(d.attempt));
     auto format = parse_signature_format(ep.signature_format).value_or(signature_format::hex);
@@ -162,6 +184,7 @@ void dispatcher::rescan() {
                             state.in_flight = old->second.in_flight;
                         }
                         state.next_due = scan->next_due[i];
+                        std::erase_if(rec.secrets, [](const std::string& sec) { return !is_valid_secret(sec); });
                         if (self->options_.tls_unverified && rec.url.starts_with("https://") &&
                             self->warned_tls_.insert(rec.id).second) {
                             self->log_->warn("endpoint {}: TLS certificates are NOT verified "
@@ -262,7 +285,7 @@ void dispatcher::attempt(claimed_delivery d) {
         delivery_response r;
         r.outcome = attempt_outcome::connect_error;
         r.error = it == endpoints_.end() ? "endpoint " + d.endpoint_id + " no longer exists"
-                                         : "endpoint " + d.endpoint_id + " has no signing secret";
+                                         : "endpoint " + d.endpoint_id + " has no valid signing secret";
         ++in_flight_;
         if (it != endpoints_.end()) ++it->second.in_flight;
         return on_attempt_done(std::move(d), started, std::move(r));

@@ -9,8 +9,9 @@
 // query walks another endpoint's backlog. Claims and outcomes go through the writer;
 // outcomes waiting together are recorded in one transaction.
 //
-// The store is the truth: every rescan_interval (and on endpoint changes) the dispatcher
-// reloads endpoints and due times, so work written by anyone else is picked up.
+// The store is the truth: every rescan_interval (and when ingest names an endpoint it has
+// not loaded) the dispatcher reloads endpoints and due times, so work written by anyone
+// else is picked up.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>

@@ -290,8 +290,8 @@ bool sqlite_outbox_store::endpoints_changed() { return data_version() != endpoin
 
 result<std::int64_t> sqlite_outbox_store::release_leases(std::int64_t now_ms) {
     db_->prepare(
-           "UPDATE deliveries SET next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL "
-           "WHERE lease_owner IS NOT NULL AND state = 'pending'")
+           "UPDATE deliveries INDEXED BY deliveries_leased SET next_attempt_at = ?, lease_owner = NULL, "
+           "lease_expires_at = NULL WHERE lease_owner IS NOT NULL AND state = 'pending'")
         .bind(1, now_ms)
         .run();
     return db_->changes();
@@ -326,8 +326,8 @@ result<std::int64_t> sqlite_outbox_store::purge_dead_letters(std::int64_t cutoff
 
 result<std::int64_t> sqlite_outbox_store::purge_delivered(std::int64_t cutoff_ms, std::size_t limit) {
     auto& q = db_->prepare(
-        "SELECT id, event_seq FROM deliveries WHERE state = 'delivered' AND delivered_at < ? ORDER BY delivered_at "
-        "LIMIT ?");
+        "SELECT id, event_seq FROM deliveries INDEXED BY deliveries_delivered WHERE state = 'delivered' "
+        "AND delivered_at < ? ORDER BY delivered_at LIMIT ?");
     q.bind(1, cutoff_ms).bind(2, static_cast<std::int64_t>(limit));
     std::vector<std::int64_t> ids, seqs;
     while (q.step()) {
@@ -340,7 +340,18 @@ result<std::int64_t> sqlite_outbox_store::purge_delivered(std::int64_t cutoff_ms
         db_->prepare("DELETE FROM deliveries WHERE id = ?").bind(1, id).run();
     }
     delete_orphan_events(seqs);
-    return static_cast<std::int64_t>(ids.size());
+    // Events that never had a delivery (no endpoint matched) age out the same way; with
+    // them goes their id's duplicate protection.
+    auto& orphans = db_->prepare(
+        "SELECT seq FROM events INDEXED BY events_created WHERE created_at < ?1 "
+        "AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq) "
+        "AND NOT EXISTS (SELECT 1 FROM dead_letters WHERE event_seq = events.seq) ORDER BY created_at LIMIT ?2");
+    orphans.bind(1, cutoff_ms).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<std::int64_t> lonely;
+    while (orphans.step()) lonely.push_back(orphans.int64(0));
+    orphans.reset();
+    delete_orphan_events(lonely);
+    return static_cast<std::int64_t>(ids.size() + lonely.size());
 }
 
 result<outbox_counts> sqlite_outbox_store::counts() {

@@ -52,7 +52,7 @@ TEST_F(delivery, a_signed_envelope_reaches_the_endpoint_byte_for_byte) {
     test_server receiver(test_server::respond(ok_response()));
     start();
     test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url("/hooks"), .patterns = R"(["booking.*"])",
-                              .headers = R"({"X-Tenant": "acme"})"});
+                              .headers = R"({"X-Tenant": "acme", "x-webhook-id": "forged", "Host": "evil.example"})"});
     auto id = ingest(R"({"event":"booking.created","data":{"id":"bkg_1","price":1.10}})");
     ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 1), 1);
 
@@ -66,7 +66,9 @@ TEST_F(delivery, a_signed_envelope_reaches_the_endpoint_byte_for_byte) {
     EXPECT_NE(r.body.find(R"("price":1.10)"), std::string::npos);
     EXPECT_EQ(r.header("Content-Type"), "application/json");
     EXPECT_TRUE(r.header("User-Agent").starts_with("webhookd/"));
-    EXPECT_EQ(r.header("X-Webhook-Id"), id);
+    EXPECT_EQ(r.header("X-Webhook-Id"), id);  // the endpoint's own x-webhook-id is not sent
+    EXPECT_EQ(r.header("Host"), "127.0.0.1:" + std::to_string(receiver.port()));
+    EXPECT_EQ(r.header("X-Webhook-Event"), "booking.created");
     EXPECT_EQ(r.header("X-Webhook-Attempt"), "1");
     EXPECT_EQ(r.header("X-Tenant"), "acme");
     auto ts = std::stoll(r.header("X-Webhook-Timestamp"));
@@ -180,6 +182,16 @@ TEST_F(delivery, the_ssrf_guard_refuses_loopback_unless_allowed) {
     EXPECT_EQ(receiver.accepts(), 0u);
 }
 
+TEST_F(delivery, an_endpoint_without_a_valid_secret_gets_nothing_unsigned) {
+    test_server receiver(test_server::respond(ok_response()));
+    start([](config& c) { c.retry.schedule = {0ms}; });
+    test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url(), .secret = "whsec_not base64!"});
+    ingest(R"({"event":"a.b","data":1})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM dead_letters", 1), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE error LIKE '%no valid signing secret%'"), 1);
+    EXPECT_EQ(receiver.accepts(), 0u);
+}
+
 TEST_F(delivery, paused_endpoints_hold_their_deliveries) {
     test_server receiver(test_server::respond(ok_response()));
     start();
@@ -226,7 +238,8 @@ TEST_F(delivery, the_purge_removes_only_what_is_past_retention) {
                        std::chrono::system_clock::now().time_since_epoch()).count();
         auto old = now - 2 * 3600 * 1000;
         db.exec("INSERT INTO events (seq, id, type, timestamp, body, data_offset, created_at) VALUES "
-                "(1, 'e_old', 't', 'ts', '{}', 0, 0), (2, 'e_new', 't', 'ts', '{}', 0, 0), (3, 'e_done', 't', 'ts', '{}', 0, 0)");
+                "(1, 'e_old', 't', 'ts', '{}', 0, 0), (2, 'e_new', 't', 'ts', '{}', 0, 0), (3, 'e_done', 't', 'ts', '{}', 0, 0), "
+                "(4, 'e_lonely', 't', 'ts', '{}', 0, 0), (5, 'e_fresh', 't', 'ts', '{}', 0, " + std::to_string(now) + ")");
         db.exec("INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at) VALUES "
                 "(10, 1, 'ep', 7, 0, " + std::to_string(old) + "), (11, 2, 'ep', 7, 0, " + std::to_string(now) + ")");
         db.exec("INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome) VALUES "
@@ -238,7 +251,8 @@ TEST_F(delivery, the_purge_removes_only_what_is_past_retention) {
     EXPECT_EQ(wait_for("SELECT COUNT(*) FROM deliveries", 0), 0);
     EXPECT_EQ(count("SELECT COUNT(*) FROM dead_letters WHERE id = 11"), 1);
     EXPECT_EQ(count("SELECT COUNT(*) FROM attempts"), 1);
-    EXPECT_EQ(count("SELECT group_concat(id) = 'e_new' FROM events"), 1);
+    // Events go once nothing refers to them and they are past retention; e_fresh is recent.
+    EXPECT_EQ(test::query_text(db(), "SELECT group_concat(id) FROM (SELECT id FROM events ORDER BY seq)"), "e_new,e_fresh");
 }
 
 }  // namespace
