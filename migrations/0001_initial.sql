@@ -64,6 +64,9 @@ CREATE TABLE deliveries (
 -- The dispatcher's queries: what is due, per endpoint (fairness, pause) and overall.
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX deliveries_endpoint_due ON deliveries (endpoint_id, next_attempt_at) WHERE state = 'pending';
+-- First attempts are claimed before retries, so a backlog of retries never starves them.
+CREATE INDEX deliveries_endpoint_first_due ON deliveries (endpoint_id, next_attempt_at)
+    WHERE state = 'pending' AND attempts = 0;
 -- The admin lists: newest first, by endpoint, by event, by state; and retention.
 CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, id);
 CREATE INDEX deliveries_event ON deliveries (event_seq);

@@ -158,21 +158,32 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
 result<std::vector<claimed_delivery>> sqlite_outbox_store::claim(std::string_view endpoint_id, std::size_t limit,
                                                                  std::int64_t now_ms, std::int64_t lease_until_ms,
                                                                  std::string_view owner) {
-    auto& q = db_->prepare(
+    // First attempts, then retries, each oldest due first, each through its own index.
+    static constexpr const char* first_attempts =
         "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, lease_expires_at = ?1 "
-        "WHERE id IN (SELECT id FROM deliveries WHERE endpoint_id = ?3 AND state = 'pending' "
-        "AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT ?5) "
-        "RETURNING id, event_seq, attempts");
-    q.bind(1, lease_until_ms).bind(2, owner).bind(3, endpoint_id).bind(4, now_ms).bind(5, static_cast<std::int64_t>(limit));
+        "WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_first_due WHERE endpoint_id = ?3 "
+        "AND state = 'pending' AND attempts = 0 AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT ?5) "
+        "RETURNING id, event_seq, attempts";
+    static constexpr const char* retries =
+        "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, lease_expires_at = ?1 "
+        "WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_id = ?3 "
+        "AND state = 'pending' AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT ?5) "
+        "RETURNING id, event_seq, attempts";
     std::vector<std::pair<claimed_delivery, std::int64_t>> rows;
-    while (q.step()) {
-        claimed_delivery d;
-        d.id = q.int64(0);
-        d.endpoint_id = std::string(endpoint_id);
-        d.attempt = static_cast<int>(q.int64(2)) + 1;
-        rows.emplace_back(std::move(d), q.int64(1));
+    for (const char* sql : {first_attempts, retries}) {
+        if (rows.size() >= limit) break;
+        auto& q = db_->prepare(sql);
+        q.bind(1, lease_until_ms).bind(2, owner).bind(3, endpoint_id).bind(4, now_ms).bind(
+            5, static_cast<std::int64_t>(limit - rows.size()));
+        while (q.step()) {
+            claimed_delivery d;
+            d.id = q.int64(0);
+            d.endpoint_id = std::string(endpoint_id);
+            d.attempt = static_cast<int>(q.int64(2)) + 1;
+            rows.emplace_back(std::move(d), q.int64(1));
+        }
+        q.reset();
     }
-    q.reset();
     std::vector<claimed_delivery> out;
     out.reserve(rows.size());
     auto& ev = db_->prepare("SELECT id, type, created_at, body, data_offset FROM events WHERE seq = ?");

@@ -192,6 +192,33 @@ TEST_F(delivery, an_endpoint_without_a_valid_secret_gets_nothing_unsigned) {
     EXPECT_EQ(receiver.accepts(), 0u);
 }
 
+TEST_F(delivery, first_attempts_go_before_a_backlog_of_retries) {
+    test_server receiver(test_server::respond(ok_response()));
+    start([](config& c) { c.delivery.max_in_flight_per_endpoint = 1; });
+    {
+        // An endpoint with 50 retries due now (attempt 1 failed long ago).
+        test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url()});
+        sqlite::connection db(dir.file("webhookd.db"));
+        db.exec("BEGIN");
+        for (int i = 0; i < 50; ++i) {
+            auto n = std::to_string(i);
+            db.exec("INSERT INTO events (id, type, timestamp, body, data_offset, created_at) VALUES ('old" + n +
+                    "', 'a.b', 'ts', '{\"data\":1}', 8, 0)");
+            db.exec("INSERT INTO deliveries (event_seq, endpoint_id, attempts, next_attempt_at, created_at) VALUES "
+                    "(last_insert_rowid(), 'ep_1', 1, 0, 0)");
+        }
+        db.exec("COMMIT");
+    }
+    auto fresh = ingest(R"({"event":"a.b","data":"fresh"})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 51), 51);
+    auto requests = receiver.requests();
+    ASSERT_EQ(requests.size(), 51u);
+    std::size_t position = 0;
+    while (position < requests.size() && requests[position].header("X-Webhook-Id") != fresh) ++position;
+    EXPECT_LE(position, 2u) << "the first attempt waited behind " << position << " retries";
+    EXPECT_EQ(requests[position].header("X-Webhook-Attempt"), "1");
+}
+
 TEST_F(delivery, paused_endpoints_hold_their_deliveries) {
     test_server receiver(test_server::respond(ok_response()));
     start();
