@@ -12,43 +12,10 @@ events=${1:-50000}
 conns=${2:-64}
 runs=${3:-1}
 
-for tool in wrk sqlite3 curl; do
-    command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install wrk sqlite3 curl)" >&2; exit 2; }
-done
-[ -x /usr/sbin/nginx ] || { echo "bench: nginx is missing (apt-get install nginx-light)" >&2; exit 2; }
-[ -x "$root/build/webhookd" ] || "$root/scripts/dev" build
-
-work=$(mktemp -d /tmp/webhookd-bench.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$here/lib.sh"
 now_ms() { date +%s%3N; }
 
-nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/nginx;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$nginx_port;
-        location / { client_max_body_size 1m; return 200 'ok'; }
-    }
-}
-CONF
-/usr/sbin/nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-pids+=($!)
-sleep 0.5
+start_nginx 200 ok
 
 # An envelope like the ones webhookd sends, for the wrk ceiling.
 echo '{"id":"evt_01JS2ZQ8Y3K5N3W6X7V8T9R0AB","timestamp":"2025-04-19T14:30:00Z","event":"booking.created","data":'"$(sed 's/^{"event":"booking.created","data"://; s/}$//' "$here/booking.json")"'}' > "$work/envelope.json"

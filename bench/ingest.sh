@@ -13,31 +13,8 @@ conns=${2:-64}
 runs=${3:-1}
 threads=2
 
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-command -v sqlite3 >/dev/null || need+=(sqlite3)
-if [ ${#need[@]} -gt 0 ]; then
-    if [ "$(id -u)" -eq 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-    else
-        echo "bench: missing ${need[*]}; install them (apt-get install ${need[*]}) and rerun" >&2
-        exit 2
-    fi
-fi
-[ -x "$root/build/webhookd" ] || "$root/scripts/dev" build
-
-work=$(mktemp -d /tmp/webhookd-bench.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. "$here/lib.sh"
 export WRK_BODY_FILE="$here/booking.json"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 run_wrk() {  # url -> RESULT line
     wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$here/post.lua" "$1" | grep '^RESULT'
@@ -46,26 +23,7 @@ run_wrk() {  # url -> RESULT line
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 
 # --- nginx: the ceiling -------------------------------------------------------------------
-nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/nginx;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$nginx_port;
-        location / { client_max_body_size 1m; return 202 '{"id":"evt_x","deliveries":1}'; }
-    }
-}
-CONF
-/usr/sbin/nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-pids+=($!)
-sleep 0.5
+start_nginx 202 '{"id":"evt_x","deliveries":1}'
 
 # --- webhookd -------------------------------------------------------------------------------
 start_webhookd() {

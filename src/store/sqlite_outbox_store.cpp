@@ -44,6 +44,9 @@ private:
     std::int64_t data_version();
     // Deletes events that no delivery or dead letter refers to any more.
     void delete_orphan_events(const std::vector<std::int64_t>& seqs);
+    // Deletes up to `limit` rows chosen by select_sql (?1 cutoff, ?2 limit; returns id,
+    // event_seq) with delete_sql (?1 id), their attempts and orphaned events. Returns how many.
+    std::int64_t purge_rows(const char* select_sql, const char* delete_sql, std::int64_t cutoff_ms, std::size_t limit);
 
     std::unique_ptr<sqlite::connection> db_;
     std::vector<route> routes_;
@@ -318,8 +321,9 @@ void sqlite_outbox_store::delete_orphan_events(const std::vector<std::int64_t>& 
     }
 }
 
-result<std::int64_t> sqlite_outbox_store::purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) {
-    auto& q = db_->prepare("SELECT id, event_seq FROM dead_letters WHERE died_at < ? ORDER BY died_at LIMIT ?");
+std::int64_t sqlite_outbox_store::purge_rows(const char* select_sql, const char* delete_sql, std::int64_t cutoff_ms,
+                                             std::size_t limit) {
+    auto& q = db_->prepare(select_sql);
     q.bind(1, cutoff_ms).bind(2, static_cast<std::int64_t>(limit));
     std::vector<std::int64_t> ids, seqs;
     while (q.step()) {
@@ -329,28 +333,22 @@ result<std::int64_t> sqlite_outbox_store::purge_dead_letters(std::int64_t cutoff
     q.reset();
     for (auto id : ids) {
         db_->prepare("DELETE FROM attempts WHERE delivery_id = ?").bind(1, id).run();
-        db_->prepare("DELETE FROM dead_letters WHERE id = ?").bind(1, id).run();
+        db_->prepare(delete_sql).bind(1, id).run();
     }
     delete_orphan_events(seqs);
     return static_cast<std::int64_t>(ids.size());
 }
 
+result<std::int64_t> sqlite_outbox_store::purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) {
+    return purge_rows("SELECT id, event_seq FROM dead_letters WHERE died_at < ? ORDER BY died_at LIMIT ?",
+                      "DELETE FROM dead_letters WHERE id = ?", cutoff_ms, limit);
+}
+
 result<std::int64_t> sqlite_outbox_store::purge_delivered(std::int64_t cutoff_ms, std::size_t limit) {
-    auto& q = db_->prepare(
+    auto purged = purge_rows(
         "SELECT id, event_seq FROM deliveries INDEXED BY deliveries_delivered WHERE state = 'delivered' "
-        "AND delivered_at < ? ORDER BY delivered_at LIMIT ?");
-    q.bind(1, cutoff_ms).bind(2, static_cast<std::int64_t>(limit));
-    std::vector<std::int64_t> ids, seqs;
-    while (q.step()) {
-        ids.push_back(q.int64(0));
-        seqs.push_back(q.int64(1));
-    }
-    q.reset();
-    for (auto id : ids) {
-        db_->prepare("DELETE FROM attempts WHERE delivery_id = ?").bind(1, id).run();
-        db_->prepare("DELETE FROM deliveries WHERE id = ?").bind(1, id).run();
-    }
-    delete_orphan_events(seqs);
+        "AND delivered_at < ? ORDER BY delivered_at LIMIT ?",
+        "DELETE FROM deliveries WHERE id = ?", cutoff_ms, limit);
     // Events that never had a delivery (no endpoint matched) age out the same way; with
     // them goes their id's duplicate protection.
     auto& orphans = db_->prepare(
@@ -362,7 +360,7 @@ result<std::int64_t> sqlite_outbox_store::purge_delivered(std::int64_t cutoff_ms
     while (orphans.step()) lonely.push_back(orphans.int64(0));
     orphans.reset();
     delete_orphan_events(lonely);
-    return static_cast<std::int64_t>(ids.size() + lonely.size());
+    return purged + static_cast<std::int64_t>(lonely.size());
 }
 
 result<outbox_counts> sqlite_outbox_store::counts() {
