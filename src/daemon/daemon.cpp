@@ -88,7 +88,11 @@ status daemon::impl::start() {
     for (const auto& c : cfg.delivery.allowed_cidrs) {
         if (auto parsed = parse_cidr(c)) client_options.allowed_cidrs.push_back(*parsed);
     }
-    client = std::make_unique<delivery_client>(ioc, std::move(client_options), log);
+    try {
+        client = std::make_unique<delivery_client>(ioc, std::move(client_options), log);
+    } catch (const std::exception& e) {  // an unreadable delivery.ca_file
+        return error{"invalid_config", std::string("delivery: ") + e.what()};
+    }
 
     dispatcher_options dispatch_options;
     dispatch_options.max_in_flight = cfg.delivery.max_in_flight;

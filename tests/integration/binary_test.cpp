@@ -102,6 +102,14 @@ TEST(binary, a_database_from_a_newer_webhookd_refuses_to_start) {
     EXPECT_NE(out.find("schema version 999"), std::string::npos) << out;
 }
 
+TEST(binary, an_unreadable_ca_file_refuses_to_start_with_a_message) {
+    test::temp_dir dir;
+    auto [code, out] = process::run(
+        {WEBHOOKD_BINARY, "--config", write_config(dir, R"(, "delivery": {"ca_file": "/nonexistent/ca.pem"})")});
+    EXPECT_EQ(code, 1);
+    EXPECT_NE(out.find("ca.pem"), std::string::npos) << out;
+}
+
 TEST(binary, a_kill_with_deliveries_in_flight_loses_none_of_them) {
     std::atomic<bool> healthy{false};
     test::test_server receiver([&](test::test_connection& c) {
