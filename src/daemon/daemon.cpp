@@ -105,8 +105,8 @@ status daemon::impl::start() {
                                                   cfg.dead_letter.retention, cfg.storage.delivered_retention, log);
 
     ingest = std::make_unique<ingest_service>(ioc, cfg.ingest, cfg.retry.schedule.front(), *db_writer, stats, clk, log);
-    ingest->on_deliveries([d = dispatch, first = cfg.retry.schedule.front(), this](std::vector<std::string> ids) {
-        d->notify_due(std::move(ids), clk.now_ms() + first.count());
+    ingest->on_deliveries([d = dispatch](std::vector<std::string> ids, std::int64_t due_ms) {
+        d->notify_due(std::move(ids), due_ms);
     });
     ingest->register_ingest_routes(ingest_router);
     ingest->register_probe_routes(ingest_router);

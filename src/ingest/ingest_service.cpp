@@ -185,7 +185,7 @@ void ingest_service::store(http::request&& req, std::vector<new_event> events, b
             if (!endpoints.empty() && on_deliveries_) {
                 std::sort(endpoints.begin(), endpoints.end());
                 endpoints.erase(std::unique(endpoints.begin(), endpoints.end()), endpoints.end());
-                on_deliveries_(std::move(endpoints));
+                on_deliveries_(std::move(endpoints), clock_.now_ms() + first_attempt_delay_.count());
             }
             auto body = batch ? nlohmann::ordered_json{{"events", std::move(items)}} : std::move(items.front());
             respond(http::json_response(*shared_req, any_new ? http_status::accepted : http_status::ok, body.dump() + "\n"));

@@ -30,9 +30,10 @@ public:
     ingest_service(boost::asio::io_context& ioc, const ingest_config& cfg, duration first_attempt_delay,
                    writer& writer, metrics& metrics, const clock& clock, std::shared_ptr<spdlog::logger> log);
 
-    // Called after a commit with the endpoints that got new deliveries (each once), on
-    // an io thread. Set before the listeners start.
-    void on_deliveries(std::function<void(std::vector<std::string> endpoint_ids)> fn) { on_deliveries_ = std::move(fn); }
+    // Called after a commit with the endpoints that got new deliveries (each once) and when
+    // those are due, on an io thread. Set before the listeners start.
+    using deliveries_fn = std::function<void(std::vector<std::string> endpoint_ids, std::int64_t due_ms)>;
+    void on_deliveries(deliveries_fn fn) { on_deliveries_ = std::move(fn); }
 
     void register_ingest_routes(http::router& r);
     void register_probe_routes(http::router& r);
@@ -57,7 +58,7 @@ private:
     const clock& clock_;
     std::shared_ptr<spdlog::logger> log_;
     std::atomic<bool> draining_{false};
-    std::function<void(std::vector<std::string>)> on_deliveries_;
+    deliveries_fn on_deliveries_;
 };
 
 }  // namespace webhookd
