@@ -142,7 +142,7 @@ void dispatcher::notify_due(std::vector<std::string> endpoint_ids, std::int64_t 
         for (const auto& id : ids) {
             auto it = self->endpoints_.find(id);
             if (it == self->endpoints_.end()) {
-                self->next_rescan_ms_ = 0;  // an endpoint we have not loaded yet
+                self->rescan_requested_ = true;  // an endpoint we have not loaded yet
                 continue;
             }
             auto& due = it->second.next_due;
@@ -155,6 +155,7 @@ void dispatcher::notify_due(std::vector<std::string> endpoint_ids, std::int64_t 
 void dispatcher::rescan() {
     if (stopping_) return update_idle();
     claiming_ = true;
+    rescan_requested_ = false;  // this scan starts after the request: it will see what was asked for
     auto scan = std::make_shared<scan_result>();
     bool queued = writer_.submit(make_unit(
         [scan](outbox_store& s, std::int64_t now) -> status {
@@ -208,7 +209,7 @@ void dispatcher::pump() {
     if (!started_ || claiming_) return;
     if (stopping_) return update_idle();
     auto now = clock_.now_ms();
-    if (now >= next_rescan_ms_) return rescan();
+    if (rescan_requested_ || now >= next_rescan_ms_) return rescan();
 
     // Due, sendable endpoints with room, oldest due first.
     std::vector<std::pair<std::int64_t, endpoint_state*>> due;

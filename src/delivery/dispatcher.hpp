@@ -105,6 +105,7 @@ private:
     bool started_ = false;
     bool stopping_ = false;
     std::int64_t next_rescan_ms_ = 0;
+    bool rescan_requested_ = false;  // ingest named an endpoint not loaded yet: rescan at the next chance
     std::vector<attempt_record> outcomes_;  // decided, not yet given to the writer
     std::set<std::string, std::less<>> warned_tls_;  // https endpoints already warned about
     std::mt19937_64 random_{std::random_device{}()};

@@ -2,8 +2,10 @@
 // Runs a real daemon in-process on ephemeral loopback ports with a fresh SQLite file.
 
 #include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -24,7 +26,13 @@ inline config test_config(const temp_dir& dir) {
     return cfg;
 }
 
+// Silent, unless WEBHOOKD_TEST_LOG is set: then debug lines on stderr.
 inline std::shared_ptr<spdlog::logger> quiet_logger() {
+    if (std::getenv("WEBHOOKD_TEST_LOG")) {
+        auto log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+        log->set_level(spdlog::level::debug);
+        return log;
+    }
     return std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
 }
 
@@ -114,7 +122,7 @@ inline void add_endpoint(const std::string& db_path, const endpoint_spec& e) {
 
 // Polls `sql` (one integer) until it equals `expected` or `timeout` passes; returns the last value.
 inline std::int64_t wait_for_count(const std::string& db_path, const std::string& sql, std::int64_t expected,
-                                   std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+                                   std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     std::int64_t v = query_int(db_path, sql);
     while (v != expected && std::chrono::steady_clock::now() < deadline) {
