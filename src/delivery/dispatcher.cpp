@@ -89,8 +89,7 @@ delivery_request build_request(const endpoint_record& ep, const claimed_delivery
 dispatcher::dispatcher(asio::io_context& ioc, writer& writer, delivery_client& client, retry_policy policy,
                        const clock& clock, metrics& metrics, dispatcher_options options,
                        std::shared_ptr<spdlog::logger> log)
-    : ioc_(ioc),
-      strand_(asio::make_strand(ioc)),
+    : strand_(asio::make_strand(ioc)),
       timer_(strand_),
       writer_(writer),
       client_(client),

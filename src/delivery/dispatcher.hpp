@@ -86,7 +86,6 @@ private:
     void flush_outcomes();
     void update_idle();
 
-    boost::asio::io_context& ioc_;
     boost::asio::strand<boost::asio::io_context::executor_type> strand_;
     boost::asio::steady_timer timer_;
     writer& writer_;

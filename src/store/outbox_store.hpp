@@ -141,10 +141,6 @@ public:
     // Inside apply(): the same for delivered deliveries delivered before cutoff_ms.
     virtual result<std::int64_t> purge_delivered(std::int64_t cutoff_ms, std::size_t limit) = 0;
 
-    // True when endpoints changed since the last load_endpoints() (another connection
-    // wrote, or this one did). Inside apply().
-    virtual bool endpoints_changed() = 0;
-
     virtual result<outbox_counts> counts() = 0;
 };
 

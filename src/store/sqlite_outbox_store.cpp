@@ -36,7 +36,6 @@ public:
     result<std::int64_t> release_leases(std::int64_t now_ms) override;
     result<std::int64_t> purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) override;
     result<std::int64_t> purge_delivered(std::int64_t cutoff_ms, std::size_t limit) override;
-    bool endpoints_changed() override;
     result<outbox_counts> counts() override;
 
 private:
@@ -50,9 +49,9 @@ private:
 
     std::unique_ptr<sqlite::connection> db_;
     std::vector<route> routes_;
-    std::int64_t routes_version_ = -1;  // PRAGMA data_version the cache was read at
-    bool routes_dirty_ = true;          // set by writes of this connection to endpoints
-    std::int64_t endpoints_version_ = -1;  // data_version at the last load_endpoints()
+    // PRAGMA data_version the cache was read at (-1: never). It moves only for other
+    // connections' commits: a write to endpoints through this store must reset it.
+    std::int64_t routes_version_ = -1;
 };
 
 std::int64_t sqlite_outbox_store::data_version() {
@@ -65,7 +64,7 @@ std::int64_t sqlite_outbox_store::data_version() {
 
 void sqlite_outbox_store::refresh_routes() {
     std::int64_t version = data_version();
-    if (!routes_dirty_ && version == routes_version_) return;
+    if (version == routes_version_) return;
     std::vector<route> fresh;
     auto& q = db_->prepare("SELECT id, event_patterns FROM endpoints WHERE enabled = 1 ORDER BY seq");
     while (q.step()) {
@@ -81,7 +80,6 @@ void sqlite_outbox_store::refresh_routes() {
     q.reset();
     routes_ = std::move(fresh);
     routes_version_ = version;
-    routes_dirty_ = false;
 }
 
 void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::int64_t now_ms) {
@@ -271,7 +269,6 @@ result<std::optional<std::int64_t>> sqlite_outbox_store::next_due(std::string_vi
 }
 
 result<std::vector<endpoint_record>> sqlite_outbox_store::load_endpoints(std::int64_t now_ms) {
-    endpoints_version_ = data_version();
     std::vector<endpoint_record> out;
     auto& q = db_->prepare(
         "SELECT id, url, body_mode, signature_format, signature_header, headers, enabled, paused_at "
@@ -299,8 +296,6 @@ result<std::vector<endpoint_record>> sqlite_outbox_store::load_endpoints(std::in
     }
     return out;
 }
-
-bool sqlite_outbox_store::endpoints_changed() { return data_version() != endpoints_version_; }
 
 result<std::int64_t> sqlite_outbox_store::release_leases(std::int64_t now_ms) {
     db_->prepare(
