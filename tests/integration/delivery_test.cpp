@@ -261,6 +261,7 @@ TEST_F(delivery, the_purge_removes_only_what_is_past_retention) {
     });
     {
         sqlite::connection db(dir.file("webhookd.db"));
+        sqlite::transaction tx(db);  // the sweeper runs every 50 ms: it must see all of it or none
         auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();
         auto old = now - 2 * 3600 * 1000;
@@ -273,6 +274,7 @@ TEST_F(delivery, the_purge_removes_only_what_is_past_retention) {
                 "(10, 'ep', 1, 0, 1, 'timeout'), (11, 'ep', 1, 0, 1, 'timeout')");
         db.exec("INSERT INTO deliveries (id, event_seq, endpoint_id, state, created_at, delivered_at) VALUES "
                 "(20, 3, 'ep', 'delivered', 0, " + std::to_string(old) + ")");
+        tx.commit();
     }
     ASSERT_EQ(wait_for("SELECT COUNT(*) FROM dead_letters", 1), 1);
     EXPECT_EQ(wait_for("SELECT COUNT(*) FROM deliveries", 0), 0);

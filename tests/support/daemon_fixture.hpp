@@ -103,6 +103,7 @@ struct endpoint_spec {
 
 inline void add_endpoint(const std::string& db_path, const endpoint_spec& e) {
     sqlite::connection db(db_path);
+    sqlite::transaction tx(db);  // a running dispatcher must never see the endpoint without its secret
     db.prepare(
           "INSERT INTO endpoints (id, seq, url, event_patterns, body_mode, signature_format, headers, paused_at, "
           "created_at, updated_at) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM endpoints), ?, ?, ?, ?, ?, ?, 0, 0)")
@@ -118,6 +119,7 @@ inline void add_endpoint(const std::string& db_path, const endpoint_spec& e) {
         .bind(1, e.id)
         .bind(2, e.secret)
         .run();
+    tx.commit();
 }
 
 // Polls `sql` (one integer) until it equals `expected` or `timeout` passes; returns the last value.
