@@ -1,5 +1,7 @@
 # Writes OUT: a C++ source defining webhookd::detail::embedded_migrations() from the
 # migration files FILES (named NNNN_name.sql, already sorted).
+# FILES: the migration files, joined by '|'.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "")
 foreach(file IN LISTS FILES)
   get_filename_component(name "${file}" NAME_WE)

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "admin/admin_service.hpp"
 #include "delivery/address_guard.hpp"
 #include "delivery/delivery_client.hpp"
 #include "delivery/dispatcher.hpp"
@@ -17,6 +18,7 @@
 #include "http/router.hpp"
 #include "ingest/ingest_service.hpp"
 #include "metrics/metrics.hpp"
+#include "store/reader.hpp"
 #include "store/retention_sweeper.hpp"
 #include "store/sqlite_outbox_store.hpp"
 #include "store/writer.hpp"
@@ -48,6 +50,8 @@ struct daemon::impl {
     metrics stats;
     std::unique_ptr<outbox_store> store;
     std::unique_ptr<writer> db_writer;
+    std::unique_ptr<reader> db_reader;
+    std::unique_ptr<admin_service> admin;
     std::unique_ptr<ingest_service> ingest;
     std::unique_ptr<delivery_client> client;
     std::shared_ptr<dispatcher> dispatch;
@@ -76,6 +80,10 @@ status daemon::impl::start() {
     if (!counts) return counts.err();
     stats.deliveries_pending.set(counts->pending);
     stats.dead_letters.set(counts->dead_letters);
+
+    auto read_store = open_sqlite_outbox(cfg.storage);  // the admin API's reads: a connection of their own
+    if (!read_store) return read_store.err();
+    db_reader = std::make_unique<reader>(std::move(read_store).value(), 256);
 
     db_writer = std::make_unique<writer>(*store, clk, cfg.ingest.queue_limit, 4096, [this](std::size_t n) {
         stats.writer_group_size.observe(static_cast<double>(n));
@@ -111,6 +119,8 @@ status daemon::impl::start() {
     ingest->register_ingest_routes(ingest_router);
     ingest->register_probe_routes(ingest_router);
     ingest->register_probe_routes(admin_router);
+    admin = std::make_unique<admin_service>(ioc, cfg, *db_writer, *db_reader, dispatch, *client, stats, clk, log);
+    admin->register_routes(admin_router);
 
     ingest_listener = std::make_shared<http::listener>(ioc, cfg.ingest, "ingest", ingest_router, log);
     admin_listener = std::make_shared<http::listener>(ioc, cfg.admin, "admin", admin_router, log);
@@ -168,6 +178,7 @@ void daemon::impl::stop() {
         if (!dispatch->idle()) log->warn("attempts still in flight at the drain deadline; they are retried at the next start");
     }
     if (db_writer) db_writer->stop();
+    if (db_reader) db_reader->stop();
     boost::system::error_code ignored;
     signals.cancel(ignored);
     work.reset();

@@ -8,7 +8,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/url/parse.hpp>
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -27,6 +26,7 @@
 #include <variant>
 
 #include "delivery/retry_policy.hpp"
+#include "delivery/url.hpp"
 #include "webhookd/result.hpp"
 
 namespace webhookd {
@@ -44,99 +44,6 @@ namespace {
 constexpr std::uint32_t max_response_header = 16 * 1024;
 // Body bytes handed to the parser per read step.
 constexpr std::size_t body_chunk = 8 * 1024;
-
-// ---------------------------------------------------------------------------------------
-// URL
-
-// Where an attempt goes, taken apart from its URL.
-struct target {
-    bool tls = false;
-    std::string host;         // lowercase DNS name, or the canonical text of `literal`
-    std::string port;         // decimal, 1..65535
-    std::string request_target;  // path (or "/") + query
-    std::string host_header;  // Host: the host as written, plus the port when not the default
-    std::optional<asio::ip::address> literal;  // set for an IP-literal host: no DNS
-
-    // "https://example.com:443": the pool key and what log lines name. Holds no path or
-    // query, which may carry tokens.
-    std::string origin() const {
-        const bool v6 = literal && literal->is_v6();
-        return std::string(tls ? "https://" : "http://") + (v6 ? "[" + host + "]" : host) + ":" + port;
-    }
-};
-
-bool is_host_name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
-}
-
-// Accepts only absolute http/https URLs with a host and without userinfo. Returns an
-// error{"invalid_url", why} otherwise. Does not judge the address (see address_guard).
-result<target> parse_target(std::string_view url) {
-    auto bad = [&](std::string why) { return error{"invalid_url", "invalid URL: " + why}; };
-    auto parsed = boost::urls::parse_absolute_uri(url);
-    if (!parsed) return bad("not an absolute URI (" + parsed.error().message() + ")");
-    const boost::urls::url_view u = *parsed;
-
-    target t;
-    if (u.scheme_id() == boost::urls::scheme::https) {
-        t.tls = true;
-    } else if (u.scheme_id() != boost::urls::scheme::http) {
-        return bad("scheme must be http or https, not \"" + std::string(u.scheme()) + "\"");
-    }
-    if (!u.has_authority() || u.encoded_host().empty()) return bad("no host");
-    if (u.has_userinfo()) return bad("credentials in the URL (user@host) are not allowed");
-    // Boost.URL 1.81 ends an IPv4-looking host or a port at the first stray character and
-    // takes the rest as the path ("http://127.0.0.1.5:8080/" has host 127.0.0.1 and path
-    // ".5:8080/"; boostorg/url#755, #680). After an authority the path is empty or starts
-    // with '/', so anything else is that misparse: refuse it rather than dial a host the
-    // URL does not name.
-    if (!u.encoded_path().empty() && u.encoded_path().front() != '/') {
-        return bad("malformed host or port in \"" + std::string(u.encoded_authority()) +
-                   std::string(u.encoded_path()) + "\"");
-    }
-
-    switch (u.host_type()) {
-    case boost::urls::host_type::ipv4:
-    case boost::urls::host_type::ipv6:
-    case boost::urls::host_type::name: {
-        std::string host = u.host_address();
-        std::transform(host.begin(), host.end(), host.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        if (auto a = parse_ip_literal(host)) {
-            t.literal = *a;
-            t.host = a->to_string();
-        } else if (looks_numeric(host)) {
-            return bad("host \"" + host + "\" looks like an IP address but is not a valid one");
-        } else if (!std::all_of(host.begin(), host.end(), is_host_name_char)) {
-            return bad("host \"" + host + "\" is not a valid host name");
-        } else {
-            t.host = std::move(host);
-        }
-        break;
-    }
-    default:
-        return bad("unsupported host form");
-    }
-
-    const char* default_port = t.tls ? "443" : "80";
-    t.port = default_port;
-    if (u.has_port() && !u.port().empty()) {
-        const std::string_view p = u.port();
-        unsigned long n = 0;
-        for (char c : p) {
-            if (c < '0' || c > '9' || p.size() > 5) return bad("port \"" + std::string(p) + "\" is not a number");
-            n = n * 10 + static_cast<unsigned long>(c - '0');
-        }
-        if (n == 0 || n > 65535) return bad("port " + std::string(p) + " is out of range");
-        t.port = std::to_string(n);
-    }
-
-    t.host_header = std::string(u.encoded_host());
-    if (t.port != default_port) t.host_header += ":" + t.port;
-    t.request_target = u.encoded_path().empty() ? "/" : std::string(u.encoded_path());
-    if (u.has_query()) t.request_target += "?" + std::string(u.encoded_query());
-    return t;
-}
 
 bool has_control_break(std::string_view s) {
     return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "delivery/delivery_client.hpp"
+#include "delivery/request_builder.hpp"
 #include "delivery/signer.hpp"
 #include "metrics/metrics.hpp"
 #include "store/lambda_unit.hpp"
@@ -36,53 +37,6 @@ struct scan_result {
     std::vector<endpoint_record> endpoints;
     std::vector<std::optional<std::int64_t>> next_due;  // per endpoint, same order
 };
-
-// Headers an endpoint's custom headers may not set: ours, and those of HTTP framing.
-bool is_reserved_header(std::string_view name, std::string_view signature_header) {
-    static constexpr std::string_view reserved[] = {
-        "host", "user-agent", "content-type", "content-length", "transfer-encoding", "connection", "keep-alive",
-        "te", "trailer", "upgrade", "proxy-authorization", "proxy-connection", "expect", "x-webhook-id",
-        "x-webhook-event", "x-webhook-timestamp", "x-webhook-attempt", "x-webhook-signature", "webhook-id",
-        "webhook-timestamp", "webhook-signature"};
-    auto iequals = [](std::string_view a, std::string_view b) {
-        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-                   return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-               });
-    };
-    if (iequals(name, signature_header)) return true;
-    return std::any_of(std::begin(reserved), std::end(reserved), [&](std::string_view r) { return iequals(name, r); });
-}
-
-// The request an endpoint receives for one attempt (CONTRACT.md section 4).
-delivery_request build_request(const endpoint_record& ep, const claimed_delivery& d, std::int64_t unix_seconds) {
-    delivery_request req;
-    req.url = ep.url;
-    req.body = ep.body_mode == "data"
-                   ? d.envelope.substr(d.data_offset, d.envelope.size() - d.data_offset - 1)
-                   : d.envelope;
-    auto ts = std::to_string(unix_seconds);
-    auto& h = req.headers;
-    // Operator headers never replace a header webhookd sets or HTTP framing depends on.
-    auto custom = nlohmann::json::parse(ep.headers_json, nullptr, false);
-    if (custom.is_object()) {
-        for (auto it = custom.begin(); it != custom.end(); ++it) {
-            if (it.value().is_string() && !is_reserved_header(it.key(), ep.signature_header)) {
-                h.emplace_back(it.key(), it.value().get<std::string>());
-            }
-        }
-    }
-    h.emplace_back("Content-Type", "application/json");
-    h.emplace_back("X-Webhook-Id", d.event_id);
-    h.emplace_back("X-Webhook-Event", d.event_type);
-    h.emplace_back("X-Webhook-Timestamp", ts);
-    h.emplace_back("X-Webhook-Attempt", std::to_string(d.attempt));
-    auto format = parse_signature_format(ep.signature_format).value_or(signature_format::hex);
-    h.emplace_back(ep.signature_header, signature_header_value(format, ep.secrets.front(), req.body, unix_seconds));
-    h.emplace_back("webhook-id", d.event_id);
-    h.emplace_back("webhook-timestamp", ts);
-    h.emplace_back("webhook-signature", standard_webhooks_header(ep.secrets, d.event_id, unix_seconds, req.body));
-    return req;
-}
 
 }  // namespace
 
@@ -151,6 +105,13 @@ void dispatcher::notify_due(std::vector<std::string> endpoint_ids, std::int64_t 
     });
 }
 
+void dispatcher::notify_changed() {
+    asio::post(strand_, [self = shared_from_this()] {
+        self->rescan_requested_ = true;
+        self->pump();
+    });
+}
+
 void dispatcher::rescan() {
     if (stopping_) return update_idle();
     claiming_ = true;
@@ -184,7 +145,17 @@ void dispatcher::rescan() {
                             state.in_flight = old->second.in_flight;
                         }
                         state.next_due = scan->next_due[i];
-                        std::erase_if(rec.secrets, [](const std::string& sec) { return !is_valid_secret(sec); });
+                        for (std::size_t k = rec.secrets.size(); k-- > 0;) {
+                            if (is_valid_secret(rec.secrets[k])) continue;
+                            rec.secrets.erase(rec.secrets.begin() + static_cast<std::ptrdiff_t>(k));
+                            rec.secret_expires_ms.erase(rec.secret_expires_ms.begin() + static_cast<std::ptrdiff_t>(k));
+                        }
+                        if (auto e = std::min_element(rec.secret_expires_ms.begin(), rec.secret_expires_ms.end(),
+                                                      [](const auto& a, const auto& b) { return a && (!b || *a < *b); });
+                            e != rec.secret_expires_ms.end() && *e) {
+                            // A grace period ends: reload then, so the old secret stops signing on time.
+                            self->next_rescan_ms_ = std::min(self->next_rescan_ms_, **e);
+                        }
                         if (self->options_.tls_unverified && rec.url.starts_with("https://") &&
                             self->warned_tls_.insert(rec.id).second) {
                             self->log_->warn("endpoint {}: TLS certificates are NOT verified "
@@ -329,7 +300,7 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
     } else {
         auto retry_after = (r.status_code == 429 || r.status_code == 503) ? r.retry_after : std::nullopt;
         double draw = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
-        auto decision = policy_.after_failure(d.attempt, now, retry_after, draw);
+        auto decision = policy_.after_failure(d.ladder_attempt, now, retry_after, draw);
         rec.dead = decision.exhausted;
         rec.next_attempt_ms = decision.next_attempt_ms;
         if (rec.dead) {

@@ -70,6 +70,10 @@ public:
     // Thread-safe.
     void notify_due(std::vector<std::string> endpoint_ids, std::int64_t due_ms);
 
+    // Endpoints or deliveries were changed by someone else (the admin API): reload them at
+    // the next chance. Thread-safe.
+    void notify_changed();
+
 private:
     struct endpoint_state {
         endpoint_record record;

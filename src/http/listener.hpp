@@ -29,7 +29,7 @@ public:
     ~listener();
 
     // Binds and listens on cfg.listen ("host:0" picks a free port). Error "listen_failed".
-    status bind();
+    webhookd::status bind();
     // Starts accepting. Call once after bind().
     void start();
     // Thread-safe. Idempotent.

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/admin_types.hpp"
 #include "webhookd/result.hpp"
 
 namespace webhookd {
@@ -60,7 +61,8 @@ struct endpoint_record {
     std::string headers_json;        // JSON object of extra request headers
     bool enabled = true;
     std::optional<std::int64_t> paused_at_ms;
-    std::vector<std::string> secrets;  // valid now, newest first
+    std::vector<std::string> secrets;  // valid at load time, newest first
+    std::vector<std::optional<std::int64_t>> secret_expires_ms;  // per secret: end of its grace period
 };
 
 // A delivery leased for one attempt.
@@ -71,13 +73,14 @@ struct claimed_delivery {
     std::string event_type;
     std::int64_t event_created_ms{};
     int attempt{};                   // 1-based number of the attempt about to be made
+    int ladder_attempt{};            // the same, counted from the current ladder's start
     std::string envelope;            // the event's envelope
     std::size_t data_offset{};       // its data: envelope[data_offset, size - 1)
 };
 
 // One HTTP attempt's record and what follows from it.
 struct attempt_record {
-    std::int64_t delivery_id{};
+    std::int64_t delivery_id{};      // 0: a test event, logged against the endpoint only
     std::string endpoint_id;
     int attempt{};
     std::int64_t started_ms{};
@@ -142,6 +145,47 @@ public:
     virtual result<std::int64_t> purge_delivered(std::int64_t cutoff_ms, std::size_t limit) = 0;
 
     virtual result<outbox_counts> counts() = 0;
+
+    // ---- Admin API writes (inside apply()) ------------------------------------------------
+    // Each returns not_found (error code "not_found") when the endpoint or dead letter does
+    // not exist.
+
+    // Stores a new endpoint with every field of `s` set and its first secret.
+    virtual status create_endpoint(const std::string& id, const endpoint_settings& s, const std::string& secret,
+                                   std::int64_t now_ms) = 0;
+    // Changes the fields of `s` that are set.
+    virtual status update_endpoint(std::string_view id, const endpoint_settings& s, std::int64_t now_ms) = 0;
+    // Deletes the endpoint, its secrets and its pending deliveries; returns how many
+    // deliveries were cancelled. Its delivered deliveries and dead letters stay, as history.
+    virtual result<std::int64_t> delete_endpoint(std::string_view id) = 0;
+    // Pauses (schedule frozen at now_ms) or resumes the endpoint. Resuming moves every
+    // pending delivery that was not yet due when the pause began later by the time paused,
+    // so each waits what it had left. Returns how many deliveries were rescheduled.
+    virtual result<std::int64_t> set_paused(std::string_view id, bool paused, std::int64_t now_ms) = 0;
+    // Makes `secret` the current one; the secrets valid until now stay valid until
+    // grace_until_ms (now_ms: at once). Keeps at most max_previous previous secrets.
+    virtual status rotate_secret(std::string_view id, const std::string& secret, std::int64_t grace_until_ms,
+                                 std::int64_t now_ms, std::size_t max_previous) = 0;
+    // Moves a dead letter back to the outbox, due at now_ms, with a fresh ladder.
+    // "conflict" when its endpoint was deleted.
+    virtual status requeue_dead_letter(std::int64_t id, std::int64_t now_ms) = 0;
+    // The same for every dead letter the filter matches (dry_run: counts only).
+    virtual result<requeue_result> requeue_dead_letters(const dead_letter_filter& f, std::int64_t now_ms,
+                                                        bool dry_run) = 0;
+    virtual status delete_dead_letter(std::int64_t id) = 0;
+
+    // ---- Admin API reads (outside the writer: on a connection of their own) -----------------
+    virtual result<std::optional<endpoint_view>> get_endpoint(std::string_view id, std::int64_t now_ms) = 0;
+    virtual result<std::vector<endpoint_view>> list_endpoints(const page_request& page, std::int64_t now_ms) = 0;
+    virtual result<std::optional<event_view>> get_event(std::string_view id) = 0;
+    virtual result<std::vector<delivery_view>> list_deliveries(const delivery_filter& f, const page_request& page) = 0;
+    // A delivery or dead letter with its attempt log.
+    virtual result<std::optional<delivery_view>> get_delivery(std::int64_t id) = 0;
+    virtual result<std::vector<delivery_view>> list_dead_letters(const dead_letter_filter& f,
+                                                                 const page_request& page) = 0;
+    virtual result<std::optional<delivery_view>> get_dead_letter(std::int64_t id) = 0;
+    // The newest attempts to an endpoint, test events included.
+    virtual result<std::vector<attempt_view>> list_attempts(std::string_view endpoint_id, const page_request& page) = 0;
 };
 
 }  // namespace webhookd

@@ -7,52 +7,11 @@
 #include "delivery/endpoint_matcher.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite.hpp"
+#include "store/sqlite_store_impl.hpp"
 
 namespace webhookd {
 
-namespace {
-
-// What fan-out needs of an endpoint.
-struct route {
-    std::string id;
-    std::vector<std::string> patterns;
-};
-
-error storage_error(const sqlite::failure& e) {
-    return error{e.transient() ? "storage_unavailable" : "storage_error", e.what()};
-}
-
-class sqlite_outbox_store final : public outbox_store {
-public:
-    explicit sqlite_outbox_store(std::unique_ptr<sqlite::connection> db) : db_(std::move(db)) {}
-
-    void write_group(std::span<write_unit* const> units, std::int64_t now_ms) override;
-    result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms, std::int64_t due_ms) override;
-    result<std::vector<claimed_delivery>> claim(std::string_view endpoint_id, std::size_t limit, std::int64_t now_ms,
-                                                std::int64_t lease_until_ms, std::string_view owner) override;
-    status record_attempt(const attempt_record& a, std::int64_t now_ms) override;
-    result<std::optional<std::int64_t>> next_due(std::string_view endpoint_id) override;
-    result<std::vector<endpoint_record>> load_endpoints(std::int64_t now_ms) override;
-    result<std::int64_t> release_leases(std::int64_t now_ms) override;
-    result<std::int64_t> purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) override;
-    result<std::int64_t> purge_delivered(std::int64_t cutoff_ms, std::size_t limit) override;
-    result<outbox_counts> counts() override;
-
-private:
-    void refresh_routes();  // throws sqlite::failure
-    std::int64_t data_version();
-    // Deletes events that no delivery or dead letter refers to any more.
-    void delete_orphan_events(const std::vector<std::int64_t>& seqs);
-    // Deletes up to `limit` rows chosen by select_sql (?1 cutoff, ?2 limit; returns id,
-    // event_seq) with delete_sql (?1 id), their attempts and orphaned events. Returns how many.
-    std::int64_t purge_rows(const char* select_sql, const char* delete_sql, std::int64_t cutoff_ms, std::size_t limit);
-
-    std::unique_ptr<sqlite::connection> db_;
-    std::vector<route> routes_;
-    // PRAGMA data_version the cache was read at (-1: never). It moves only for other
-    // connections' commits: a write to endpoints through this store must reset it.
-    std::int64_t routes_version_ = -1;
-};
+namespace detail {
 
 std::int64_t sqlite_outbox_store::data_version() {
     auto& v = db_->prepare("PRAGMA data_version");
@@ -164,12 +123,12 @@ result<std::vector<claimed_delivery>> sqlite_outbox_store::claim(std::string_vie
         "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, lease_expires_at = ?1 "
         "WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_first_due WHERE endpoint_id = ?3 "
         "AND state = 'pending' AND attempts = 0 AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT ?5) "
-        "RETURNING id, event_seq, attempts";
+        "RETURNING id, event_seq, attempts, ladder_start";
     static constexpr const char* retries =
         "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, lease_expires_at = ?1 "
         "WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_id = ?3 "
         "AND state = 'pending' AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT ?5) "
-        "RETURNING id, event_seq, attempts";
+        "RETURNING id, event_seq, attempts, ladder_start";
     std::vector<std::pair<claimed_delivery, std::int64_t>> rows;
     for (const char* sql : {first_attempts, retries}) {
         if (rows.size() >= limit) break;
@@ -181,6 +140,7 @@ result<std::vector<claimed_delivery>> sqlite_outbox_store::claim(std::string_vie
             d.id = q.int64(0);
             d.endpoint_id = std::string(endpoint_id);
             d.attempt = static_cast<int>(q.int64(2)) + 1;
+            d.ladder_attempt = d.attempt - static_cast<int>(q.int64(3));
             rows.emplace_back(std::move(d), q.int64(1));
         }
         q.reset();
@@ -205,21 +165,10 @@ result<std::vector<claimed_delivery>> sqlite_outbox_store::claim(std::string_vie
 
 status sqlite_outbox_store::record_attempt(const attempt_record& a, std::int64_t now_ms) {
     auto snippet = std::span<const char>(a.response_snippet.data(), a.response_snippet.size());
-    db_->prepare(
-           "INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, status_code, "
-           "error, response_snippet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(1, a.delivery_id)
-        .bind(2, a.endpoint_id)
-        .bind(3, std::int64_t{a.attempt})
-        .bind(4, a.started_ms)
-        .bind(5, a.duration_us)
-        .bind(6, a.outcome)
-        .bind(7, a.status_code ? std::optional<std::int64_t>(a.status_code) : std::nullopt)
-        .bind(8, a.error)
-        .bind_blob(9, snippet)
-        .run();
     std::optional<std::int64_t> code = a.status_code ? std::optional<std::int64_t>(a.status_code) : std::nullopt;
-    if (a.delivered) {
+    if (a.delivery_id == 0) {
+        // A test event: logged against the endpoint, never retried.
+    } else if (a.delivered) {
         db_->prepare(
                "UPDATE deliveries SET state = 'delivered', attempts = ?2, delivered_at = ?3, next_attempt_at = NULL, "
                "lease_owner = NULL, lease_expires_at = NULL, last_attempt_at = ?4, last_status = ?5, last_error = NULL "
@@ -242,7 +191,9 @@ status sqlite_outbox_store::record_attempt(const attempt_record& a, std::int64_t
             .bind(5, a.error)
             .bind_blob(6, snippet)
             .run();
-        db_->prepare("DELETE FROM deliveries WHERE id = ? AND state = 'pending'").bind(1, a.delivery_id).run();
+        if (db_->changes() > 0) {
+            db_->prepare("DELETE FROM deliveries WHERE id = ? AND state = 'pending'").bind(1, a.delivery_id).run();
+        }
     } else {
         db_->prepare(
                "UPDATE deliveries SET attempts = ?2, next_attempt_at = ?3, lease_owner = NULL, lease_expires_at = NULL, "
@@ -255,6 +206,21 @@ status sqlite_outbox_store::record_attempt(const attempt_record& a, std::int64_t
             .bind(6, a.error)
             .run();
     }
+    // A delivery that is gone (its endpoint was deleted while the attempt was out) keeps no log.
+    if (a.delivery_id != 0 && db_->changes() == 0) return ok_v;
+    db_->prepare(
+           "INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, status_code, "
+           "error, response_snippet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, a.delivery_id ? std::optional<std::int64_t>(a.delivery_id) : std::nullopt)
+        .bind(2, a.endpoint_id)
+        .bind(3, std::int64_t{a.attempt})
+        .bind(4, a.started_ms)
+        .bind(5, a.duration_us)
+        .bind(6, a.outcome)
+        .bind(7, code)
+        .bind(8, a.error)
+        .bind_blob(9, snippet)
+        .run();
     return ok_v;
 }
 
@@ -287,11 +253,14 @@ result<std::vector<endpoint_record>> sqlite_outbox_store::load_endpoints(std::in
     }
     q.reset();
     auto& sq = db_->prepare(
-        "SELECT secret FROM endpoint_secrets WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?) "
+        "SELECT secret, expires_at FROM endpoint_secrets WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?) "
         "ORDER BY created_at DESC");
     for (auto& e : out) {
         sq.bind(1, e.id).bind(2, now_ms);
-        while (sq.step()) e.secrets.push_back(sq.text(0));
+        while (sq.step()) {
+            e.secrets.push_back(sq.text(0));
+            e.secret_expires_ms.push_back(sq.is_null(1) ? std::nullopt : std::optional<std::int64_t>(sq.int64(1)));
+        }
         sq.reset();
     }
     return out;
@@ -375,7 +344,7 @@ result<outbox_counts> sqlite_outbox_store::counts() {
     }
 }
 
-}  // namespace
+}  // namespace detail
 
 result<std::unique_ptr<outbox_store>> open_sqlite_outbox(const storage_config& cfg) {
     try {
@@ -386,7 +355,7 @@ result<std::unique_ptr<outbox_store>> open_sqlite_outbox(const storage_config& c
         db->exec("PRAGMA foreign_keys = ON");
         auto version = migrate(*db, detail::embedded_migrations());
         if (!version) return version.err();
-        return std::unique_ptr<outbox_store>(std::make_unique<sqlite_outbox_store>(std::move(db)));
+        return std::unique_ptr<outbox_store>(std::make_unique<detail::sqlite_outbox_store>(std::move(db)));
     } catch (const sqlite::failure& e) {
         return error{"storage_unavailable", e.what()};
     }

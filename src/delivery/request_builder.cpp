@@ -1,0 +1,59 @@
+#include "delivery/request_builder.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+#include "delivery/signer.hpp"
+
+namespace webhookd {
+
+// Headers an endpoint's custom headers may not set: ours, and those of HTTP framing.
+bool is_reserved_header(std::string_view name, std::string_view signature_header) {
+    static constexpr std::string_view reserved[] = {
+        "host", "user-agent", "content-type", "content-length", "transfer-encoding", "connection", "keep-alive",
+        "te", "trailer", "upgrade", "proxy-authorization", "proxy-connection", "expect", "x-webhook-id",
+        "x-webhook-event", "x-webhook-timestamp", "x-webhook-attempt", "x-webhook-signature", "webhook-id",
+        "webhook-timestamp", "webhook-signature"};
+    auto iequals = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+               });
+    };
+    if (iequals(name, signature_header)) return true;
+    return std::any_of(std::begin(reserved), std::end(reserved), [&](std::string_view r) { return iequals(name, r); });
+}
+
+// The request an endpoint receives for one attempt (CONTRACT.md section 4).
+delivery_request build_request(const endpoint_record& ep, const claimed_delivery& d, std::int64_t unix_seconds) {
+    delivery_request req;
+    req.url = ep.url;
+    req.body = ep.body_mode == "data"
+                   ? d.envelope.substr(d.data_offset, d.envelope.size() - d.data_offset - 1)
+                   : d.envelope;
+    auto ts = std::to_string(unix_seconds);
+    auto& h = req.headers;
+    // Operator headers never replace a header webhookd sets or HTTP framing depends on.
+    auto custom = nlohmann::json::parse(ep.headers_json, nullptr, false);
+    if (custom.is_object()) {
+        for (auto it = custom.begin(); it != custom.end(); ++it) {
+            if (it.value().is_string() && !is_reserved_header(it.key(), ep.signature_header)) {
+                h.emplace_back(it.key(), it.value().get<std::string>());
+            }
+        }
+    }
+    h.emplace_back("Content-Type", "application/json");
+    h.emplace_back("X-Webhook-Id", d.event_id);
+    h.emplace_back("X-Webhook-Event", d.event_type);
+    h.emplace_back("X-Webhook-Timestamp", ts);
+    h.emplace_back("X-Webhook-Attempt", std::to_string(d.attempt));
+    auto format = parse_signature_format(ep.signature_format).value_or(signature_format::hex);
+    h.emplace_back(ep.signature_header, signature_header_value(format, ep.secrets.front(), req.body, unix_seconds));
+    h.emplace_back("webhook-id", d.event_id);
+    h.emplace_back("webhook-timestamp", ts);
+    h.emplace_back("webhook-signature", standard_webhooks_header(ep.secrets, d.event_id, unix_seconds, req.body));
+    return req;
+}
+
+}  // namespace webhookd

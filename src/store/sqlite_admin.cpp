@@ -1,0 +1,525 @@
+// The SQLite outbox's admin API half: endpoint settings and secrets, the delivery log and
+// dead letters. Writes run inside the writer's group transaction (they throw
+// sqlite::failure, which write_group turns into the unit's error); reads run on a
+// connection of their own, each in one read transaction so a page is one snapshot.
+
+#include <sqlite3.h>
+
+#include <variant>
+
+#include "store/sqlite_store_impl.hpp"
+
+namespace webhookd::detail {
+
+namespace {
+
+error not_found(std::string_view what, std::string_view id) {
+    return error{"not_found", std::string(what) + " " + std::string(id) + " does not exist"};
+}
+
+// A WHERE clause built from optional filters, with its bind values in order.
+struct where_clause {
+    std::string sql;
+    std::vector<std::variant<std::int64_t, std::string>> args;
+
+    void add(std::string_view condition) {
+        sql += sql.empty() ? " WHERE " : " AND ";
+        sql += condition;
+    }
+    template <class T>
+    void add(std::string_view condition, T value) {
+        add(condition);
+        args.emplace_back(std::move(value));
+    }
+    // Binds args from index `first`; returns the next free index.
+    int bind(sqlite::statement& q, int first = 1) const {
+        for (const auto& a : args) {
+            std::visit([&](const auto& v) { q.bind(first, v); }, a);
+            ++first;
+        }
+        return first;
+    }
+};
+
+std::optional<int> optional_int(const sqlite::statement& q, int col) {
+    if (q.is_null(col)) return std::nullopt;
+    return static_cast<int>(q.int64(col));
+}
+std::optional<std::int64_t> optional_int64(const sqlite::statement& q, int col) {
+    if (q.is_null(col)) return std::nullopt;
+    return q.int64(col);
+}
+
+// Columns of a delivery row, the same for both tables (see delivery_columns / dead_columns).
+delivery_view read_delivery_row(const sqlite::statement& q) {
+    delivery_view d;
+    d.id = q.int64(0);
+    d.status = q.text(1);
+    d.event_id = q.text(2);
+    d.event_type = q.text(3);
+    d.endpoint_id = q.text(4);
+    d.attempts = static_cast<int>(q.int64(5));
+    d.created_ms = q.int64(6);
+    d.next_attempt_ms = optional_int64(q, 7);
+    d.last_attempt_ms = optional_int64(q, 8);
+    d.last_status = optional_int(q, 9);
+    d.last_error = q.is_null(10) ? "" : q.text(10);
+    d.delivered_ms = optional_int64(q, 11);
+    d.died_ms = optional_int64(q, 12);
+    d.last_response = q.is_null(13) ? "" : q.text(13);
+    return d;
+}
+
+constexpr const char* delivery_columns =
+    "SELECT d.id, d.state, e.id, e.type, d.endpoint_id, d.attempts, d.created_at, d.next_attempt_at, "
+    "d.last_attempt_at, d.last_status, d.last_error, d.delivered_at, NULL, NULL "
+    "FROM deliveries d JOIN events e ON e.seq = d.event_seq";
+constexpr const char* dead_columns =
+    "SELECT d.id, 'dead', e.id, e.type, d.endpoint_id, d.attempts, d.created_at, NULL, d.died_at, "
+    "d.last_status, d.last_error, NULL, d.died_at, d.last_response "
+    "FROM dead_letters d JOIN events e ON e.seq = d.event_seq";
+
+// The conditions of an event-type filter on events e: exact, "prefix.*" or "*".
+void add_type_filter(where_clause& w, const std::optional<std::string>& type) {
+    if (!type || *type == "*") return;
+    if (type->ends_with(".*")) {
+        w.add("substr(e.type, 1, ?) = ?", static_cast<std::int64_t>(type->size() - 1));
+        w.args.emplace_back(type->substr(0, type->size() - 1));
+    } else {
+        w.add("e.type = ?", *type);
+    }
+}
+
+// Runs f in one read transaction; a failure becomes a storage error.
+template <class F>
+auto read_snapshot(sqlite::connection& db, F&& f) -> decltype(f()) {
+    try {
+        db.exec("BEGIN");
+        auto r = f();
+        db.exec("COMMIT");
+        return r;
+    } catch (const sqlite::failure& e) {
+        if (!sqlite3_get_autocommit(db.handle())) {
+            try {
+                db.exec("ROLLBACK");
+            } catch (const sqlite::failure&) {
+            }
+        }
+        return storage_error(e);
+    }
+}
+
+}  // namespace
+
+bool sqlite_outbox_store::endpoint_exists(std::string_view id) {
+    auto& q = db_->prepare("SELECT 1 FROM endpoints WHERE id = ?");
+    q.bind(1, id);
+    bool found = q.step();
+    q.reset();
+    return found;
+}
+
+// ---- Writes -------------------------------------------------------------------------------
+
+status sqlite_outbox_store::create_endpoint(const std::string& id, const endpoint_settings& s,
+                                            const std::string& secret, std::int64_t now_ms) {
+    if (endpoint_exists(id)) return error{"conflict", "endpoint " + id + " already exists"};
+    db_->prepare(
+           "INSERT INTO endpoints (id, seq, url, description, event_patterns, body_mode, signature_format, "
+           "signature_header, headers, enabled, created_at, updated_at) VALUES (?1, "
+           "(SELECT COALESCE(MAX(seq), 0) + 1 FROM endpoints), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)")
+        .bind(1, id)
+        .bind(2, s.url.value_or(""))
+        .bind(3, s.description.value_or(""))
+        .bind(4, s.patterns_json.value_or("[]"))
+        .bind(5, s.body_mode.value_or("envelope"))
+        .bind(6, s.signature_format.value_or("hex"))
+        .bind(7, s.signature_header.value_or("X-Webhook-Signature"))
+        .bind(8, s.headers_json.value_or("{}"))
+        .bind(9, std::int64_t{s.enabled.value_or(true) ? 1 : 0})
+        .bind(10, now_ms)
+        .run();
+    db_->prepare("INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES (?, ?, ?)")
+        .bind(1, id)
+        .bind(2, secret)
+        .bind(3, now_ms)
+        .run();
+    routes_version_ = -1;  // this connection's own writes do not move data_version
+    return ok_v;
+}
+
+status sqlite_outbox_store::update_endpoint(std::string_view id, const endpoint_settings& s, std::int64_t now_ms) {
+    if (!endpoint_exists(id)) return not_found("endpoint", id);
+    std::string sql = "UPDATE endpoints SET updated_at = ?";
+    std::vector<std::variant<std::int64_t, std::string>> args{now_ms};
+    auto set = [&](const char* column, const auto& value) {
+        if (!value) return;
+        sql += std::string(", ") + column + " = ?";
+        args.emplace_back(*value);
+    };
+    set("url", s.url);
+    set("description", s.description);
+    set("event_patterns", s.patterns_json);
+    set("body_mode", s.body_mode);
+    set("signature_format", s.signature_format);
+    set("signature_header", s.signature_header);
+    set("headers", s.headers_json);
+    if (s.enabled) set("enabled", std::optional<std::int64_t>(*s.enabled ? 1 : 0));
+    sql += " WHERE id = ?";
+    args.emplace_back(std::string(id));
+    auto& q = db_->prepare(sql);
+    int i = 1;
+    for (const auto& a : args) std::visit([&](const auto& v) { q.bind(i++, v); }, a);
+    q.run();
+    routes_version_ = -1;
+    return ok_v;
+}
+
+result<std::int64_t> sqlite_outbox_store::delete_endpoint(std::string_view id) {
+    if (!endpoint_exists(id)) return not_found("endpoint", id);
+    db_->prepare(
+           "DELETE FROM attempts WHERE delivery_id IN "
+           "(SELECT id FROM deliveries WHERE endpoint_id = ? AND state = 'pending')")
+        .bind(1, id)
+        .run();
+    db_->prepare("DELETE FROM deliveries WHERE endpoint_id = ? AND state = 'pending'").bind(1, id).run();
+    std::int64_t cancelled = db_->changes();
+    db_->prepare("DELETE FROM endpoint_secrets WHERE endpoint_id = ?").bind(1, id).run();
+    db_->prepare("DELETE FROM endpoints WHERE id = ?").bind(1, id).run();
+    routes_version_ = -1;
+    return cancelled;
+}
+
+result<std::int64_t> sqlite_outbox_store::set_paused(std::string_view id, bool paused, std::int64_t now_ms) {
+    auto& q = db_->prepare("SELECT paused_at FROM endpoints WHERE id = ?");
+    q.bind(1, id);
+    if (!q.step()) {
+        q.reset();
+        return not_found("endpoint", id);
+    }
+    std::optional<std::int64_t> paused_at = optional_int64(q, 0);
+    q.reset();
+    std::int64_t moved = 0;
+    if (paused && !paused_at) {
+        db_->prepare("UPDATE endpoints SET paused_at = ?2, updated_at = ?2 WHERE id = ?1").bind(1, id).bind(2, now_ms).run();
+    } else if (!paused && paused_at) {
+        // Each delivery not yet due at the pause gets back the wait it had left then (from
+        // the pause, or from when it was scheduled if that was later).
+        db_->prepare(
+               "UPDATE deliveries INDEXED BY deliveries_endpoint_due "
+               "SET next_attempt_at = ?3 + next_attempt_at - MAX(?2, created_at, COALESCE(last_attempt_at, 0)) "
+               "WHERE endpoint_id = ?1 AND state = 'pending' AND next_attempt_at > ?2 AND lease_owner IS NULL")
+            .bind(1, id)
+            .bind(2, *paused_at)
+            .bind(3, now_ms)
+            .run();
+        moved = db_->changes();
+        db_->prepare("UPDATE endpoints SET paused_at = NULL, updated_at = ?2 WHERE id = ?1").bind(1, id).bind(2, now_ms).run();
+    }
+    return moved;
+}
+
+status sqlite_outbox_store::rotate_secret(std::string_view id, const std::string& secret, std::int64_t grace_until_ms,
+                                          std::int64_t now_ms, std::size_t max_previous) {
+    if (!endpoint_exists(id)) return not_found("endpoint", id);
+    db_->prepare(
+           "UPDATE endpoint_secrets SET expires_at = ?2 WHERE endpoint_id = ?1 "
+           "AND (expires_at IS NULL OR expires_at > ?2)")
+        .bind(1, id)
+        .bind(2, grace_until_ms)
+        .run();
+    // Expired secrets go; of the previous ones, the newest max_previous stay.
+    db_->prepare("DELETE FROM endpoint_secrets WHERE endpoint_id = ?1 AND expires_at <= ?2")
+        .bind(1, id)
+        .bind(2, now_ms)
+        .run();
+    db_->prepare(
+           "DELETE FROM endpoint_secrets WHERE endpoint_id = ?1 AND created_at NOT IN "
+           "(SELECT created_at FROM endpoint_secrets WHERE endpoint_id = ?1 ORDER BY created_at DESC LIMIT ?2)")
+        .bind(1, id)
+        .bind(2, static_cast<std::int64_t>(max_previous))
+        .run();
+    // created_at is part of the key: two rotations in one millisecond still get two rows.
+    db_->prepare(
+           "INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES (?1, ?2, "
+           "MAX(?3, (SELECT COALESCE(MAX(created_at), 0) + 1 FROM endpoint_secrets WHERE endpoint_id = ?1)))")
+        .bind(1, id)
+        .bind(2, secret)
+        .bind(3, now_ms)
+        .run();
+    db_->prepare("UPDATE endpoints SET updated_at = ?2 WHERE id = ?1").bind(1, id).bind(2, now_ms).run();
+    return ok_v;
+}
+
+status sqlite_outbox_store::requeue_dead_letter(std::int64_t id, std::int64_t now_ms) {
+    auto& q = db_->prepare("SELECT endpoint_id FROM dead_letters WHERE id = ?");
+    q.bind(1, id);
+    if (!q.step()) {
+        q.reset();
+        return not_found("dead letter", "dlv_" + std::to_string(id));
+    }
+    auto endpoint_id = q.text(0);
+    q.reset();
+    if (!endpoint_exists(endpoint_id)) {
+        return error{"conflict", "endpoint " + endpoint_id + " of dead letter dlv_" + std::to_string(id) +
+                                     " was deleted: there is nowhere to send it"};
+    }
+    db_->prepare(
+           "INSERT INTO deliveries (id, event_seq, endpoint_id, state, attempts, ladder_start, next_attempt_at, "
+           "created_at, last_attempt_at, last_status, last_error) SELECT id, event_seq, endpoint_id, 'pending', "
+           "attempts, attempts, ?2, created_at, died_at, last_status, last_error FROM dead_letters WHERE id = ?1")
+        .bind(1, id)
+        .bind(2, now_ms)
+        .run();
+    db_->prepare("DELETE FROM dead_letters WHERE id = ?").bind(1, id).run();
+    return ok_v;
+}
+
+result<requeue_result> sqlite_outbox_store::requeue_dead_letters(const dead_letter_filter& f, std::int64_t now_ms,
+                                                                 bool dry_run) {
+    where_clause w;
+    if (f.endpoint_id) w.add("d.endpoint_id = ?", *f.endpoint_id);
+    add_type_filter(w, f.event_type);
+    if (f.since_ms) w.add("d.died_at >= ?", *f.since_ms);
+    if (f.until_ms) w.add("d.died_at < ?", *f.until_ms);
+    auto& q = db_->prepare(
+        "SELECT d.id, EXISTS (SELECT 1 FROM endpoints p WHERE p.id = d.endpoint_id) "
+        "FROM dead_letters d JOIN events e ON e.seq = d.event_seq" + w.sql);
+    w.bind(q);
+    std::vector<std::int64_t> ids;
+    requeue_result out;
+    while (q.step()) {
+        if (q.int64(1)) {
+            ids.push_back(q.int64(0));
+        } else {
+            ++out.skipped;
+        }
+    }
+    q.reset();
+    out.requeued = static_cast<std::int64_t>(ids.size());
+    if (dry_run) return out;
+    for (auto id : ids) {
+        if (auto st = requeue_dead_letter(id, now_ms); !st) return st.err();
+    }
+    return out;
+}
+
+status sqlite_outbox_store::delete_dead_letter(std::int64_t id) {
+    db_->prepare("DELETE FROM dead_letters WHERE id = ?").bind(1, id).run();
+    if (db_->changes() == 0) return not_found("dead letter", "dlv_" + std::to_string(id));
+    db_->prepare("DELETE FROM attempts WHERE delivery_id = ?").bind(1, id).run();
+    return ok_v;
+}
+
+// ---- Reads --------------------------------------------------------------------------------
+
+void sqlite_outbox_store::load_secrets(endpoint_view& e, std::int64_t now_ms) {
+    auto& q = db_->prepare(
+        "SELECT secret, created_at, expires_at FROM endpoint_secrets WHERE endpoint_id = ? "
+        "AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC");
+    q.bind(1, e.id).bind(2, now_ms);
+    while (q.step()) e.secrets.push_back({q.text(0), q.int64(1), optional_int64(q, 2)});
+    q.reset();
+}
+
+void sqlite_outbox_store::load_attempts(delivery_view& d) {
+    auto& q = db_->prepare(
+        "SELECT id, delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, status_code, error, "
+        "response_snippet FROM attempts WHERE delivery_id = ? ORDER BY attempt, id");
+    q.bind(1, d.id);
+    while (q.step()) {
+        attempt_view a{q.int64(0), optional_int64(q, 1), q.text(2), static_cast<int>(q.int64(3)), q.int64(4),
+                       q.int64(5), q.text(6), optional_int(q, 7), q.is_null(8) ? "" : q.text(8),
+                       q.is_null(9) ? "" : q.text(9)};
+        d.attempt_log.push_back(std::move(a));
+    }
+    q.reset();
+}
+
+namespace {
+
+endpoint_view read_endpoint_row(const sqlite::statement& q) {
+    endpoint_view e;
+    e.id = q.text(0);
+    e.seq = q.int64(1);
+    e.url = q.text(2);
+    e.description = q.text(3);
+    e.patterns_json = q.text(4);
+    e.body_mode = q.text(5);
+    e.signature_format = q.text(6);
+    e.signature_header = q.text(7);
+    e.headers_json = q.text(8);
+    e.enabled = q.int64(9) != 0;
+    e.paused_ms = optional_int64(q, 10);
+    e.created_ms = q.int64(11);
+    e.updated_ms = q.int64(12);
+    return e;
+}
+
+constexpr const char* endpoint_columns =
+    "SELECT id, seq, url, description, event_patterns, body_mode, signature_format, signature_header, headers, "
+    "enabled, paused_at, created_at, updated_at FROM endpoints";
+
+}  // namespace
+
+result<std::optional<endpoint_view>> sqlite_outbox_store::get_endpoint(std::string_view id, std::int64_t now_ms) {
+    return read_snapshot(*db_, [&]() -> result<std::optional<endpoint_view>> {
+        auto& q = db_->prepare(std::string(endpoint_columns) + " WHERE id = ?");
+        q.bind(1, id);
+        if (!q.step()) {
+            q.reset();
+            return std::optional<endpoint_view>();
+        }
+        auto e = read_endpoint_row(q);
+        q.reset();
+        load_secrets(e, now_ms);
+        return std::optional<endpoint_view>(std::move(e));
+    });
+}
+
+result<std::vector<endpoint_view>> sqlite_outbox_store::list_endpoints(const page_request& page, std::int64_t now_ms) {
+    return read_snapshot(*db_, [&]() -> result<std::vector<endpoint_view>> {
+        where_clause w;
+        if (page.after) w.add("seq < ?", page.after->id);
+        auto& q = db_->prepare(std::string(endpoint_columns) + w.sql + " ORDER BY seq DESC LIMIT ?");
+        q.bind(w.bind(q), static_cast<std::int64_t>(page.limit));
+        std::vector<endpoint_view> out;
+        while (q.step()) out.push_back(read_endpoint_row(q));
+        q.reset();
+        for (auto& e : out) load_secrets(e, now_ms);
+        return out;
+    });
+}
+
+std::vector<delivery_view> sqlite_outbox_store::read_deliveries(const std::string& sql,
+                                                                const std::vector<std::string>& text_args,
+                                                                const std::vector<std::int64_t>& int_args) {
+    auto& q = db_->prepare(sql);
+    int i = 1;
+    for (const auto& t : text_args) q.bind(i++, t);
+    for (auto n : int_args) q.bind(i++, n);
+    std::vector<delivery_view> out;
+    while (q.step()) out.push_back(read_delivery_row(q));
+    q.reset();
+    return out;
+}
+
+result<std::optional<event_view>> sqlite_outbox_store::get_event(std::string_view id) {
+    return read_snapshot(*db_, [&]() -> result<std::optional<event_view>> {
+        auto& q = db_->prepare("SELECT seq, id, type, timestamp, body, data_offset, created_at FROM events WHERE id = ?");
+        q.bind(1, id);
+        if (!q.step()) {
+            q.reset();
+            return std::optional<event_view>();
+        }
+        std::int64_t seq = q.int64(0);
+        event_view ev{q.text(1), q.text(2), q.text(3), q.text(4), static_cast<std::size_t>(q.int64(5)), q.int64(6), {}};
+        q.reset();
+        ev.deliveries = read_deliveries(std::string(delivery_columns) + " WHERE d.event_seq = ?1 UNION ALL " +
+                                            dead_columns + " WHERE d.event_seq = ?1 ORDER BY 1",
+                                        {}, {seq});
+        return std::optional<event_view>(std::move(ev));
+    });
+}
+
+result<std::vector<delivery_view>> sqlite_outbox_store::list_deliveries(const delivery_filter& f,
+                                                                        const page_request& page) {
+    return read_snapshot(*db_, [&]() -> result<std::vector<delivery_view>> {
+        auto arm = [&](const char* columns, bool dead) {
+            where_clause w;
+            if (!dead && f.status) w.add("d.state = ?", *f.status);
+            if (f.endpoint_id) w.add("d.endpoint_id = ?", *f.endpoint_id);
+            add_type_filter(w, f.event_type);
+            if (f.since_ms) w.add("d.created_at >= ?", *f.since_ms);
+            if (f.until_ms) w.add("d.created_at < ?", *f.until_ms);
+            if (page.after) w.add("d.id < ?", page.after->id);
+            return std::make_pair(std::string(columns) + w.sql, w);
+        };
+        std::vector<where_clause> binds;
+        std::string sql;
+        if (!f.status || *f.status != "dead") {
+            auto [s, w] = arm(delivery_columns, false);
+            sql = s;
+            binds.push_back(w);
+        }
+        if (!f.status || *f.status == "dead") {
+            auto [s, w] = arm(dead_columns, true);
+            sql = sql.empty() ? s : sql + " UNION ALL " + s;
+            binds.push_back(w);
+        }
+        sql += " ORDER BY 1 DESC LIMIT ?";
+        auto& q = db_->prepare(sql);
+        int i = 1;
+        for (const auto& w : binds) i = w.bind(q, i);
+        q.bind(i, static_cast<std::int64_t>(page.limit));
+        std::vector<delivery_view> out;
+        while (q.step()) out.push_back(read_delivery_row(q));
+        q.reset();
+        return out;
+    });
+}
+
+result<std::optional<delivery_view>> sqlite_outbox_store::get_delivery(std::int64_t id) {
+    return read_snapshot(*db_, [&]() -> result<std::optional<delivery_view>> {
+        auto rows = read_deliveries(std::string(delivery_columns) + " WHERE d.id = ?1 UNION ALL " + dead_columns +
+                                        " WHERE d.id = ?1",
+                                    {}, {id});
+        if (rows.empty()) return std::optional<delivery_view>();
+        load_attempts(rows.front());
+        return std::optional<delivery_view>(std::move(rows.front()));
+    });
+}
+
+result<std::vector<delivery_view>> sqlite_outbox_store::list_dead_letters(const dead_letter_filter& f,
+                                                                          const page_request& page) {
+    return read_snapshot(*db_, [&]() -> result<std::vector<delivery_view>> {
+        where_clause w;
+        if (f.endpoint_id) w.add("d.endpoint_id = ?", *f.endpoint_id);
+        add_type_filter(w, f.event_type);
+        if (f.since_ms) w.add("d.died_at >= ?", *f.since_ms);
+        if (f.until_ms) w.add("d.died_at < ?", *f.until_ms);
+        if (page.after) {
+            w.add("(d.died_at < ? OR (d.died_at = ? AND d.id < ?))", page.after->primary);
+            w.args.emplace_back(page.after->primary);
+            w.args.emplace_back(page.after->id);
+        }
+        auto& q = db_->prepare(std::string(dead_columns) + w.sql + " ORDER BY d.died_at DESC, d.id DESC LIMIT ?");
+        q.bind(w.bind(q), static_cast<std::int64_t>(page.limit));
+        std::vector<delivery_view> out;
+        while (q.step()) out.push_back(read_delivery_row(q));
+        q.reset();
+        return out;
+    });
+}
+
+result<std::optional<delivery_view>> sqlite_outbox_store::get_dead_letter(std::int64_t id) {
+    return read_snapshot(*db_, [&]() -> result<std::optional<delivery_view>> {
+        auto rows = read_deliveries(std::string(dead_columns) + " WHERE d.id = ?1", {}, {id});
+        if (rows.empty()) return std::optional<delivery_view>();
+        load_attempts(rows.front());
+        return std::optional<delivery_view>(std::move(rows.front()));
+    });
+}
+
+result<std::vector<attempt_view>> sqlite_outbox_store::list_attempts(std::string_view endpoint_id,
+                                                                     const page_request& page) {
+    return read_snapshot(*db_, [&]() -> result<std::vector<attempt_view>> {
+        where_clause w;
+        w.add("endpoint_id = ?", std::string(endpoint_id));
+        if (page.after) w.add("id < ?", page.after->id);
+        auto& q = db_->prepare(
+            "SELECT id, delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, status_code, error, "
+            "response_snippet FROM attempts" + w.sql + " ORDER BY id DESC LIMIT ?");
+        q.bind(w.bind(q), static_cast<std::int64_t>(page.limit));
+        std::vector<attempt_view> out;
+        while (q.step()) {
+            out.push_back({q.int64(0), optional_int64(q, 1), q.text(2), static_cast<int>(q.int64(3)), q.int64(4),
+                           q.int64(5), q.text(6), optional_int(q, 7), q.is_null(8) ? "" : q.text(8),
+                           q.is_null(9) ? "" : q.text(9)});
+        }
+        q.reset();
+        return out;
+    });
+}
+
+}  // namespace webhookd::detail

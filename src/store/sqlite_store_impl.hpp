@@ -1,0 +1,83 @@
+#pragma once
+// The SQLite outbox's class, shared by its two sources: sqlite_outbox_store.cpp (ingest,
+// dispatcher, retention) and sqlite_admin.cpp (the admin API). Internal to src/store.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/outbox_store.hpp"
+#include "store/sqlite.hpp"
+
+namespace webhookd::detail {
+
+// What fan-out needs of an endpoint.
+struct route {
+    std::string id;
+    std::vector<std::string> patterns;
+};
+
+inline error storage_error(const sqlite::failure& e) {
+    return error{e.transient() ? "storage_unavailable" : "storage_error", e.what()};
+}
+
+class sqlite_outbox_store final : public outbox_store {
+public:
+    explicit sqlite_outbox_store(std::unique_ptr<sqlite::connection> db) : db_(std::move(db)) {}
+
+    void write_group(std::span<write_unit* const> units, std::int64_t now_ms) override;
+    result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms, std::int64_t due_ms) override;
+    result<std::vector<claimed_delivery>> claim(std::string_view endpoint_id, std::size_t limit, std::int64_t now_ms,
+                                                std::int64_t lease_until_ms, std::string_view owner) override;
+    status record_attempt(const attempt_record& a, std::int64_t now_ms) override;
+    result<std::optional<std::int64_t>> next_due(std::string_view endpoint_id) override;
+    result<std::vector<endpoint_record>> load_endpoints(std::int64_t now_ms) override;
+    result<std::int64_t> release_leases(std::int64_t now_ms) override;
+    result<std::int64_t> purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) override;
+    result<std::int64_t> purge_delivered(std::int64_t cutoff_ms, std::size_t limit) override;
+    result<outbox_counts> counts() override;
+
+    // Admin API (sqlite_admin.cpp).
+    status create_endpoint(const std::string& id, const endpoint_settings& s, const std::string& secret,
+                           std::int64_t now_ms) override;
+    status update_endpoint(std::string_view id, const endpoint_settings& s, std::int64_t now_ms) override;
+    result<std::int64_t> delete_endpoint(std::string_view id) override;
+    result<std::int64_t> set_paused(std::string_view id, bool paused, std::int64_t now_ms) override;
+    status rotate_secret(std::string_view id, const std::string& secret, std::int64_t grace_until_ms,
+                         std::int64_t now_ms, std::size_t max_previous) override;
+    status requeue_dead_letter(std::int64_t id, std::int64_t now_ms) override;
+    result<requeue_result> requeue_dead_letters(const dead_letter_filter& f, std::int64_t now_ms,
+                                                bool dry_run) override;
+    status delete_dead_letter(std::int64_t id) override;
+    result<std::optional<endpoint_view>> get_endpoint(std::string_view id, std::int64_t now_ms) override;
+    result<std::vector<endpoint_view>> list_endpoints(const page_request& page, std::int64_t now_ms) override;
+    result<std::optional<event_view>> get_event(std::string_view id) override;
+    result<std::vector<delivery_view>> list_deliveries(const delivery_filter& f, const page_request& page) override;
+    result<std::optional<delivery_view>> get_delivery(std::int64_t id) override;
+    result<std::vector<delivery_view>> list_dead_letters(const dead_letter_filter& f,
+                                                         const page_request& page) override;
+    result<std::optional<delivery_view>> get_dead_letter(std::int64_t id) override;
+    result<std::vector<attempt_view>> list_attempts(std::string_view endpoint_id, const page_request& page) override;
+
+private:
+    bool endpoint_exists(std::string_view id);
+    void load_secrets(endpoint_view& e, std::int64_t now_ms);
+    void load_attempts(delivery_view& d);
+    std::vector<delivery_view> read_deliveries(const std::string& sql, const std::vector<std::string>& text_args,
+                                               const std::vector<std::int64_t>& int_args);
+    void refresh_routes();  // throws sqlite::failure
+    std::int64_t data_version();
+    // Deletes events that no delivery or dead letter refers to any more.
+    void delete_orphan_events(const std::vector<std::int64_t>& seqs);
+    // Deletes up to `limit` rows chosen by select_sql (?1 cutoff, ?2 limit; returns id,
+    // event_seq) with delete_sql (?1 id), their attempts and orphaned events. Returns how many.
+    std::int64_t purge_rows(const char* select_sql, const char* delete_sql, std::int64_t cutoff_ms, std::size_t limit);
+
+    std::unique_ptr<sqlite::connection> db_;
+    std::vector<route> routes_;
+    // PRAGMA data_version the cache was read at (-1: never). It moves only for other
+    // connections' commits: a write to endpoints through this store must reset it.
+    std::int64_t routes_version_ = -1;
+};
+
+}  // namespace webhookd::detail
