@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "webhookd/clock.hpp"
 #include "webhookd/config.hpp"
@@ -37,6 +39,8 @@ public:
 
     unsigned short ingest_port() const;
     unsigned short admin_port() const;
+    // Every route both listeners serve, as "METHOD /pattern" (for the API docs' test).
+    std::vector<std::string> routes() const;
 
 private:
     struct impl;

@@ -1,5 +1,6 @@
 #include "admin/admin_input.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -142,8 +143,9 @@ result<endpoint_settings> parse_endpoint_settings(const json& body, bool create,
                 return invalid("\"signature.header\" must be an HTTP header name");
             }
             auto name = sig["header"].get<std::string>();
-            // Any name webhookd sets itself is taken; compare against a name no header has.
-            if (is_reserved_header(name, "\n")) {
+            // Any other name webhookd or HTTP sets itself is taken (compared against a name
+            // no header has, so that only the reserved list decides).
+            if (!boost::beast::iequals(name, "X-Webhook-Signature") && is_reserved_header(name, "\n")) {
                 return invalid("\"signature.header\": " + name + " is a header webhookd or HTTP sets itself");
             }
             s.signature_header = std::move(name);

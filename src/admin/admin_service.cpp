@@ -45,7 +45,8 @@ struct reply {
         http::request r;
         r.version(version);
         r.keep_alive(keep_alive);
-        respond(http::json_response(r, code, body.dump()));
+        // Response snippets are raw bytes: never let invalid UTF-8 fail the answer.
+        respond(http::json_response(r, code, body.dump(-1, ' ', false, json::error_handler_t::replace)));
     }
     void fail(http_status code, std::string_view error_code, std::string_view message) const {
         http::request r;
@@ -486,7 +487,8 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
             }
             type = e.get<std::string>();
         }
-        std::string data = body->contains("data") ? (*body)["data"].dump() : std::string(R"({"test":true})");
+        // The data as the operator wrote it (key order kept), minified like ingest stores it.
+        std::string data = body->contains("data") ? json::parse(req.body())["data"].dump() : std::string(R"({"test":true})");
         auto id = p.at("id");
         auto now = clk.now_ms();
         auto self = shared_from_this();

@@ -212,4 +212,12 @@ void daemon::stop() { impl_->stop(); }
 unsigned short daemon::ingest_port() const { return impl_->ingest_listener->port(); }
 unsigned short daemon::admin_port() const { return impl_->admin_listener->port(); }
 
+std::vector<std::string> daemon::routes() const {
+    std::vector<std::string> out;
+    for (const auto* r : {&impl_->ingest_router, &impl_->admin_router}) {
+        for (const auto& route : r->routes()) out.push_back(std::string(http::beast_http::to_string(route.method)) + " " + route.pattern);
+    }
+    return out;
+}
+
 }  // namespace webhookd

@@ -83,8 +83,11 @@ constexpr const char* dead_columns =
 void add_type_filter(where_clause& w, const std::optional<std::string>& type) {
     if (!type || *type == "*") return;
     if (type->ends_with(".*")) {
-        w.add("substr(e.type, 1, ?) = ?", static_cast<std::int64_t>(type->size() - 1));
+        // "booking.*": types that start with "booking." and go on (as the endpoint matcher).
+        auto n = static_cast<std::int64_t>(type->size() - 1);
+        w.add("substr(e.type, 1, ?) = ?", n);
         w.args.emplace_back(type->substr(0, type->size() - 1));
+        w.add("length(e.type) > ?", n);
     } else {
         w.add("e.type = ?", *type);
     }

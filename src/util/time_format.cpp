@@ -19,13 +19,18 @@ std::string format_rfc3339(std::chrono::system_clock::time_point t) {
 }
 
 std::string format_rfc3339_ms(std::int64_t ms) {
+    // In days and milliseconds, not system_clock (nanoseconds would overflow past 2262).
     using namespace std::chrono;
-    auto t = system_clock::time_point(milliseconds(ms));
-    auto text = format_rfc3339(t);
-    char frac[8];
-    std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(((ms % 1000) + 1000) % 1000));
-    text.pop_back();
-    return text + frac;
+    auto total = milliseconds(ms);
+    auto days = floor<std::chrono::days>(total);
+    year_month_day ymd{sys_days{days}};
+    auto rest = (total - days).count();  // 0 .. 86'399'999
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(rest / 3600000), static_cast<int>(rest / 60000 % 60),
+                  static_cast<int>(rest / 1000 % 60), static_cast<int>(rest % 1000));
+    return buf;
 }
 
 namespace {

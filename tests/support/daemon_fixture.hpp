@@ -52,6 +52,7 @@ public:
     }
     unsigned short ingest_port() const { return d_->ingest_port(); }
     unsigned short admin_port() const { return d_->admin_port(); }
+    std::vector<std::string> routes() const { return d_->routes(); }
     config& cfg() { return cfg_; }
 
 private:
