@@ -42,17 +42,18 @@ struct reply {
     http::responder respond;
 
     void send(http_status code, const json& body) const {
-        http::request r;
-        r.version(version);
-        r.keep_alive(keep_alive);
         // Response snippets are raw bytes: never let invalid UTF-8 fail the answer.
-        respond(http::json_response(r, code, body.dump(-1, ' ', false, json::error_handler_t::replace)));
+        respond(http::json_response(shell(), code, body.dump(-1, ' ', false, json::error_handler_t::replace)));
     }
     void fail(http_status code, std::string_view error_code, std::string_view message) const {
+        respond(http::json_error(shell(), code, error_code, message));
+    }
+    // What the response builders read of the request.
+    http::request shell() const {
         http::request r;
         r.version(version);
         r.keep_alive(keep_alive);
-        respond(http::json_error(r, code, error_code, message));
+        return r;
     }
     void fail(const error& e) const {
         http_status code = http_status::internal_server_error;
@@ -196,7 +197,6 @@ bool is_json_body(const http::request& req) {
 
 struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
     asio::io_context& ioc;
-    const config& cfg;
     writer& db_writer;
     reader& db_reader;
     std::shared_ptr<dispatcher> dispatch;
@@ -208,9 +208,9 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
 
     impl(asio::io_context& i, const config& c, writer& w, reader& r, std::shared_ptr<dispatcher> d,
          delivery_client& cl, metrics& m, const clock& k, std::shared_ptr<spdlog::logger> l)
-        : ioc(i), cfg(c), db_writer(w), db_reader(r), dispatch(std::move(d)), client(cl), stats(m), clk(k),
+        : ioc(i), db_writer(w), db_reader(r), dispatch(std::move(d)), client(cl), stats(m), clk(k),
           log(std::move(l)) {
-        for (const auto& text : cfg.delivery.allowed_cidrs) {
+        for (const auto& text : c.delivery.allowed_cidrs) {
             if (auto parsed = parse_cidr(text)) allowed_cidrs.push_back(*parsed);
         }
     }

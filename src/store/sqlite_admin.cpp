@@ -154,11 +154,12 @@ status sqlite_outbox_store::create_endpoint(const std::string& id, const endpoin
 status sqlite_outbox_store::update_endpoint(std::string_view id, const endpoint_settings& s, std::int64_t now_ms) {
     if (!endpoint_exists(id)) return not_found("endpoint", id);
     std::string sql = "UPDATE endpoints SET updated_at = ?";
-    std::vector<std::variant<std::int64_t, std::string>> args{now_ms};
+    where_clause values;  // only its bind list: the SET values in order
+    values.args.emplace_back(now_ms);
     auto set = [&](const char* column, const auto& value) {
         if (!value) return;
         sql += std::string(", ") + column + " = ?";
-        args.emplace_back(*value);
+        values.args.emplace_back(*value);
     };
     set("url", s.url);
     set("description", s.description);
@@ -169,10 +170,9 @@ status sqlite_outbox_store::update_endpoint(std::string_view id, const endpoint_
     set("headers", s.headers_json);
     if (s.enabled) set("enabled", std::optional<std::int64_t>(*s.enabled ? 1 : 0));
     sql += " WHERE id = ?";
-    args.emplace_back(std::string(id));
+    values.args.emplace_back(std::string(id));
     auto& q = db_->prepare(sql);
-    int i = 1;
-    for (const auto& a : args) std::visit([&](const auto& v) { q.bind(i++, v); }, a);
+    values.bind(q);
     q.run();
     routes_version_ = -1;
     return ok_v;
