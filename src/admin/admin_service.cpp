@@ -251,6 +251,22 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         out.fail(e);
     }
 
+    // Answers one page of a list. fetch(store, page) reads limit + 1 rows, so the extra row
+    // tells whether a next page exists.
+    template <class Fetch, class ToJson, class KeyOf>
+    void send_page(const reply& out, const std::map<std::string, std::string, std::less<>>& params, Fetch fetch,
+                   ToJson to_json, KeyOf key_of) {
+        auto page = admin::parse_page(get(params, "limit"), get(params, "cursor"));
+        if (!page) return out.fail(page.err());
+        auto ask = *page;
+        ++ask.limit;
+        read(out, [out, ask, limit = page->limit, fetch, to_json, key_of](outbox_store& s) {
+            auto rows = fetch(s, ask);
+            if (!rows) return out.fail(rows.err());
+            out.send(http_status::ok, page_json(*rows, limit, to_json, key_of));
+        });
+    }
+
     // The SSRF check at registration: the URL's host must not be (or resolve to) a blocked
     // address unless delivery.allowed_cidrs allows it. done(refusal) with an empty string
     // when allowed. A host that does not resolve (yet) is allowed: every connect checks again.
@@ -330,17 +346,11 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         auto out = make_reply(req, std::move(respond));
         auto params = query_params(req.target(), {"limit", "cursor"});
         if (!params) return out.fail(params.err());
-        auto page = admin::parse_page(get(*params, "limit"), get(*params, "cursor"));
-        if (!page) return out.fail(page.err());
-        auto fetch = *page;
-        ++fetch.limit;
         auto now = clk.now_ms();
-        read(out, [out, fetch, limit = page->limit, now](outbox_store& s) {
-            auto rows = s.list_endpoints(fetch, now);
-            if (!rows) return out.fail(rows.err());
-            out.send(http_status::ok, page_json(*rows, limit, [](const endpoint_view& e) { return endpoint_json(e); },
-                                                [](const endpoint_view& e) { return page_key{e.seq, e.seq}; }));
-        });
+        send_page(
+            out, *params, [now](outbox_store& s, const page_request& page) { return s.list_endpoints(page, now); },
+            [](const endpoint_view& e) { return endpoint_json(e); },
+            [](const endpoint_view& e) { return page_key{e.seq, e.seq}; });
     }
 
     // Answers with the endpoint as stored now (after a change), or 404.
@@ -560,21 +570,17 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         auto out = make_reply(req, std::move(respond));
         auto params = query_params(req.target(), {"limit", "cursor"});
         if (!params) return out.fail(params.err());
-        auto page = admin::parse_page(get(*params, "limit"), get(*params, "cursor"));
-        if (!page) return out.fail(page.err());
-        auto fetch = *page;
-        ++fetch.limit;
         auto id = p.at("id");
         auto now = clk.now_ms();
-        read(out, [out, id, fetch, limit = page->limit, now](outbox_store& s) {
-            auto e = s.get_endpoint(id, now);
-            if (!e) return out.fail(e.err());
-            if (!*e) return out.fail(http_status::not_found, "not_found", "endpoint " + id + " does not exist");
-            auto rows = s.list_attempts(id, fetch);
-            if (!rows) return out.fail(rows.err());
-            out.send(http_status::ok, page_json(*rows, limit, attempt_json,
-                                                [](const attempt_view& a) { return page_key{a.id, a.id}; }));
-        });
+        send_page(
+            out, *params,
+            [id, now](outbox_store& s, const page_request& page) -> result<std::vector<attempt_view>> {
+                auto e = s.get_endpoint(id, now);
+                if (!e) return e.err();
+                if (!*e) return error{"not_found", "endpoint " + id + " does not exist"};
+                return s.list_attempts(id, page);
+            },
+            attempt_json, [](const attempt_view& a) { return page_key{a.id, a.id}; });
     }
 
     // ---- events and deliveries ------------------------------------------------------------
@@ -632,17 +638,10 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
             f.status = *v;
         }
         if (auto st = read_common_filter(*params, f); !st) return out.fail(st.err());
-        auto page = admin::parse_page(get(*params, "limit"), get(*params, "cursor"));
-        if (!page) return out.fail(page.err());
-        auto fetch = *page;
-        ++fetch.limit;
-        read(out, [out, f, fetch, limit = page->limit](outbox_store& s) {
-            auto rows = s.list_deliveries(f, fetch);
-            if (!rows) return out.fail(rows.err());
-            out.send(http_status::ok,
-                     page_json(*rows, limit, [](const delivery_view& d) { return delivery_json(d, false); },
-                               [](const delivery_view& d) { return page_key{d.id, d.id}; }));
-        });
+        send_page(
+            out, *params, [f](outbox_store& s, const page_request& page) { return s.list_deliveries(f, page); },
+            [](const delivery_view& d) { return delivery_json(d, false); },
+            [](const delivery_view& d) { return page_key{d.id, d.id}; });
     }
 
     void get_delivery(http::request&& req, const http::path_params& p, http::responder respond, bool dead_only) {
@@ -667,17 +666,10 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         if (!params) return out.fail(params.err());
         dead_letter_filter f;
         if (auto st = read_common_filter(*params, f); !st) return out.fail(st.err());
-        auto page = admin::parse_page(get(*params, "limit"), get(*params, "cursor"));
-        if (!page) return out.fail(page.err());
-        auto fetch = *page;
-        ++fetch.limit;
-        read(out, [out, f, fetch, limit = page->limit](outbox_store& s) {
-            auto rows = s.list_dead_letters(f, fetch);
-            if (!rows) return out.fail(rows.err());
-            out.send(http_status::ok,
-                     page_json(*rows, limit, [](const delivery_view& d) { return delivery_json(d, false); },
-                               [](const delivery_view& d) { return page_key{d.died_ms.value_or(0), d.id}; }));
-        });
+        send_page(
+            out, *params, [f](outbox_store& s, const page_request& page) { return s.list_dead_letters(f, page); },
+            [](const delivery_view& d) { return delivery_json(d, false); },
+            [](const delivery_view& d) { return page_key{d.died_ms.value_or(0), d.id}; });
     }
 
     void retry_dead_letter(http::request&& req, const http::path_params& p, http::responder respond) {
