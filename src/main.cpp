@@ -8,6 +8,7 @@
 
 #include "webhookd/config.hpp"
 #include "webhookd/daemon.hpp"
+#include "webhookd/service_notifier.hpp"
 #include "webhookd/version.hpp"
 
 namespace {
@@ -18,7 +19,9 @@ constexpr std::string_view usage = R"(usage: webhookd [--config PATH]
 
 Runs the webhook delivery daemon. Without --config every key has its default: ingest on
 127.0.0.1:8080, admin on 127.0.0.1:8081, database ./webhookd.db.
-Environment: WEBHOOKD_INGEST_TOKEN, WEBHOOKD_ADMIN_TOKEN, SPDLOG_LEVEL.
+Environment: WEBHOOKD_INGEST_TOKEN, WEBHOOKD_ADMIN_TOKEN, SPDLOG_LEVEL; under systemd
+(Type=notify) NOTIFY_SOCKET and WATCHDOG_USEC. Signals: SIGTERM/SIGINT drain and exit 0,
+SIGHUP reopens log.file.
 )";
 
 webhookd::result<webhookd::config> configure(const std::optional<std::string>& path) {
@@ -64,10 +67,15 @@ int main(int argc, char** argv) {
     }
 
     auto log = webhookd::make_logger(cfg->log);
+    if (!log) {
+        std::cerr << "webhookd: " << log.err().message << "\n";
+        return 2;
+    }
+    auto notifier = webhookd::service_notifier::from_environment([](const char* name) { return std::getenv(name); });
     webhookd::system_clock clock;
-    webhookd::daemon d(std::move(cfg).value(), log, clock);
+    webhookd::daemon d(std::move(cfg).value(), *log, clock, notifier.get());
     if (auto s = d.start(); !s) {
-        log->critical("start-up failed ({}): {}", s.err().code, s.err().message);
+        (*log)->critical("start-up failed ({}): {}", s.err().code, s.err().message);
         return 1;
     }
     d.wait_for_signal();

@@ -66,6 +66,7 @@ struct dead_letter_config {
 struct log_config {
     std::string level = "info";                  // trace|debug|info|warn|error|critical|off
     std::string format = "text";                 // text | json
+    std::string file;                            // "" = stderr; else appended to, reopened on SIGHUP
 };
 
 struct config {

@@ -17,10 +17,15 @@ class logger;
 
 namespace webhookd {
 
+class service_notifier;
+
 class daemon {
 public:
-    // The clock must outlive the daemon.
-    daemon(config cfg, std::shared_ptr<spdlog::logger> log, const clock& clock);
+    // The clock must outlive the daemon, and so must the notifier when given: then the daemon
+    // tells the service manager READY=1 when it serves, STOPPING=1 when it drains, pings its
+    // watchdog while the writer and the dispatcher make progress, and sends STATUS= lines.
+    daemon(config cfg, std::shared_ptr<spdlog::logger> log, const clock& clock,
+           const service_notifier* notifier = nullptr);
     ~daemon();  // stop()s
 
     daemon(const daemon&) = delete;
@@ -30,7 +35,8 @@ public:
     // Returns the first failure (nothing keeps running then).
     status start();
 
-    // Blocks until SIGTERM or SIGINT (or stop() from another thread), then drains.
+    // Blocks until SIGTERM or SIGINT (or stop() from another thread), then drains. SIGHUP
+    // meanwhile reopens log.file.
     void wait_for_signal();
 
     // Graceful stop: closes the listeners, answers what is in flight, commits everything
@@ -47,7 +53,12 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-// A logger for the daemon: text or JSON lines on stderr at the given level.
-std::shared_ptr<spdlog::logger> make_logger(const log_config& cfg);
+// A logger for the daemon: text or JSON lines at the given level, on stderr or appended to
+// log.file (an error when it cannot be opened).
+result<std::shared_ptr<spdlog::logger>> make_logger(const log_config& cfg);
+
+// Reopens the logger's log.file at its path (after logrotate moved it; SIGHUP). On failure
+// the old file stays in use.
+status reopen_log_files(spdlog::logger& log);
 
 }  // namespace webhookd

@@ -107,6 +107,8 @@ json endpoint_json(const endpoint_view& e, const std::optional<std::string>& rev
         {"enabled", e.enabled},
         {"paused", e.paused_ms.has_value()},
         {"paused_at", time_or_null(e.paused_ms)},
+        {"consecutive_failures", e.consecutive_failures},
+        {"failing_since", time_or_null(e.failing_since_ms)},
         {"secret", revealed_secret ? *revealed_secret : mask_secret(current)},
         {"previous_secrets", previous},
         {"created_at", format_rfc3339_ms(e.created_ms)},
@@ -336,7 +338,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
                                     *s.patterns_json, *s.body_mode, *s.signature_format);
                     endpoint_view v{id, 0, *s.url, *s.description, *s.patterns_json, *s.signature_format,
                                     *s.signature_header, *s.headers_json, *s.body_mode, *s.enabled, std::nullopt, now,
-                                    now, {{secret, now, std::nullopt}}};
+                                    now, 0, std::nullopt, {{secret, now, std::nullopt}}};
                     out.send(http_status::created, endpoint_json(v, secret));
                 });
         });
@@ -405,7 +407,6 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
             },
             [self, out, id, cancelled](const status& st) {
                 if (!st) return out.fail(st.err());
-                self->stats.deliveries_pending.add(-*cancelled);
                 self->log->info("admin: deleted endpoint {}; {} pending delivery(ies) cancelled", id, *cancelled);
                 out.send(http_status::ok, json{{"id", id}, {"deleted", true}, {"cancelled_deliveries", *cancelled}});
             });
@@ -682,8 +683,6 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
             out, [id = *id](outbox_store& s, std::int64_t at) { return s.requeue_dead_letter(id, at); },
             [self, out, id = *id](const status& st) {
                 if (!st) return out.fail(st.err());
-                self->stats.dead_letters.add(-1);
-                self->stats.deliveries_pending.add(1);
                 self->log->info("admin: dead letter {} requeued with a fresh retry schedule", delivery_name(id));
                 out.send(http_status::ok, json{{"id", delivery_name(id)}, {"status", "pending"}, {"requeued", true}});
             });
@@ -730,8 +729,6 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
             [self, out, dry_run, counted, filter = body->dump()](const status& st) {
                 if (!st) return out.fail(st.err());
                 if (!dry_run) {
-                    self->stats.dead_letters.add(-counted->requeued);
-                    self->stats.deliveries_pending.add(counted->requeued);
                     self->log->info("admin: bulk retry {} requeued {} dead letter(s), skipped {} of deleted endpoints",
                                     filter, counted->requeued, counted->skipped);
                 }
@@ -752,7 +749,6 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
             out, [id = *id](outbox_store& s, std::int64_t) { return s.delete_dead_letter(id); },
             [self, out, id = *id](const status& st) {
                 if (!st) return out.fail(st.err());
-                self->stats.dead_letters.add(-1);
                 self->log->info("admin: deleted dead letter {}", delivery_name(id));
                 out.send(http_status::ok, json{{"id", delivery_name(id)}, {"deleted", true}});
             });

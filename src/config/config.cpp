@@ -349,6 +349,7 @@ std::vector<field> config_fields(config& c) {
         {"log", object_reader({
                     {"level", choice_reader(c.log.level, log_levels)},
                     {"format", choice_reader(c.log.format, log_formats)},
+                    {"file", optional_path_reader(c.log.file)},
                 })},
         {"io_threads", count_reader(c.io_threads, max_io_threads)},
         {"shutdown_timeout", duration_reader(c.shutdown_timeout, false)},
@@ -492,7 +493,7 @@ std::string to_json(const config& cfg) {
         {"retention", format_duration(cfg.dead_letter.retention)},
         {"purge_interval", format_duration(cfg.dead_letter.purge_interval)},
     };
-    j["log"] = {{"level", cfg.log.level}, {"format", cfg.log.format}};
+    j["log"] = {{"level", cfg.log.level}, {"format", cfg.log.format}, {"file", cfg.log.file}};
     j["io_threads"] = cfg.io_threads;
     j["shutdown_timeout"] = format_duration(cfg.shutdown_timeout);
     return j.dump(2);

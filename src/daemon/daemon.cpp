@@ -7,10 +7,12 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
 #include "admin/admin_service.hpp"
+#include "daemon/health.hpp"
 #include "delivery/address_guard.hpp"
 #include "delivery/delivery_client.hpp"
 #include "delivery/dispatcher.hpp"
@@ -22,6 +24,7 @@
 #include "store/retention_sweeper.hpp"
 #include "store/sqlite_outbox_store.hpp"
 #include "store/writer.hpp"
+#include "webhookd/service_notifier.hpp"
 #include "webhookd/version.hpp"
 
 namespace webhookd {
@@ -29,10 +32,11 @@ namespace webhookd {
 namespace asio = boost::asio;
 
 struct daemon::impl {
-    impl(config c, std::shared_ptr<spdlog::logger> l, const clock& k)
+    impl(config c, std::shared_ptr<spdlog::logger> l, const clock& k, const service_notifier* n)
         : cfg(std::move(c)),
           log(std::move(l)),
           clk(k),
+          notifier(n ? *n : no_notifier),
           work(asio::make_work_guard(ioc)),
           signals(ioc),
           ingest_router(cfg.ingest.tokens),
@@ -40,10 +44,15 @@ struct daemon::impl {
 
     status start();
     void stop();
+    void on_signal(boost::system::error_code ec, int sig);
+    // Waits (blocking) for the writer to commit a probe: the database takes writes.
+    status wait_until_writable();
 
     config cfg;
     std::shared_ptr<spdlog::logger> log;
     const clock& clk;
+    service_notifier no_notifier;
+    const service_notifier& notifier;
     asio::io_context ioc;
     asio::executor_work_guard<asio::io_context::executor_type> work;
     asio::signal_set signals;
@@ -56,6 +65,7 @@ struct daemon::impl {
     std::unique_ptr<delivery_client> client;
     std::shared_ptr<dispatcher> dispatch;
     std::shared_ptr<retention_sweeper> sweeper;
+    std::shared_ptr<health_service> health;
     http::router ingest_router;
     http::router admin_router;
     std::shared_ptr<http::listener> ingest_listener;
@@ -76,10 +86,6 @@ status daemon::impl::start() {
     auto opened = open_sqlite_outbox(cfg.storage);
     if (!opened) return opened.err();
     store = std::move(opened).value();
-    auto counts = store->counts();
-    if (!counts) return counts.err();
-    stats.deliveries_pending.set(counts->pending);
-    stats.dead_letters.set(counts->dead_letters);
 
     auto read_store = open_sqlite_outbox(cfg.storage);  // the admin API's reads: a connection of their own
     if (!read_store) return read_store.err();
@@ -109,16 +115,17 @@ status daemon::impl::start() {
     dispatch_options.tls_unverified = cfg.delivery.dangerous_skip_tls_verify;
     dispatch = std::make_shared<dispatcher>(ioc, *db_writer, *client, retry_policy(cfg.retry.schedule, cfg.retry.jitter),
                                             clk, stats, dispatch_options, log);
-    sweeper = std::make_shared<retention_sweeper>(ioc, *db_writer, clk, stats, cfg.dead_letter.purge_interval,
+    sweeper = std::make_shared<retention_sweeper>(ioc, *db_writer, clk, cfg.dead_letter.purge_interval,
                                                   cfg.dead_letter.retention, cfg.storage.delivered_retention, log);
 
     ingest = std::make_unique<ingest_service>(ioc, cfg.ingest, cfg.retry.schedule.front(), *db_writer, stats, clk, log);
     ingest->on_deliveries([d = dispatch](std::vector<std::string> ids, std::int64_t due_ms) {
         d->notify_due(std::move(ids), due_ms);
     });
-    ingest->register_ingest_routes(ingest_router);
-    ingest->register_probe_routes(ingest_router);
-    ingest->register_probe_routes(admin_router);
+    ingest->register_routes(ingest_router);
+    health = std::make_shared<health_service>(ioc, *db_writer, *db_reader, stats, clk, log);
+    health->register_routes(ingest_router);
+    health->register_routes(admin_router);
     admin = std::make_unique<admin_service>(ioc, cfg, *db_writer, *db_reader, dispatch, *client, stats, clk, log);
     admin->register_routes(admin_router);
 
@@ -131,18 +138,43 @@ status daemon::impl::start() {
 
     signals.add(SIGINT);
     signals.add(SIGTERM);
-    signals.async_wait([this](boost::system::error_code ec, int sig) {
-        if (ec) return;
-        log->info("signal {} received, draining", sig);
-        std::lock_guard lock(mu);
-        stop_requested = true;
-        cv.notify_all();
-    });
+    signals.add(SIGHUP);
+    signals.async_wait([this](boost::system::error_code ec, int sig) { on_signal(ec, sig); });
     dispatch->start();
     sweeper->start();
     for (std::size_t i = 0; i < cfg.io_threads; ++i) threads.emplace_back([this] { ioc.run(); });
+    // Ready means serving: the schema is migrated, both listeners are bound, and a write
+    // commits.
+    if (auto s = wait_until_writable(); !s) return s;
+    notifier.send("READY=1\nSTATUS=serving");
+    health->supervise(notifier, *dispatch);
     log->info("webhookd {} started: database {}, schema ready", version, cfg.storage.path);
     return ok_v;
+}
+
+status daemon::impl::wait_until_writable() {
+    auto answered = std::make_shared<std::promise<status>>();
+    auto outcome = answered->get_future();
+    health->probe(cfg.storage.busy_timeout + std::chrono::seconds(5),
+                  [answered](const status& s) { answered->set_value(s); });
+    return outcome.get();
+}
+
+void daemon::impl::on_signal(boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+        if (auto s = reopen_log_files(*log); !s) {
+            log->error("SIGHUP: {}", s.err().message);
+        } else {
+            log->info("SIGHUP: log file reopened");
+        }
+        signals.async_wait([this](boost::system::error_code e, int n) { on_signal(e, n); });
+        return;
+    }
+    log->info("signal {} received, draining", sig);
+    std::lock_guard lock(mu);
+    stop_requested = true;
+    cv.notify_all();
 }
 
 void daemon::impl::stop() {
@@ -153,6 +185,8 @@ void daemon::impl::stop() {
         stop_requested = true;
         cv.notify_all();
     }
+    notifier.send("STOPPING=1\nSTATUS=draining");
+    if (health) health->begin_drain();
     if (ingest) ingest->begin_drain();
     for (auto* l : {ingest_listener.get(), admin_listener.get()}) {
         if (l) l->stop();
@@ -177,6 +211,7 @@ void daemon::impl::stop() {
         }
         if (!dispatch->idle()) log->warn("attempts still in flight at the drain deadline; they are retried at the next start");
     }
+    if (health) health->stop();
     if (db_writer) db_writer->stop();
     if (db_reader) db_reader->stop();
     boost::system::error_code ignored;
@@ -188,8 +223,8 @@ void daemon::impl::stop() {
     log->info("webhookd stopped");
 }
 
-daemon::daemon(config cfg, std::shared_ptr<spdlog::logger> log, const clock& clock)
-    : impl_(std::make_unique<impl>(std::move(cfg), std::move(log), clock)) {}
+daemon::daemon(config cfg, std::shared_ptr<spdlog::logger> log, const clock& clock, const service_notifier* notifier)
+    : impl_(std::make_unique<impl>(std::move(cfg), std::move(log), clock, notifier)) {}
 
 daemon::~daemon() { stop(); }
 

@@ -132,6 +132,7 @@ void dispatcher::rescan() {
         [self = shared_from_this(), scan](const status& st) {
             asio::post(self->strand_, [self, scan, st] {
                 self->claiming_ = false;
+                self->last_scan_ = std::chrono::steady_clock::now().time_since_epoch().count();
                 auto now = self->clock_.now_ms();
                 self->next_rescan_ms_ = now + self->options_.rescan_interval.count();
                 if (!st) {
@@ -258,10 +259,12 @@ void dispatcher::attempt(claimed_delivery d) {
         r.error = it == endpoints_.end() ? "endpoint " + d.endpoint_id + " no longer exists"
                                          : "endpoint " + d.endpoint_id + " has no valid signing secret";
         ++in_flight_;
+        metrics_.attempts_in_flight.add(1);
         if (it != endpoints_.end()) ++it->second.in_flight;
         return on_attempt_done(std::move(d), started, std::move(r));
     }
     ++in_flight_;
+    metrics_.attempts_in_flight.add(1);
     ++it->second.in_flight;
     auto req = build_request(it->second.record, d, started / 1000);
     log_->debug("attempt {} of delivery dlv_{} (event {}) to endpoint {}", d.attempt, d.id, d.event_id, d.endpoint_id);
@@ -274,6 +277,7 @@ void dispatcher::attempt(claimed_delivery d) {
 
 void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, delivery_response r) {
     --in_flight_;
+    metrics_.attempts_in_flight.add(-1);
     if (auto it = endpoints_.find(d.endpoint_id); it != endpoints_.end() && it->second.in_flight > 0) {
         --it->second.in_flight;
     }
@@ -295,7 +299,6 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
     if (r.outcome == attempt_outcome::success) {
         rec.delivered = true;
         metrics_.deliveries_delivered.inc();
-        metrics_.deliveries_pending.add(-1);
         metrics_.delivery_latency.observe(static_cast<double>(now - d.event_created_ms) / 1e3);
     } else {
         auto retry_after = (r.status_code == 429 || r.status_code == 503) ? r.retry_after : std::nullopt;
@@ -305,8 +308,6 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
         rec.next_attempt_ms = decision.next_attempt_ms;
         if (rec.dead) {
             metrics_.deliveries_dead.inc();
-            metrics_.deliveries_pending.add(-1);
-            metrics_.dead_letters.add(1);
             log_->warn("delivery dlv_{} (event {}) to endpoint {} is dead after {} attempts: {}", d.id, d.event_id,
                        d.endpoint_id, d.attempt, rec.error.empty() ? "HTTP " + std::to_string(rec.status_code) : rec.error);
         } else {

@@ -18,6 +18,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -66,6 +67,14 @@ public:
     // True once stop() was called and nothing is in flight or waiting to be recorded.
     bool idle() const { return idle_.load(); }
 
+    // When the last endpoint scan finished (steady clock): one finishes every
+    // rescan_interval while the dispatcher and the writer under it make progress, busy or
+    // not. The watchdog's liveness sign. Thread-safe.
+    std::chrono::steady_clock::time_point last_scan() const {
+        return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(last_scan_.load()));
+    }
+    duration rescan_interval() const { return options_.rescan_interval; }
+
     // New deliveries for these endpoints are due at due_ms (called after ingest commits).
     // Thread-safe.
     void notify_due(std::vector<std::string> endpoint_ids, std::int64_t due_ms);
@@ -113,6 +122,7 @@ private:
     std::set<std::string, std::less<>> warned_tls_;  // https endpoints already warned about
     std::mt19937_64 random_{std::random_device{}()};
     std::atomic<bool> idle_{false};
+    std::atomic<std::chrono::steady_clock::rep> last_scan_{std::chrono::steady_clock::now().time_since_epoch().count()};
 };
 
 }  // namespace webhookd

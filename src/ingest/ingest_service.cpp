@@ -2,7 +2,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -17,9 +16,6 @@ namespace {
 
 using http_status = http::status;
 namespace field = boost::beast::http;
-
-// How long /readyz waits for the writer to answer a probe.
-constexpr auto readiness_deadline = std::chrono::seconds(2);
 
 nlohmann::ordered_json outcome_json(const ingest_outcome& o) {
     nlohmann::ordered_json j = {{"id", o.id}, {"event", o.type}, {"timestamp", o.timestamp}, {"deliveries", o.deliveries}};
@@ -61,18 +57,6 @@ private:
     completion done_;
 };
 
-// Proves the writer is alive and the database takes a transaction.
-class probe_unit final : public write_unit {
-public:
-    explicit probe_unit(std::function<void(const webhookd::status&)> done) : done_(std::move(done)) {}
-    webhookd::status apply(outbox_store&, std::int64_t) override { return ok_v; }
-    void done(const webhookd::status& outcome) override { done_(outcome); }
-    std::size_t weight() const override { return 0; }
-
-private:
-    std::function<void(const webhookd::status&)> done_;
-};
-
 bool is_json_content_type(std::string_view ct) {
     auto semi = ct.find(';');
     auto mime = ct.substr(0, semi);
@@ -93,7 +77,7 @@ ingest_service::ingest_service(boost::asio::io_context& ioc, const ingest_config
       clock_(clock),
       log_(std::move(log)) {}
 
-void ingest_service::register_ingest_routes(http::router& r) {
+void ingest_service::register_routes(http::router& r) {
     r.add(http::verb::post, "/v1/events",
           [this](http::request&& req, const http::path_params&, http::responder respond) {
               post_event(std::move(req), std::move(respond));
@@ -102,27 +86,6 @@ void ingest_service::register_ingest_routes(http::router& r) {
           [this](http::request&& req, const http::path_params&, http::responder respond) {
               post_batch(std::move(req), std::move(respond));
           });
-}
-
-void ingest_service::register_probe_routes(http::router& r) {
-    r.add(
-        http::verb::get, "/healthz",
-        [](http::request&& req, const http::path_params&, http::responder respond) {
-            respond(http::json_response(req, http_status::ok, "{\"status\":\"ok\"}\n"));
-        },
-        false);
-    r.add(
-        http::verb::get, "/readyz",
-        [this](http::request&& req, const http::path_params&, http::responder respond) {
-            readyz(std::move(req), std::move(respond));
-        },
-        false);
-    r.add(http::verb::get, "/metrics", [this](http::request&& req, const http::path_params&, http::responder respond) {
-        metrics_.writer_queue_depth.set(static_cast<std::int64_t>(writer_.queued_weight()));
-        auto res = http::json_response(req, http_status::ok, metrics_.render());
-        res.set(field::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-        respond(std::move(res));
-    });
 }
 
 bool ingest_service::admit(const http::request& req, const http::responder& respond) {
@@ -170,6 +133,7 @@ void ingest_service::store(http::request&& req, std::vector<new_event> events, b
                 res.set(field::field::retry_after, "1");
                 return respond(std::move(res));
             }
+            metrics_.ingest_batch_size.observe(static_cast<double>(out.size()));
             auto items = nlohmann::ordered_json::array();
             bool any_new = false;
             std::vector<std::string> endpoints;
@@ -177,7 +141,6 @@ void ingest_service::store(http::request&& req, std::vector<new_event> events, b
                 if (!o.duplicate) {
                     any_new = true;
                     metrics_.events_ingested.inc();
-                    metrics_.deliveries_pending.add(o.deliveries);
                     std::move(o.endpoint_ids.begin(), o.endpoint_ids.end(), std::back_inserter(endpoints));
                 }
                 items.push_back(outcome_json(o));
@@ -197,35 +160,6 @@ void ingest_service::store(http::request&& req, std::vector<new_event> events, b
         res.set(field::field::retry_after, "1");
         respond(std::move(res));
     }
-}
-
-void ingest_service::readyz(http::request&& req, http::responder respond) {
-    if (draining_) {
-        return respond(http::json_error(req, http_status::service_unavailable, "shutting_down", "webhookd is shutting down"));
-    }
-    // Whichever comes first, the writer's answer or the deadline, answers the request.
-    struct state {
-        std::atomic<bool> answered{false};
-        boost::asio::steady_timer timer;
-        http::request req;
-        http::responder respond;
-        void answer(bool ok, std::string_view why) {
-            if (answered.exchange(true)) return;
-            // Release the connection now; the timer may hold this state a while longer.
-            auto r = std::move(respond);
-            r(ok ? http::json_response(req, http_status::ok, "{\"status\":\"ready\"}\n")
-                 : http::json_error(req, http_status::service_unavailable, "not_ready", why));
-        }
-    };
-    auto st = std::make_shared<state>(false, boost::asio::steady_timer(ioc_), std::move(req), std::move(respond));
-    st->timer.expires_after(readiness_deadline);
-    st->timer.async_wait([st](boost::system::error_code ec) {
-        if (!ec) st->answer(false, "the writer did not answer within 2 s");
-    });
-    auto probe = std::make_shared<probe_unit>([st](const webhookd::status& s) {
-        st->answer(s.ok(), s.ok() ? "" : "database not writable: " + s.err().message);
-    });
-    if (!writer_.submit(probe)) st->answer(false, "the write queue is full");
 }
 
 }  // namespace webhookd

@@ -1,7 +1,6 @@
 #pragma once
-// The ingest API (POST /v1/events, POST /v1/events/batch) and the probes served on both
-// listeners (GET /healthz, /readyz, /metrics). Validation runs on the connection's
-// thread; storage goes through the writer, and the producer is answered only after the
+// The ingest API (POST /v1/events, POST /v1/events/batch). Validation runs on the
+// connection's thread; storage goes through the writer, and the producer is answered only after the
 // group holding its events has committed.
 
 #include <boost/asio/io_context.hpp>
@@ -35,10 +34,9 @@ public:
     using deliveries_fn = std::function<void(std::vector<std::string> endpoint_ids, std::int64_t due_ms)>;
     void on_deliveries(deliveries_fn fn) { on_deliveries_ = std::move(fn); }
 
-    void register_ingest_routes(http::router& r);
-    void register_probe_routes(http::router& r);
+    void register_routes(http::router& r);
 
-    // From now on ingest answers 503 shutting_down and /readyz fails. Thread-safe.
+    // From now on ingest answers 503 shutting_down. Thread-safe.
     void begin_drain() { draining_ = true; }
 
 private:
@@ -46,7 +44,6 @@ private:
     void post_batch(http::request&& req, http::responder respond);
     // Queues the events for the writer; answers 202/200 after commit, 503 on overload or storage failure.
     void store(http::request&& req, std::vector<new_event> events, bool batch, http::responder respond);
-    void readyz(http::request&& req, http::responder respond);
     // Common checks of both POST routes; answers and returns false when the request fails them.
     bool admit(const http::request& req, const http::responder& respond);
 

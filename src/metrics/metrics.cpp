@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "store/outbox_store.hpp"
 #include "webhookd/version.hpp"
 
 namespace webhookd {
@@ -78,9 +79,12 @@ void histogram::render(std::string& out, const std::string& name) const {
 }
 
 metrics::metrics()
-    : delivery_latency(latency_bounds), attempt_duration(attempt_bounds), writer_group_size(group_bounds) {}
+    : delivery_latency(latency_bounds),
+      attempt_duration(attempt_bounds),
+      ingest_batch_size(group_bounds),
+      writer_group_size(group_bounds) {}
 
-std::string metrics::render() const {
+std::string metrics::render(const outbox_counts& counts) const {
     std::string out;
     out.reserve(8192);
     header(out, "webhookd_build_info", "gauge", "Build information.");
@@ -99,10 +103,10 @@ std::string metrics::render() const {
     line(out, "webhookd_deliveries_total", deliveries_dead.value(), "result", "dead");
 
     header(out, "webhookd_deliveries_pending", "gauge", "Deliveries created, not yet delivered nor dead.");
-    line(out, "webhookd_deliveries_pending", deliveries_pending.value());
+    line(out, "webhookd_deliveries_pending", counts.pending);
 
     header(out, "webhookd_dead_letters", "gauge", "Deliveries in the dead-letter table.");
-    line(out, "webhookd_dead_letters", dead_letters.value());
+    line(out, "webhookd_dead_letters", counts.dead_letters);
 
     header(out, "webhookd_delivery_latency_seconds", "histogram", "Time from ingest to successful delivery.");
     delivery_latency.render(out, "webhookd_delivery_latency_seconds");
@@ -112,6 +116,21 @@ std::string metrics::render() const {
 
     header(out, "webhookd_ingest_rejected_total", "counter", "Ingest requests refused before storage.");
     line(out, "webhookd_ingest_rejected_total", ingest_rejected_overloaded.value(), "reason", "overloaded");
+
+    header(out, "webhookd_ingest_batch_size", "histogram", "Events per accepted ingest request.");
+    ingest_batch_size.render(out, "webhookd_ingest_batch_size");
+
+    header(out, "webhookd_attempts_in_flight", "gauge", "HTTP delivery attempts under way.");
+    line(out, "webhookd_attempts_in_flight", attempts_in_flight.value());
+
+    header(out, "webhookd_endpoint_deliveries_pending", "gauge", "Pending deliveries per endpoint.");
+    for (const auto& e : counts.endpoints) line(out, "webhookd_endpoint_deliveries_pending", e.pending, "endpoint", e.endpoint_id);
+
+    header(out, "webhookd_endpoint_consecutive_failures", "gauge",
+           "Failed attempts since the endpoint's last successful one.");
+    for (const auto& e : counts.endpoints) {
+        line(out, "webhookd_endpoint_consecutive_failures", e.consecutive_failures, "endpoint", e.endpoint_id);
+    }
 
     header(out, "webhookd_writer_queue_depth", "gauge", "Events waiting for the writer.");
     line(out, "webhookd_writer_queue_depth", writer_queue_depth.value());

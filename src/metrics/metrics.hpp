@@ -10,6 +10,8 @@
 
 namespace webhookd {
 
+struct outbox_counts;
+
 class counter {
 public:
     void inc(std::uint64_t n = 1) { v_.fetch_add(n, std::memory_order_relaxed); }
@@ -57,16 +59,18 @@ struct metrics {
     std::array<counter, 6> attempts;                  // webhookd_attempts_total{outcome}
     counter deliveries_delivered;                     // webhookd_deliveries_total{result="delivered"}
     counter deliveries_dead;                          // webhookd_deliveries_total{result="dead"}
-    gauge deliveries_pending;                         // webhookd_deliveries_pending
-    gauge dead_letters;                               // webhookd_dead_letters
     histogram delivery_latency;                       // webhookd_delivery_latency_seconds
     histogram attempt_duration;                       // webhookd_attempt_duration_seconds
     counter ingest_rejected_overloaded;               // webhookd_ingest_rejected_total{reason="overloaded"}
+    histogram ingest_batch_size;                      // webhookd_ingest_batch_size
     gauge writer_queue_depth;                         // webhookd_writer_queue_depth
     histogram writer_group_size;                      // webhookd_writer_group_size
+    gauge attempts_in_flight;                         // webhookd_attempts_in_flight
 
-    // The Prometheus text exposition (format 0.0.4).
-    std::string render() const;
+    // The Prometheus text exposition (format 0.0.4). The gauges that count rows
+    // (webhookd_deliveries_pending, webhookd_dead_letters, the per-endpoint ones) come from
+    // `counts`, read from the database for this scrape, so they are exact.
+    std::string render(const outbox_counts& counts) const;
 };
 
 }  // namespace webhookd

@@ -43,6 +43,8 @@ struct endpoint_view {
     std::optional<std::int64_t> paused_ms;
     std::int64_t created_ms{};
     std::int64_t updated_ms{};
+    std::int64_t consecutive_failures{};          // failed attempts since the last success
+    std::optional<std::int64_t> failing_since_ms;  // first of those failures
     std::vector<secret_view> secrets;  // valid ones, newest (the current secret) first
 };
 

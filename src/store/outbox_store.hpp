@@ -95,10 +95,18 @@ struct attempt_record {
     std::int64_t next_attempt_ms{};
 };
 
-// Counts that gauges start from.
+// One endpoint's gauges.
+struct endpoint_counts {
+    std::string endpoint_id;
+    std::int64_t pending{};               // deliveries created, not yet delivered nor dead
+    std::int64_t consecutive_failures{};  // failed attempts since its last success
+};
+
+// The gauges of /metrics, read in one snapshot.
 struct outbox_counts {
     std::int64_t pending{};
     std::int64_t dead_letters{};
+    std::vector<endpoint_counts> endpoints;  // every endpoint, in creation order
 };
 
 class outbox_store {
@@ -144,7 +152,11 @@ public:
     // Inside apply(): the same for delivered deliveries delivered before cutoff_ms.
     virtual result<std::int64_t> purge_delivered(std::int64_t cutoff_ms, std::size_t limit) = 0;
 
+    // The gauges, from one read transaction.
     virtual result<outbox_counts> counts() = 0;
+
+    // Inside apply(): writes the heartbeat row, so a probe proves the database takes writes.
+    virtual status heartbeat(std::int64_t now_ms) = 0;
 
     // ---- Admin API writes (inside apply()) ------------------------------------------------
     // Each returns not_found (error code "not_found") when the endpoint or dead letter does

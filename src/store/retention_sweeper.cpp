@@ -4,7 +4,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "metrics/metrics.hpp"
 #include "store/lambda_unit.hpp"
 #include "store/writer.hpp"
 
@@ -12,14 +11,13 @@ namespace webhookd {
 
 namespace asio = boost::asio;
 
-retention_sweeper::retention_sweeper(asio::io_context& ioc, writer& writer, const clock& clock, metrics& metrics,
+retention_sweeper::retention_sweeper(asio::io_context& ioc, writer& writer, const clock& clock,
                                      duration interval, duration dead_letter_retention, duration delivered_retention,
                                      std::shared_ptr<spdlog::logger> log)
     : strand_(asio::make_strand(ioc)),
       timer_(strand_),
       writer_(writer),
       clock_(clock),
-      metrics_(metrics),
       interval_(interval),
       dead_letter_retention_(dead_letter_retention),
       delivered_retention_(delivered_retention),
@@ -67,7 +65,6 @@ void retention_sweeper::sweep(bool dead_letters) {
                 if (*deleted > 0) {
                     self->log_->info("retention sweep deleted {} {}", *deleted,
                                      dead_letters ? "dead letter(s)" : "delivered delivery(ies)");
-                    if (dead_letters) self->metrics_.dead_letters.add(-*deleted);
                 }
                 if (*deleted == static_cast<std::int64_t>(batch)) return self->sweep(dead_letters);
                 if (dead_letters) return self->sweep(false);

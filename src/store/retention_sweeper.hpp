@@ -20,13 +20,12 @@ class logger;
 namespace webhookd {
 
 class writer;
-struct metrics;
 
 class retention_sweeper : public std::enable_shared_from_this<retention_sweeper> {
 public:
     static constexpr std::size_t batch = 1000;
 
-    retention_sweeper(boost::asio::io_context& ioc, writer& writer, const clock& clock, metrics& metrics,
+    retention_sweeper(boost::asio::io_context& ioc, writer& writer, const clock& clock,
                       duration interval, duration dead_letter_retention, duration delivered_retention,
                       std::shared_ptr<spdlog::logger> log);
 
@@ -43,7 +42,6 @@ private:
     boost::asio::steady_timer timer_;
     writer& writer_;
     const clock& clock_;
-    metrics& metrics_;
     duration interval_;
     duration dead_letter_retention_;
     duration delivered_retention_;

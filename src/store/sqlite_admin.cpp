@@ -325,17 +325,24 @@ void sqlite_outbox_store::load_secrets(endpoint_view& e, std::int64_t now_ms) {
     q.reset();
 }
 
+namespace {
+
+constexpr const char* attempt_columns =
+    "SELECT id, delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, status_code, error, "
+    "response_snippet FROM attempts";
+
+attempt_view read_attempt_row(const sqlite::statement& q) {
+    return {q.int64(0), optional_int64(q, 1), q.text(2), static_cast<int>(q.int64(3)), q.int64(4),
+            q.int64(5), q.text(6), optional_int(q, 7), q.is_null(8) ? "" : q.text(8),
+            q.is_null(9) ? "" : q.text(9)};
+}
+
+}  // namespace
+
 void sqlite_outbox_store::load_attempts(delivery_view& d) {
-    auto& q = db_->prepare(
-        "SELECT id, delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, status_code, error, "
-        "response_snippet FROM attempts WHERE delivery_id = ? ORDER BY attempt, id");
+    auto& q = db_->prepare(std::string(attempt_columns) + " WHERE delivery_id = ? ORDER BY attempt, id");
     q.bind(1, d.id);
-    while (q.step()) {
-        attempt_view a{q.int64(0), optional_int64(q, 1), q.text(2), static_cast<int>(q.int64(3)), q.int64(4),
-                       q.int64(5), q.text(6), optional_int(q, 7), q.is_null(8) ? "" : q.text(8),
-                       q.is_null(9) ? "" : q.text(9)};
-        d.attempt_log.push_back(std::move(a));
-    }
+    while (q.step()) d.attempt_log.push_back(read_attempt_row(q));
     q.reset();
 }
 
@@ -356,12 +363,14 @@ endpoint_view read_endpoint_row(const sqlite::statement& q) {
     e.paused_ms = optional_int64(q, 10);
     e.created_ms = q.int64(11);
     e.updated_ms = q.int64(12);
+    e.consecutive_failures = q.int64(13);
+    e.failing_since_ms = optional_int64(q, 14);
     return e;
 }
 
 constexpr const char* endpoint_columns =
     "SELECT id, seq, url, description, event_patterns, body_mode, signature_format, signature_header, headers, "
-    "enabled, paused_at, created_at, updated_at FROM endpoints";
+    "enabled, paused_at, created_at, updated_at, consecutive_failures, failing_since FROM endpoints";
 
 }  // namespace
 
@@ -510,18 +519,34 @@ result<std::vector<attempt_view>> sqlite_outbox_store::list_attempts(std::string
         where_clause w;
         w.add("endpoint_id = ?", std::string(endpoint_id));
         if (page.after) w.add("id < ?", page.after->id);
-        auto& q = db_->prepare(
-            "SELECT id, delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, status_code, error, "
-            "response_snippet FROM attempts" + w.sql + " ORDER BY id DESC LIMIT ?");
+        auto& q = db_->prepare(std::string(attempt_columns) + w.sql + " ORDER BY id DESC LIMIT ?");
         q.bind(w.bind(q), static_cast<std::int64_t>(page.limit));
         std::vector<attempt_view> out;
-        while (q.step()) {
-            out.push_back({q.int64(0), optional_int64(q, 1), q.text(2), static_cast<int>(q.int64(3)), q.int64(4),
-                           q.int64(5), q.text(6), optional_int(q, 7), q.is_null(8) ? "" : q.text(8),
-                           q.is_null(9) ? "" : q.text(9)});
-        }
+        while (q.step()) out.push_back(read_attempt_row(q));
         q.reset();
         return out;
+    });
+}
+
+result<outbox_counts> sqlite_outbox_store::counts() {
+    return read_snapshot(*db_, [&]() -> result<outbox_counts> {
+        outbox_counts c;
+        auto& d = db_->prepare("SELECT COUNT(*) FROM dead_letters");
+        d.step();
+        c.dead_letters = d.int64(0);
+        d.reset();
+        // Per endpoint through the partial index of pending deliveries; the total is their sum
+        // plus what belongs to no endpoint any more (none: deleting one cancels its deliveries).
+        auto& q = db_->prepare(
+            "SELECT e.id, e.consecutive_failures, "
+            "(SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending') "
+            "FROM endpoints e ORDER BY e.seq");
+        while (q.step()) {
+            c.endpoints.push_back({q.text(0), q.int64(2), q.int64(1)});
+            c.pending += q.int64(2);
+        }
+        q.reset();
+        return c;
     });
 }
 

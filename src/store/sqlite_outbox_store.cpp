@@ -208,6 +208,21 @@ status sqlite_outbox_store::record_attempt(const attempt_record& a, std::int64_t
     }
     // A delivery that is gone (its endpoint was deleted while the attempt was out) keeps no log.
     if (a.delivery_id != 0 && db_->changes() == 0) return ok_v;
+    if (a.delivery_id != 0) {
+        // The endpoint's health: a run of failures, ended by any success.
+        if (a.delivered) {
+            db_->prepare("UPDATE endpoints SET consecutive_failures = 0, failing_since = NULL "
+                         "WHERE id = ? AND consecutive_failures <> 0")
+                .bind(1, a.endpoint_id)
+                .run();
+        } else {
+            db_->prepare("UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, "
+                         "failing_since = coalesce(failing_since, ?2) WHERE id = ?1")
+                .bind(1, a.endpoint_id)
+                .bind(2, a.started_ms)
+                .run();
+        }
+    }
     db_->prepare(
            "INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, status_code, "
            "error, response_snippet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -327,21 +342,12 @@ result<std::int64_t> sqlite_outbox_store::purge_delivered(std::int64_t cutoff_ms
     return purged + static_cast<std::int64_t>(lonely.size());
 }
 
-result<outbox_counts> sqlite_outbox_store::counts() {
-    try {
-        outbox_counts c;
-        auto& p = db_->prepare("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'");
-        p.step();
-        c.pending = p.int64(0);
-        p.reset();
-        auto& d = db_->prepare("SELECT COUNT(*) FROM dead_letters");
-        d.step();
-        c.dead_letters = d.int64(0);
-        d.reset();
-        return c;
-    } catch (const sqlite::failure& e) {
-        return storage_error(e);
-    }
+status sqlite_outbox_store::heartbeat(std::int64_t now_ms) {
+    db_->prepare("INSERT INTO daemon_state (key, value) VALUES ('heartbeat', ?) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(1, now_ms)
+        .run();
+    return ok_v;
 }
 
 }  // namespace detail

@@ -36,6 +36,7 @@ public:
     result<std::int64_t> purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) override;
     result<std::int64_t> purge_delivered(std::int64_t cutoff_ms, std::size_t limit) override;
     result<outbox_counts> counts() override;
+    status heartbeat(std::int64_t now_ms) override;
 
     // Admin API (sqlite_admin.cpp).
     status create_endpoint(const std::string& id, const endpoint_settings& s, const std::string& secret,
