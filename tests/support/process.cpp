@@ -7,11 +7,26 @@
 
 #include <chrono>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 namespace webhookd::test {
 
-process::process(std::vector<std::string> argv) {
+process::process(std::vector<std::string> argv, std::vector<std::string> env) {
+    // Built before fork: the child only calls async-signal-safe functions.
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    for (char** e = environ; *e; ++e) {
+        std::string_view entry(*e);
+        auto name = entry.substr(0, entry.find('=') + 1);
+        bool overridden = false;
+        for (const auto& mine : env) overridden = overridden || std::string_view(mine).starts_with(name);
+        if (!overridden) envp.push_back(*e);
+    }
+    envp.push_back(nullptr);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
     pid_ = fork();
@@ -21,10 +36,7 @@ process::process(std::vector<std::string> argv) {
         dup2(fds[1], 2);
         close(fds[0]);
         close(fds[1]);
-        std::vector<char*> args;
-        for (auto& a : argv) args.push_back(a.data());
-        args.push_back(nullptr);
-        execv(args[0], args.data());
+        execve(args[0], args.data(), envp.data());
         _exit(127);
     }
     close(fds[1]);

@@ -11,8 +11,9 @@ namespace webhookd::test {
 
 class process {
 public:
-    // Starts `argv` with stdout and stderr captured. Throws on failure to spawn.
-    explicit process(std::vector<std::string> argv);
+    // Starts `argv` with stdout and stderr captured, with this process's environment plus
+    // `env` ("NAME=value", overriding). Throws on failure to spawn.
+    explicit process(std::vector<std::string> argv, std::vector<std::string> env = {});
     ~process();  // SIGKILLs and reaps if still running
     process(const process&) = delete;
     process& operator=(const process&) = delete;
