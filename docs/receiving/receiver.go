@@ -120,7 +120,7 @@ func main() {
 		// Here: dedupe on the event id, queue json.Unmarshal(body) for processing, answer at once.
 		w.Write([]byte("ok"))
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT")) // "" or 0: any free port
 	if err != nil {
 		panic(err)
 	}

@@ -74,4 +74,5 @@ const server = http.createServer((req, res) => {
     res.writeHead(ok ? 200 : 401).end(ok ? 'ok' : 'invalid signature')
   })
 })
-server.listen(0, '127.0.0.1', () => console.log(`listening ${server.address().port}`))
+const port = Number(process.env.PORT ?? 0) // 0: any free port
+server.listen(port, '127.0.0.1', () => console.log(`listening ${server.address().port}`))

@@ -77,6 +77,6 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server = ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("PORT", 0))), Handler)  # 0: any free port
 print("listening", server.server_address[1], flush=True)
 server.serve_forever()

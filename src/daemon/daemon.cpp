@@ -163,7 +163,9 @@ status daemon::impl::wait_until_writable() {
 void daemon::impl::on_signal(boost::system::error_code ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
-        if (auto s = reopen_log_files(*log); !s) {
+        if (cfg.log.file.empty()) {
+            log->info("SIGHUP: logging to stderr, no log.file to reopen");
+        } else if (auto s = reopen_log_files(*log); !s) {
             log->error("SIGHUP: {}", s.err().message);
         } else {
             log->info("SIGHUP: log file reopened");

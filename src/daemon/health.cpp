@@ -127,10 +127,12 @@ void health_service::tick() {
     if (stopped_) return;
     auto now = std::chrono::steady_clock::now();
     // The probe sent at the last tick has had a whole interval; a scan finishes every
-    // rescan_interval while the dispatcher works, so allow it three of those.
+    // rescan_interval while the dispatcher works, so allow it three of those (a draining
+    // dispatcher scans no more).
     bool writer_stuck = probe_out_ && now - probe_sent_ >= interval_;
     auto scan_age = now - dispatch_->last_scan();
-    bool dispatcher_stuck = scan_age > std::max<std::chrono::steady_clock::duration>(3 * dispatch_->rescan_interval(), 2 * interval_);
+    bool dispatcher_stuck =
+        !draining_ && scan_age > std::max<std::chrono::steady_clock::duration>(3 * dispatch_->rescan_interval(), 2 * interval_);
     bool stalled = writer_stuck || dispatcher_stuck;
     if (stalled && !stalled_) {
         log_->error("watchdog: {}; withholding WATCHDOG=1 so that the service manager restarts webhookd",

@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <map>
 #include <variant>
 
 #include "store/sqlite_store_impl.hpp"
@@ -535,15 +536,23 @@ result<outbox_counts> sqlite_outbox_store::counts() {
         d.step();
         c.dead_letters = d.int64(0);
         d.reset();
-        // Per endpoint through the partial index of pending deliveries; the total is their sum
-        // plus what belongs to no endpoint any more (none: deleting one cancels its deliveries).
-        auto& q = db_->prepare(
-            "SELECT e.id, e.consecutive_failures, "
-            "(SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending') "
-            "FROM endpoints e ORDER BY e.seq");
+        // One pass over the partial index of pending deliveries, already in endpoint order
+        // (the planner would pick deliveries_state and read every row). The total counts
+        // every group, also one whose endpoint row is gone.
+        std::map<std::string, std::int64_t, std::less<>> pending;
+        auto& p = db_->prepare(
+            "SELECT endpoint_id, COUNT(*) FROM deliveries INDEXED BY deliveries_endpoint_due "
+            "WHERE state = 'pending' GROUP BY endpoint_id");
+        while (p.step()) {
+            pending.emplace(p.text(0), p.int64(1));
+            c.pending += p.int64(1);
+        }
+        p.reset();
+        auto& q = db_->prepare("SELECT id, consecutive_failures FROM endpoints ORDER BY seq");
         while (q.step()) {
-            c.endpoints.push_back({q.text(0), q.int64(2), q.int64(1)});
-            c.pending += q.int64(2);
+            auto id = q.text(0);
+            auto n = pending.find(id);
+            c.endpoints.push_back({id, n == pending.end() ? 0 : n->second, q.int64(1)});
         }
         q.reset();
         return c;
