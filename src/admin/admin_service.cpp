@@ -43,7 +43,7 @@ struct reply {
 
     void send(http_status code, const json& body) const {
         // Response snippets are raw bytes: never let invalid UTF-8 fail the answer.
-        respond(http::json_response(shell(), code, body.dump(-1, ' ', false, json::error_handler_t::replace)));
+        respond(http::json_response(shell(), code, body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"));
     }
     void fail(http_status code, std::string_view error_code, std::string_view message) const {
         respond(http::json_error(shell(), code, error_code, message));
