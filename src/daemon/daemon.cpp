@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -142,7 +144,12 @@ status daemon::impl::start() {
     signals.async_wait([this](boost::system::error_code ec, int sig) { on_signal(ec, sig); });
     dispatch->start();
     sweeper->start();
-    for (std::size_t i = 0; i < cfg.io_threads; ++i) threads.emplace_back([this] { ioc.run(); });
+    for (std::size_t i = 0; i < cfg.io_threads; ++i) {
+        threads.emplace_back([this] {
+            pthread_setname_np(pthread_self(), "wh-io");
+            ioc.run();
+        });
+    }
     // Ready means serving: the schema is migrated, both listeners are bound, and a write
     // commits.
     if (auto s = wait_until_writable(); !s) return s;

@@ -1,9 +1,14 @@
 #include "store/reader.hpp"
 
+#include <pthread.h>
+
 namespace webhookd {
 
 reader::reader(std::unique_ptr<outbox_store> store, std::size_t queue_limit)
-    : store_(std::move(store)), queue_limit_(queue_limit), thread_([this] { run(); }) {}
+    : store_(std::move(store)), queue_limit_(queue_limit), thread_([this] {
+          pthread_setname_np(pthread_self(), "wh-reader");
+          run();
+      }) {}
 
 reader::~reader() { stop(); }
 

@@ -359,6 +359,10 @@ result<std::unique_ptr<outbox_store>> open_sqlite_outbox(const storage_config& c
         db->exec("PRAGMA journal_mode = WAL");
         db->exec("PRAGMA synchronous = " + cfg.synchronous);
         db->exec("PRAGMA foreign_keys = ON");
+        // Statement journals (each write unit runs in a savepoint) in memory: on disk, every
+        // group commit created, wrote page by page and deleted a temp file, which was half
+        // the writer's time. They only serve rolling back one unit; durability is the WAL's.
+        db->exec("PRAGMA temp_store = MEMORY");
         auto version = migrate(*db, detail::embedded_migrations());
         if (!version) return version.err();
         return std::unique_ptr<outbox_store>(std::make_unique<detail::sqlite_outbox_store>(std::move(db)));

@@ -1,5 +1,7 @@
 #include "store/writer.hpp"
 
+#include <pthread.h>
+
 #include <vector>
 
 namespace webhookd {
@@ -12,7 +14,10 @@ writer::writer(outbox_store& store, const clock& clock, std::size_t queue_limit,
       max_group_(max_group),
       on_group_(std::move(on_group)),
       last_progress_ms_(clock.now_ms()),
-      thread_([this] { run(); }) {}
+      thread_([this] {
+          pthread_setname_np(pthread_self(), "wh-writer");  // for top -H, perf and /proc
+          run();
+      }) {}
 
 writer::~writer() { stop(); }
 
