@@ -101,6 +101,9 @@ status daemon::impl::start() {
     client_options.extra_ca_file = cfg.delivery.ca_file;
     client_options.dangerous_skip_tls_verify = cfg.delivery.dangerous_skip_tls_verify;
     client_options.user_agent = std::string("webhookd/") + version;
+    // Keep as many connections to an origin as attempts may run at once against it: a
+    // smaller pool closed and reopened most connections of every busy burst.
+    client_options.max_idle_per_host = cfg.delivery.max_in_flight_per_endpoint;
     for (const auto& c : cfg.delivery.allowed_cidrs) {
         if (auto parsed = parse_cidr(c)) client_options.allowed_cidrs.push_back(*parsed);
     }

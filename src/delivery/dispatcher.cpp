@@ -73,7 +73,8 @@ void dispatcher::start() {
                     if (*released > 0) self->log_->info("dispatcher: {} delivery(ies) in flight at the last stop are due again", *released);
                     self->rescan();
                 });
-            }));
+            },
+            commit::lazy));
         if (!queued) self->claiming_ = false;
     });
 }
@@ -169,7 +170,8 @@ void dispatcher::rescan() {
                 }
                 self->pump();
             });
-        }));
+        },
+        commit::lazy));
     if (!queued) {
         claiming_ = false;
         arm_timer(clock_.now_ms(), clock_.now_ms() + 100);  // the writer is stopping or full; try later
@@ -234,7 +236,8 @@ void dispatcher::pump() {
                 }
                 self->pump();
             });
-        }));
+        },
+        commit::lazy));
     if (!queued) {
         claiming_ = false;
         arm_timer(now, now + 100);
@@ -354,7 +357,7 @@ void dispatcher::flush_outcomes() {
             }
             return ok_v;
         },
-        on_done));
+        on_done, commit::lazy));
     if (!queued) on_done(error{"storage_unavailable", "the writer is stopping"});
 }
 

@@ -16,18 +16,26 @@ public:
     using apply_fn = std::function<status(outbox_store&, std::int64_t now_ms)>;
     using done_fn = std::function<void(const status&)>;
 
-    lambda_unit(apply_fn apply, done_fn done) : apply_(std::move(apply)), done_(std::move(done)) {}
+    lambda_unit(apply_fn apply, done_fn done, bool durable)
+        : apply_(std::move(apply)), done_(std::move(done)), durable_(durable) {}
     status apply(outbox_store& store, std::int64_t now_ms) override { return apply_(store, now_ms); }
     void done(const status& outcome) override { done_(outcome); }
     std::size_t weight() const override { return 0; }  // internal work is never refused for ingest's bound
+    bool durable() const override { return durable_; }
 
 private:
     apply_fn apply_;
     done_fn done_;
+    bool durable_;
 };
 
-inline std::shared_ptr<write_unit> make_unit(lambda_unit::apply_fn apply, lambda_unit::done_fn done) {
-    return std::make_shared<lambda_unit>(std::move(apply), std::move(done));
+// What a unit's commit must be: fsynced before done() (the default), or not waited for
+// (see write_unit::durable()).
+enum class commit { durable, lazy };
+
+inline std::shared_ptr<write_unit> make_unit(lambda_unit::apply_fn apply, lambda_unit::done_fn done,
+                                             commit c = commit::durable) {
+    return std::make_shared<lambda_unit>(std::move(apply), std::move(done), c == commit::durable);
 }
 
 }  // namespace webhookd

@@ -49,6 +49,12 @@ public:
     virtual void done(const status& outcome) = 0;
     // Events this unit carries, for the writer's queue bound.
     virtual std::size_t weight() const { return 1; }
+    // False for work whose loss at a power failure breaks no promise: the dispatcher's
+    // leases and outcomes (a lost one means the delivery is attempted again, which
+    // at-least-once allows) and retention sweeps. A group made only of such units commits
+    // without waiting for fsync; the WAL keeps commits in order, so the next durable
+    // commit's fsync makes it durable too.
+    virtual bool durable() const { return true; }
 };
 
 // An endpoint as the dispatcher needs it.

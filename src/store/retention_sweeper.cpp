@@ -70,7 +70,8 @@ void retention_sweeper::sweep(bool dead_letters) {
                 if (dead_letters) return self->sweep(false);
                 self->schedule();
             });
-        }));
+        },
+        commit::lazy));
     if (!queued) schedule();
 }
 

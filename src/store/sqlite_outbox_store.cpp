@@ -1,5 +1,7 @@
 #include "store/sqlite_outbox_store.hpp"
 
+#include <algorithm>
+
 #include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
@@ -47,6 +49,14 @@ void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::i
         for (auto* u : units) u->done(e);
     };
     try {
+        // Lazy groups commit without fsync (synchronous=NORMAL writes the WAL and syncs only
+        // at checkpoints); any durable unit makes the whole group wait for its fsync.
+        bool durable = std::any_of(units.begin(), units.end(), [](const write_unit* u) { return u->durable(); });
+        const std::string& mode = durable || synchronous_ == "off" ? synchronous_ : std::string("normal");
+        if (mode != current_sync_) {
+            db_->exec("PRAGMA synchronous = " + mode);
+            current_sync_ = mode;
+        }
         sqlite::transaction tx(*db_);
         refresh_routes();
         for (std::size_t i = 0; i < units.size(); ++i) {
@@ -365,7 +375,7 @@ result<std::unique_ptr<outbox_store>> open_sqlite_outbox(const storage_config& c
         db->exec("PRAGMA temp_store = MEMORY");
         auto version = migrate(*db, detail::embedded_migrations());
         if (!version) return version.err();
-        return std::unique_ptr<outbox_store>(std::make_unique<detail::sqlite_outbox_store>(std::move(db)));
+        return std::unique_ptr<outbox_store>(std::make_unique<detail::sqlite_outbox_store>(std::move(db), cfg.synchronous));
     } catch (const sqlite::failure& e) {
         return error{"storage_unavailable", e.what()};
     }

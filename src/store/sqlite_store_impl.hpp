@@ -23,7 +23,9 @@ inline error storage_error(const sqlite::failure& e) {
 
 class sqlite_outbox_store final : public outbox_store {
 public:
-    explicit sqlite_outbox_store(std::unique_ptr<sqlite::connection> db) : db_(std::move(db)) {}
+    // synchronous: the configured mode ("full"), which durable commits use.
+    sqlite_outbox_store(std::unique_ptr<sqlite::connection> db, std::string synchronous)
+        : db_(std::move(db)), synchronous_(std::move(synchronous)), current_sync_(synchronous_) {}
 
     void write_group(std::span<write_unit* const> units, std::int64_t now_ms) override;
     result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms, std::int64_t due_ms) override;
@@ -75,6 +77,8 @@ private:
     std::int64_t purge_rows(const char* select_sql, const char* delete_sql, std::int64_t cutoff_ms, std::size_t limit);
 
     std::unique_ptr<sqlite::connection> db_;
+    std::string synchronous_;   // the configured mode, for durable commits
+    std::string current_sync_;  // the connection's mode now
     std::vector<route> routes_;
     // PRAGMA data_version the cache was read at (-1: never). It moves only for other
     // connections' commits: a write to endpoints through this store must reset it.
