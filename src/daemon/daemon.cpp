@@ -128,7 +128,7 @@ status daemon::impl::start() {
         d->notify_due(std::move(ids), due_ms);
     });
     ingest->register_routes(ingest_router);
-    health = std::make_shared<health_service>(ioc, *db_writer, *db_reader, stats, clk, log);
+    health = std::make_shared<health_service>(ioc, *db_writer, *db_reader, stats, log);
     health->register_routes(ingest_router);
     health->register_routes(admin_router);
     admin = std::make_unique<admin_service>(ioc, cfg, *db_writer, *db_reader, dispatch, *client, stats, clk, log);

@@ -4,12 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "webhookd/service_notifier.hpp"
 #include "delivery/dispatcher.hpp"
 #include "metrics/metrics.hpp"
 #include "store/lambda_unit.hpp"
 #include "store/reader.hpp"
 #include "store/writer.hpp"
+#include "webhookd/service_notifier.hpp"
 
 namespace webhookd {
 
@@ -17,12 +17,11 @@ namespace asio = boost::asio;
 using http_status = http::status;
 
 health_service::health_service(asio::io_context& ioc, writer& writer, reader& reader, metrics& metrics,
-                               const clock& clock, std::shared_ptr<spdlog::logger> log)
+                               std::shared_ptr<spdlog::logger> log)
     : ioc_(ioc),
       writer_(writer),
       reader_(reader),
       metrics_(metrics),
-      clock_(clock),
       log_(std::move(log)),
       strand_(asio::make_strand(ioc)),
       timer_(strand_) {}

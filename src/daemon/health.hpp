@@ -19,7 +19,6 @@
 #include <memory>
 
 #include "http/router.hpp"
-#include "webhookd/clock.hpp"
 #include "webhookd/config.hpp"
 #include "webhookd/result.hpp"
 
@@ -43,7 +42,7 @@ public:
     static constexpr duration status_interval = std::chrono::seconds(10);
 
     health_service(boost::asio::io_context& ioc, writer& writer, reader& reader, metrics& metrics,
-                   const clock& clock, std::shared_ptr<spdlog::logger> log);
+                   std::shared_ptr<spdlog::logger> log);
 
     // /healthz, /readyz and /metrics, on both listeners.
     void register_routes(http::router& r);
@@ -73,7 +72,6 @@ private:
     writer& writer_;
     reader& reader_;
     metrics& metrics_;
-    const clock& clock_;
     std::shared_ptr<spdlog::logger> log_;
     std::atomic<bool> draining_{false};
 
