@@ -2,6 +2,9 @@
 // Schedules are in milliseconds so the whole ladder runs in a test.
 
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "delivery/signer.hpp"
@@ -167,6 +170,32 @@ TEST_F(delivery, a_receiver_that_hangs_times_out_and_does_not_slow_a_fast_one) {
     EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE endpoint_id = 'ep_slow'"), 0);
     ASSERT_EQ(wait_for("SELECT COUNT(*) FROM dead_letters WHERE endpoint_id = 'ep_slow'", 20), 20);
     EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE endpoint_id = 'ep_slow' AND outcome = 'timeout'"), 20);
+}
+
+// The client keeps as many idle connections to an origin as attempts may run against it:
+// a second burst reuses the first burst's connections instead of opening new ones.
+TEST_F(delivery, a_busy_endpoint_reuses_its_connections_across_bursts) {
+    std::atomic<int> connections{0};
+    test_server receiver([&](test::test_connection& c) {
+        ++connections;
+        while (c.read_request()) {
+            std::this_thread::sleep_for(30ms);  // slow enough that a burst runs concurrently
+            if (!c.write(ok_response())) return;
+        }
+    });
+    start();
+    test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url()});
+    std::string batch = R"({"events":[)";
+    for (int i = 0; i < 48; ++i) batch += std::string(i ? "," : "") + R"({"event":"a.b","data":)" + std::to_string(i) + "}";
+    batch += "]}";
+    test::http_client producer(runner->ingest_port());
+    ASSERT_EQ(producer.post("/v1/events/batch", batch).status, 202);
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 48), 48);
+    int first_burst = connections.load();
+    EXPECT_GT(first_burst, 16);  // the burst really ran concurrently
+    ASSERT_EQ(producer.post("/v1/events/batch", batch).status, 202);
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 96), 96);
+    EXPECT_EQ(connections.load(), first_burst);
 }
 
 TEST_F(delivery, the_ssrf_guard_refuses_loopback_unless_allowed) {
