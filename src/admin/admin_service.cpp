@@ -399,12 +399,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         auto self = shared_from_this();
         write(
             out,
-            [id, cancelled](outbox_store& s, std::int64_t) -> status {
-                auto n = s.delete_endpoint(id);
-                if (!n) return n.err();
-                *cancelled = *n;
-                return ok_v;
-            },
+            storing_into(cancelled, [id](outbox_store& s, std::int64_t) { return s.delete_endpoint(id); }),
             [self, out, id, cancelled](const status& st) {
                 if (!st) return out.fail(st.err());
                 self->log->info("admin: deleted endpoint {}; {} pending delivery(ies) cancelled", id, *cancelled);
@@ -419,12 +414,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         auto self = shared_from_this();
         write(
             out,
-            [id, paused, moved](outbox_store& s, std::int64_t at) -> status {
-                auto n = s.set_paused(id, paused, at);
-                if (!n) return n.err();
-                *moved = *n;
-                return ok_v;
-            },
+            storing_into(moved, [id, paused](outbox_store& s, std::int64_t at) { return s.set_paused(id, paused, at); }),
             [self, out, id, paused, moved](const status& st) {
                 if (!st) return out.fail(st.err());
                 if (paused) {
@@ -720,12 +710,9 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         auto self = shared_from_this();
         write(
             out,
-            [f, dry_run, counted](outbox_store& s, std::int64_t at) -> status {
-                auto r = s.requeue_dead_letters(f, at, dry_run);
-                if (!r) return r.err();
-                *counted = *r;
-                return ok_v;
-            },
+            storing_into(counted, [f, dry_run](outbox_store& s, std::int64_t at) {
+                return s.requeue_dead_letters(f, at, dry_run);
+            }),
             [self, out, dry_run, counted, filter = body->dump()](const status& st) {
                 if (!st) return out.fail(st.err());
                 if (!dry_run) {

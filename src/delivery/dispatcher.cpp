@@ -60,12 +60,7 @@ void dispatcher::start() {
         self->claiming_ = true;
         auto released = std::make_shared<std::int64_t>(0);
         bool queued = self->writer_.submit(make_unit(
-            [released](outbox_store& s, std::int64_t now) -> status {
-                auto r = s.release_leases(now);
-                if (!r) return r.err();
-                *released = *r;
-                return ok_v;
-            },
+            storing_into(released, [](outbox_store& s, std::int64_t now) { return s.release_leases(now); }),
             [self, released](const status& st) {
                 asio::post(self->strand_, [self, released, st] {
                     self->claiming_ = false;

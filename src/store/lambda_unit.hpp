@@ -38,4 +38,16 @@ inline std::shared_ptr<write_unit> make_unit(lambda_unit::apply_fn apply, lambda
     return std::make_shared<lambda_unit>(std::move(apply), std::move(done), c == commit::durable);
 }
 
+// An apply_fn around one store call that returns a value (`call(store, now_ms)` gives a
+// result<T>): a failure fails the unit, a value goes to *into for the completion to read.
+template <class T, class F>
+lambda_unit::apply_fn storing_into(std::shared_ptr<T> into, F call) {
+    return [into = std::move(into), call = std::move(call)](outbox_store& s, std::int64_t now_ms) -> status {
+        auto r = call(s, now_ms);
+        if (!r) return r.err();
+        *into = std::move(r).value();
+        return ok_v;
+    };
+}
+
 }  // namespace webhookd

@@ -50,12 +50,10 @@ void retention_sweeper::sweep(bool dead_letters) {
     auto cutoff = clock_.now_ms() - retention.count();
     auto deleted = std::make_shared<std::int64_t>(0);
     bool queued = writer_.submit(make_unit(
-        [dead_letters, cutoff, deleted](outbox_store& s, std::int64_t) -> status {
-            auto r = dead_letters ? s.purge_dead_letters(cutoff, batch) : s.purge_delivered(cutoff, batch);
-            if (!r) return r.err();
-            *deleted = *r;
-            return ok_v;
-        },
+        storing_into(deleted,
+                     [dead_letters, cutoff](outbox_store& s, std::int64_t) {
+                         return dead_letters ? s.purge_dead_letters(cutoff, batch) : s.purge_delivered(cutoff, batch);
+                     }),
         [self = shared_from_this(), dead_letters, deleted](const status& st) {
             asio::post(self->strand_, [self, dead_letters, deleted, st] {
                 if (!st) {

@@ -472,15 +472,18 @@ result<std::vector<delivery_view>> sqlite_outbox_store::list_deliveries(const de
     });
 }
 
-result<std::optional<delivery_view>> sqlite_outbox_store::get_delivery(std::int64_t id) {
+result<std::optional<delivery_view>> sqlite_outbox_store::read_one_delivery(const std::string& sql, std::int64_t id) {
     return read_snapshot(*db_, [&]() -> result<std::optional<delivery_view>> {
-        auto rows = read_deliveries(std::string(delivery_columns) + " WHERE d.id = ?1 UNION ALL " + dead_columns +
-                                        " WHERE d.id = ?1",
-                                    {}, {id});
+        auto rows = read_deliveries(sql, {}, {id});
         if (rows.empty()) return std::optional<delivery_view>();
         load_attempts(rows.front());
         return std::optional<delivery_view>(std::move(rows.front()));
     });
+}
+
+result<std::optional<delivery_view>> sqlite_outbox_store::get_delivery(std::int64_t id) {
+    return read_one_delivery(
+        std::string(delivery_columns) + " WHERE d.id = ?1 UNION ALL " + dead_columns + " WHERE d.id = ?1", id);
 }
 
 result<std::vector<delivery_view>> sqlite_outbox_store::list_dead_letters(const dead_letter_filter& f,
@@ -506,12 +509,7 @@ result<std::vector<delivery_view>> sqlite_outbox_store::list_dead_letters(const 
 }
 
 result<std::optional<delivery_view>> sqlite_outbox_store::get_dead_letter(std::int64_t id) {
-    return read_snapshot(*db_, [&]() -> result<std::optional<delivery_view>> {
-        auto rows = read_deliveries(std::string(dead_columns) + " WHERE d.id = ?1", {}, {id});
-        if (rows.empty()) return std::optional<delivery_view>();
-        load_attempts(rows.front());
-        return std::optional<delivery_view>(std::move(rows.front()));
-    });
+    return read_one_delivery(std::string(dead_columns) + " WHERE d.id = ?1", id);
 }
 
 result<std::vector<attempt_view>> sqlite_outbox_store::list_attempts(std::string_view endpoint_id,

@@ -66,6 +66,8 @@ private:
     bool endpoint_exists(std::string_view id);
     void load_secrets(endpoint_view& e, std::int64_t now_ms);
     void load_attempts(delivery_view& d);
+    // The one row `sql` selects by id (?1), with its attempts, in one read transaction.
+    result<std::optional<delivery_view>> read_one_delivery(const std::string& sql, std::int64_t id);
     std::vector<delivery_view> read_deliveries(const std::string& sql, const std::vector<std::string>& text_args,
                                                const std::vector<std::int64_t>& int_args);
     void refresh_routes();  // throws sqlite::failure
