@@ -13,7 +13,6 @@ writer::writer(outbox_store& store, const clock& clock, std::size_t queue_limit,
       queue_limit_(queue_limit),
       max_group_(max_group),
       on_group_(std::move(on_group)),
-      last_progress_ms_(clock.now_ms()),
       thread_([this] {
           pthread_setname_np(pthread_self(), "wh-writer");  // for top -H, perf and /proc
           run();
@@ -55,7 +54,6 @@ void writer::run() {
     for (;;) {
         {
             std::unique_lock lock(mu_);
-            last_progress_ms_ = clock_.now_ms();
             cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stopping, and everything is committed
             while (!queue_.empty() && group.size() < max_group_) {

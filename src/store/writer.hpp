@@ -3,7 +3,6 @@
 // whatever is waiting as one transaction (group commit). Producers submit units from any
 // thread; each unit's done() is called on the writer thread after its group committed.
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -16,12 +15,6 @@
 #include "webhookd/clock.hpp"
 
 namespace webhookd {
-
-struct writer_stats {
-    std::uint64_t groups = 0;       // transactions committed or failed
-    std::uint64_t units = 0;        // units handled
-    std::size_t last_group = 0;     // units in the latest group
-};
 
 class writer {
 public:
@@ -43,9 +36,6 @@ public:
     void stop();
 
     std::size_t queued_weight() const;
-    // Milliseconds (clock time) when the writer last finished a group or found its queue
-    // empty: a watchdog compares it with now to tell a wedged writer.
-    std::int64_t last_progress_ms() const { return last_progress_ms_.load(); }
 
 private:
     void run();
@@ -62,7 +52,6 @@ private:
     std::size_t weight_ = 0;
     bool stopping_ = false;
 
-    std::atomic<std::int64_t> last_progress_ms_;
     std::thread thread_;
 };
 

@@ -104,18 +104,5 @@ TEST_F(writer_test, stop_commits_everything_queued_then_refuses) {
     EXPECT_EQ(test::query_int(dir.file("w.db"), "SELECT COUNT(*) FROM events"), 200);
 }
 
-TEST_F(writer_test, last_progress_follows_the_clock_while_idle) {
-    writer w(*store, clock, 10);
-    auto before = w.last_progress_ms();
-    clock.advance(std::chrono::seconds(5));
-    auto u = std::make_shared<event_unit>("tick");
-    auto f = u->outcome();
-    ASSERT_TRUE(w.submit(u));
-    ASSERT_TRUE(f.get());
-    // After the group the writer went back to waiting and stamped the new time.
-    for (int i = 0; i < 1000 && w.last_progress_ms() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    EXPECT_EQ(w.last_progress_ms(), before + 5000);
-}
-
 }  // namespace
 }  // namespace webhookd
