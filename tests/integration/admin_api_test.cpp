@@ -38,21 +38,13 @@ struct switchable_receiver {
     }};
 };
 
-class admin_api : public ::testing::Test {
+class admin_api : public test::daemon_test {
 protected:
-    void start(const std::function<void(config&)>& tweak = {}) {
-        auto cfg = test::test_config(dir);
+    void configure(config& cfg) override {
         cfg.delivery.allowed_cidrs = {"127.0.0.0/8"};
         cfg.delivery.timeout = 2s;
         cfg.retry.schedule = {0ms};
         cfg.retry.jitter = 0;
-        if (tweak) tweak(cfg);
-        runner = std::make_unique<test::daemon_runner>(cfg);
-    }
-    std::string db() const { return dir.file("webhookd.db"); }
-    std::int64_t count(const std::string& sql) const { return test::query_int(db(), sql); }
-    std::int64_t wait_for(const std::string& sql, std::int64_t expected) const {
-        return test::wait_for_count(db(), sql, expected);
     }
 
     test::http_result call(const std::string& method, const std::string& target, const std::string& body = "",
@@ -80,9 +72,6 @@ protected:
         EXPECT_EQ(r.status, 202) << r.body;
         return json::parse(r.body)["id"];
     }
-
-    test::temp_dir dir;
-    std::unique_ptr<test::daemon_runner> runner;
 };
 
 TEST_F(admin_api, the_endpoint_lifecycle_create_read_patch_pause_delete) {

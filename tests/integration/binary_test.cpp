@@ -19,24 +19,8 @@ namespace webhookd {
 namespace {
 
 using test::process;
-
-std::string write_config(const test::temp_dir& dir, const std::string& extra = "") {
-    auto path = dir.file("webhookd.json");
-    std::ofstream(path) << R"({
-      // ephemeral ports: the test reads them from the log
-      "ingest": {"listen": "127.0.0.1:0"},
-      "admin": {"listen": "127.0.0.1:0"},
-      "storage": {"path": ")" << dir.file("webhookd.db") << "\"}" << extra << "\n}\n";
-    return path;
-}
-
-// The port in the log line "<listener> listening on 127.0.0.1:<port>"; 0 if absent.
-unsigned short port_from_log(const std::string& log, const std::string& listener) {
-    const std::string marker = listener + " listening on 127.0.0.1:";
-    auto at = log.find(marker);
-    if (at == std::string::npos) return 0;
-    return static_cast<unsigned short>(std::stoi(log.substr(at + marker.size(), 5)));
-}
+using test::port_from_log;
+using test::write_config;
 
 TEST(binary, version_and_help) {
     auto [code, out] = process::run({WEBHOOKD_BINARY, "--version"});

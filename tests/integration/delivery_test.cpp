@@ -25,30 +25,19 @@ std::string status_response(int code) {
     return "HTTP/1.1 " + std::to_string(code) + " X\r\nContent-Length: 4\r\n\r\nnope";
 }
 
-class delivery : public ::testing::Test {
+class delivery : public test::daemon_test {
 protected:
-    void start(const std::function<void(config&)>& tweak = {}) {
-        auto cfg = test::test_config(dir);
+    void configure(config& cfg) override {
         cfg.delivery.allowed_cidrs = {"127.0.0.0/8"};
         cfg.delivery.timeout = 2s;
         cfg.retry.schedule = {0ms, 20ms, 20ms};
         cfg.retry.jitter = 0;
-        if (tweak) tweak(cfg);
-        runner = std::make_unique<test::daemon_runner>(cfg);
-    }
-    std::string db() const { return dir.file("webhookd.db"); }
-    std::int64_t count(const std::string& sql) const { return test::query_int(db(), sql); }
-    std::int64_t wait_for(const std::string& sql, std::int64_t expected) const {
-        return test::wait_for_count(db(), sql, expected);
     }
     std::string ingest(const std::string& body) {
         auto r = test::http_client(runner->ingest_port()).post("/v1/events", body);
         EXPECT_EQ(r.status, 202) << r.body;
         return nlohmann::json::parse(r.body)["id"];
     }
-
-    test::temp_dir dir;
-    std::unique_ptr<test::daemon_runner> runner;
 };
 
 TEST_F(delivery, a_signed_envelope_reaches_the_endpoint_byte_for_byte) {

@@ -23,20 +23,10 @@ using test::http_client;
 
 constexpr const char* booking = R"({"event":"booking.created","data":{"id":"bkg_987654321","customerId":"cust_123"}})";
 
-class ingest_api : public ::testing::Test {
+class ingest_api : public test::daemon_test {
 protected:
-    void start(const std::function<void(config&)>& tweak = {}) {
-        auto cfg = test::test_config(dir);
-        if (tweak) tweak(cfg);
-        runner = std::make_unique<test::daemon_runner>(cfg);
-    }
-    std::string db() const { return dir.file("webhookd.db"); }
-    std::int64_t count(const std::string& sql) const { return test::query_int(db(), sql); }
     http_client client() const { return http_client(runner->ingest_port()); }
     static std::string code_of(const test::http_result& r) { return json::parse(r.body)["error"]["code"]; }
-
-    test::temp_dir dir;
-    std::unique_ptr<test::daemon_runner> runner;
 };
 
 TEST_F(ingest_api, accepts_an_event_and_commits_it_with_its_deliveries) {

@@ -26,24 +26,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::process;
-
-// A config on ephemeral ports; `storage` and `extra` are spliced into the storage object
-// and the top level.
-std::string write_config(const test::temp_dir& dir, const std::string& storage = "", const std::string& extra = "") {
-    auto path = dir.file("webhookd.json");
-    std::ofstream(path) << R"({
-      "ingest": {"listen": "127.0.0.1:0"},
-      "admin": {"listen": "127.0.0.1:0"},
-      "storage": {"path": ")" << dir.file("webhookd.db") << "\"" << storage << "}" << extra << "\n}\n";
-    return path;
-}
-
-unsigned short port_from_log(const std::string& log, const std::string& listener) {
-    const std::string marker = listener + " listening on 127.0.0.1:";
-    auto at = log.find(marker);
-    if (at == std::string::npos) return 0;
-    return static_cast<unsigned short>(std::stoi(log.substr(at + marker.size(), 5)));
-}
+using test::port_from_log;
+using test::write_config;
 
 std::string abstract_name(const char* what) { return "@webhookd-test-" + std::to_string(::getpid()) + "-" + what; }
 
@@ -72,7 +56,7 @@ TEST(operations, a_wedged_writer_stops_the_watchdog_pings_and_readyz_until_it_mo
     test::temp_dir dir;
     test::notify_socket manager(abstract_name("wedged"));
     // A long busy_timeout: the writer waits on a held lock instead of failing.
-    process d({WEBHOOKD_BINARY, "--config", write_config(dir, R"(, "busy_timeout": "60s")")},
+    process d({WEBHOOKD_BINARY, "--config", write_config(dir, "", R"(, "busy_timeout": "60s")")},
               {"NOTIFY_SOCKET=" + manager.name(), "WATCHDOG_USEC=400000"});
     ASSERT_TRUE(manager.wait_for("READY=1", 10000)) << manager.transcript() << d.output();
     ASSERT_GE(manager.count_for("WATCHDOG=1", 700), 2) << manager.transcript();
@@ -131,7 +115,7 @@ TEST(operations, drain_under_load_loses_no_acknowledged_event) {
     test::temp_dir dir;
     auto db = dir.file("webhookd.db");
     process d({WEBHOOKD_BINARY, "--config",
-               write_config(dir, "", R"(, "delivery": {"allowed_cidrs": ["127.0.0.0/8"]}, "shutdown_timeout": "10s")")});
+               write_config(dir, R"(, "delivery": {"allowed_cidrs": ["127.0.0.0/8"]}, "shutdown_timeout": "10s")")});
     ASSERT_TRUE(d.wait_for_line("started")) << d.output();
     test::add_endpoint(db, {.id = "ep_1", .url = receiver.url()});
     auto port = port_from_log(d.output(), "ingest");
@@ -200,7 +184,7 @@ TEST(operations, the_drain_deadline_leaves_hung_attempts_for_the_next_start) {
     });
     test::temp_dir dir;
     auto db = dir.file("webhookd.db");
-    auto config = write_config(dir, "", R"(, "delivery": {"allowed_cidrs": ["127.0.0.0/8"]}, "shutdown_timeout": "300ms")");
+    auto config = write_config(dir, R"(, "delivery": {"allowed_cidrs": ["127.0.0.0/8"]}, "shutdown_timeout": "300ms")");
     {
         process d({WEBHOOKD_BINARY, "--config", config});
         ASSERT_TRUE(d.wait_for_line("started")) << d.output();
@@ -225,7 +209,7 @@ TEST(operations, the_drain_deadline_leaves_hung_attempts_for_the_next_start) {
 TEST(operations, sighup_reopens_the_log_file_after_rotation) {
     test::temp_dir dir;
     auto log = dir.file("webhookd.log");
-    process d({WEBHOOKD_BINARY, "--config", write_config(dir, "", R"(, "log": {"file": ")" + log + R"("})")});
+    process d({WEBHOOKD_BINARY, "--config", write_config(dir, R"(, "log": {"file": ")" + log + R"("})")});
     auto contains = [](const std::string& path, const std::string& needle) {
         std::ifstream in(path);
         std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -251,7 +235,7 @@ TEST(operations, sighup_reopens_the_log_file_after_rotation) {
 TEST(operations, a_log_file_that_cannot_be_opened_refuses_to_start) {
     test::temp_dir dir;
     auto [code, out] = process::run(
-        {WEBHOOKD_BINARY, "--config", write_config(dir, "", R"(, "log": {"file": "/nonexistent/dir/webhookd.log"})")});
+        {WEBHOOKD_BINARY, "--config", write_config(dir, R"(, "log": {"file": "/nonexistent/dir/webhookd.log"})")});
     EXPECT_EQ(code, 2);
     EXPECT_NE(out.find("/nonexistent/dir/webhookd.log"), std::string::npos) << out;
 }

@@ -18,26 +18,13 @@ namespace webhookd {
 namespace {
 
 using namespace std::chrono_literals;
+using test::find_program;
 
 constexpr const char* secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 // Seed 000's webhook guide, copied byte for byte from shared/seeds/000_d7947d129cb2fa18.txt:
 // its verifiers run exactly as the seed prints them.
 std::string seed_000() { return WEBHOOKD_SOURCE_DIR "/tests/e2e/seed_000.txt"; }
-
-// The first executable `name` on PATH, or "".
-std::string find_program(const std::string& name) {
-    const char* path = std::getenv("PATH");
-    std::string_view dirs = path ? path : "/usr/bin:/bin";
-    while (!dirs.empty()) {
-        auto colon = dirs.find(':');
-        auto dir = dirs.substr(0, colon);
-        auto candidate = std::filesystem::path(dir) / name;
-        if (!dir.empty() && access(candidate.c_str(), X_OK) == 0) return candidate.string();
-        dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
-    }
-    return "";
-}
 
 unsigned short listening_port(test::process& p) {
     if (!p.wait_for_line("listening ")) return 0;

@@ -26,6 +26,7 @@ namespace webhookd {
 namespace {
 
 using namespace std::chrono_literals;
+using test::find_program;
 
 constexpr const char* secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 constexpr const char* other_secret = "whsec_0CwGm4v2jAJm4rH1rCLBm5pXoZsnEtT0";
@@ -52,20 +53,6 @@ std::string read_file(const std::string& path) {
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();
-}
-
-// The first executable `name` on PATH, or "".
-std::string find_program(const std::string& name) {
-    const char* path = std::getenv("PATH");
-    std::string_view dirs = path ? path : "/usr/bin:/bin";
-    while (!dirs.empty()) {
-        auto colon = dirs.find(':');
-        auto dir = dirs.substr(0, colon);
-        auto candidate = std::filesystem::path(dir) / name;
-        if (!dir.empty() && access(candidate.c_str(), X_OK) == 0) return candidate.string();
-        dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
-    }
-    return "";
 }
 
 // The interpreter that `python3` on PATH runs. A pyenv shim is a shell script that takes

@@ -1,11 +1,13 @@
 #pragma once
 // Runs a real daemon in-process on ephemeral loopback ports with a fresh SQLite file.
 
+#include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -134,5 +136,26 @@ inline std::int64_t wait_for_count(const std::string& db_path, const std::string
     }
     return v;
 }
+
+// A test suite with one daemon over a fresh database in a temporary directory. start()
+// runs it with test_config(), then the suite's configure(), then the test's own tweak.
+class daemon_test : public ::testing::Test {
+protected:
+    virtual void configure(config&) {}
+    void start(const std::function<void(config&)>& tweak = {}) {
+        auto cfg = test_config(dir);
+        configure(cfg);
+        if (tweak) tweak(cfg);
+        runner = std::make_unique<daemon_runner>(cfg);
+    }
+    std::string db() const { return dir.file("webhookd.db"); }
+    std::int64_t count(const std::string& sql) const { return query_int(db(), sql); }
+    std::int64_t wait_for(const std::string& sql, std::int64_t expected) const {
+        return wait_for_count(db(), sql, expected);
+    }
+
+    temp_dir dir;
+    std::unique_ptr<daemon_runner> runner;
+};
 
 }  // namespace webhookd::test

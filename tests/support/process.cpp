@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -97,6 +100,35 @@ std::pair<int, std::string> process::run(std::vector<std::string> argv, int time
     process p(std::move(argv));
     int code = p.wait(timeout_ms);
     return {code, p.output()};
+}
+
+std::string find_program(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    std::string_view dirs = path ? path : "/usr/bin:/bin";
+    while (!dirs.empty()) {
+        auto colon = dirs.find(':');
+        auto dir = dirs.substr(0, colon);
+        auto candidate = std::filesystem::path(dir) / name;
+        if (!dir.empty() && access(candidate.c_str(), X_OK) == 0) return candidate.string();
+        dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
+    }
+    return "";
+}
+
+std::string write_config(const temp_dir& dir, const std::string& extra, const std::string& storage) {
+    auto path = dir.file("webhookd.json");
+    std::ofstream(path) << R"({
+      "ingest": {"listen": "127.0.0.1:0"},
+      "admin": {"listen": "127.0.0.1:0"},
+      "storage": {"path": ")" << dir.file("webhookd.db") << "\"" << storage << "}" << extra << "\n}\n";
+    return path;
+}
+
+unsigned short port_from_log(const std::string& log, const std::string& listener) {
+    const std::string marker = listener + " listening on 127.0.0.1:";
+    auto at = log.find(marker);
+    if (at == std::string::npos) return 0;
+    return static_cast<unsigned short>(std::stoi(log.substr(at + marker.size(), 5)));
 }
 
 }  // namespace webhookd::test

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.hpp"
+
 namespace webhookd::test {
 
 class process {
@@ -40,5 +42,16 @@ private:
     int status_ = -1;
     std::string output_;
 };
+
+// The first executable `name` on PATH, or "".
+std::string find_program(const std::string& name);
+
+// Writes DIR/webhookd.json for the real binary: both listeners on ephemeral ports (the test
+// reads them from the log with port_from_log), the database in DIR. `extra` is spliced in at
+// the top level, `storage` into the "storage" object; each starts with a comma.
+std::string write_config(const temp_dir& dir, const std::string& extra = "", const std::string& storage = "");
+
+// The port in the log line "<listener> listening on 127.0.0.1:<port>"; 0 if absent.
+unsigned short port_from_log(const std::string& log, const std::string& listener);
 
 }  // namespace webhookd::test
