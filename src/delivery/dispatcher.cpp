@@ -250,20 +250,17 @@ void dispatcher::arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake
 void dispatcher::attempt(claimed_delivery d) {
     auto it = endpoints_.find(d.endpoint_id);
     auto started = clock_.now_ms();
+    ++in_flight_;  // on_attempt_done() counts every attempt out again
+    metrics_.attempts_in_flight.add(1);
+    if (it != endpoints_.end()) ++it->second.in_flight;
     if (it == endpoints_.end() || it->second.record.secrets.empty()) {
         // Never send unsigned: record a failed attempt so the operator sees why.
         delivery_response r;
         r.outcome = attempt_outcome::connect_error;
         r.error = it == endpoints_.end() ? "endpoint " + d.endpoint_id + " no longer exists"
                                          : "endpoint " + d.endpoint_id + " has no valid signing secret";
-        ++in_flight_;
-        metrics_.attempts_in_flight.add(1);
-        if (it != endpoints_.end()) ++it->second.in_flight;
         return on_attempt_done(std::move(d), started, std::move(r));
     }
-    ++in_flight_;
-    metrics_.attempts_in_flight.add(1);
-    ++it->second.in_flight;
     auto req = build_request(it->second.record, d, started / 1000);
     log_->debug("attempt {} of delivery dlv_{} (event {}) to endpoint {}", d.attempt, d.id, d.event_id, d.endpoint_id);
     client_.send(std::move(req), [self = shared_from_this(), d = std::move(d), started](delivery_response r) mutable {

@@ -216,9 +216,9 @@ status sqlite_outbox_store::record_attempt(const attempt_record& a, std::int64_t
             .bind(6, a.error)
             .run();
     }
-    // A delivery that is gone (its endpoint was deleted while the attempt was out) keeps no log.
-    if (a.delivery_id != 0 && db_->changes() == 0) return ok_v;
     if (a.delivery_id != 0) {
+        // A delivery that is gone (its endpoint was deleted while the attempt was out) keeps no log.
+        if (db_->changes() == 0) return ok_v;
         // The endpoint's health: a run of failures, ended by any success.
         if (a.delivered) {
             db_->prepare("UPDATE endpoints SET consecutive_failures = 0, failing_since = NULL "
