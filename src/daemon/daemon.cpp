@@ -116,6 +116,7 @@ status daemon::impl::start() {
     dispatcher_options dispatch_options;
     dispatch_options.max_in_flight = cfg.delivery.max_in_flight;
     dispatch_options.max_in_flight_per_endpoint = cfg.delivery.max_in_flight_per_endpoint;
+    dispatch_options.attempt_timeout = cfg.delivery.timeout;
     dispatch_options.lease = cfg.delivery.timeout + std::chrono::seconds(30);
     dispatch_options.tls_unverified = cfg.delivery.dangerous_skip_tls_verify;
     dispatch = std::make_shared<dispatcher>(ioc, *db_writer, *client, retry_policy(cfg.retry.schedule, cfg.retry.jitter),

@@ -78,12 +78,13 @@ void dispatcher::stop() {
     asio::post(strand_, [self = shared_from_this()] {
         self->stopping_ = true;
         self->timer_.cancel();
-        self->update_idle();
+        self->pump();
     });
 }
 
 void dispatcher::update_idle() {
-    idle_ = stopping_ && in_flight_ == 0 && !recording_ && outcomes_.empty() && !claiming_;
+    idle_ = stopping_ && in_flight_ == 0 && !recording_ && outcomes_.empty() && !claiming_ && ready_ == 0 &&
+            !releasing_ && releases_.empty();
 }
 
 void dispatcher::notify_due(std::vector<std::string> endpoint_ids, std::int64_t due_ms) {
@@ -104,6 +105,7 @@ void dispatcher::notify_due(std::vector<std::string> endpoint_ids, std::int64_t 
 void dispatcher::notify_changed() {
     asio::post(strand_, [self = shared_from_this()] {
         self->rescan_requested_ = true;
+        ++self->changes_;
         self->pump();
     });
 }
@@ -113,6 +115,7 @@ void dispatcher::rescan() {
     claiming_ = true;
     rescan_requested_ = false;  // this scan starts after the request: it will see what was asked for
     auto scan = std::make_shared<scan_result>();
+    auto changes_seen = changes_;
     bool queued = writer_.submit(make_unit(
         [scan](outbox_store& s, std::int64_t now) -> status {
             auto eps = s.load_endpoints(now);
@@ -125,8 +128,8 @@ void dispatcher::rescan() {
             }
             return ok_v;
         },
-        [self = shared_from_this(), scan](const status& st) {
-            asio::post(self->strand_, [self, scan, st] {
+        [self = shared_from_this(), scan, changes_seen](const status& st) {
+            asio::post(self->strand_, [self, scan, st, changes_seen] {
                 self->claiming_ = false;
                 self->last_scan_ = std::chrono::steady_clock::now().time_since_epoch().count();
                 auto now = self->clock_.now_ms();
@@ -140,6 +143,7 @@ void dispatcher::rescan() {
                         endpoint_state state;
                         if (auto old = self->endpoints_.find(rec.id); old != self->endpoints_.end()) {
                             state.in_flight = old->second.in_flight;
+                            state.ready.swap(old->second.ready);
                         }
                         state.next_due = scan->next_due[i];
                         for (std::size_t k = rec.secrets.size(); k-- > 0;) {
@@ -161,7 +165,9 @@ void dispatcher::rescan() {
                         state.record = std::move(rec);
                         fresh.emplace(state.record.id, std::move(state));
                     }
+                    for (auto& [_, gone] : self->endpoints_) self->give_back(gone.ready);  // deleted endpoints
                     self->endpoints_ = std::move(fresh);
+                    self->changes_seen_ = changes_seen;
                 }
                 self->pump();
             });
@@ -174,36 +180,74 @@ void dispatcher::rescan() {
 }
 
 void dispatcher::pump() {
-    if (!started_ || claiming_) return;
-    if (stopping_) return update_idle();
+    if (!started_) return;
+    if (stopping_) {
+        for (auto& [_, ep] : endpoints_) give_back(ep.ready);
+        return update_idle();
+    }
     auto now = clock_.now_ms();
+    start_ready(now);
+    if (claiming_) return;
     if (rescan_requested_ || now >= next_rescan_ms_) return rescan();
+    claim(now);
+}
 
-    // Due, sendable endpoints with room, oldest due first.
+void dispatcher::start_ready(std::int64_t now_ms) {
+    // An admin change (a pause, a new secret, a new URL) is in the store: nothing queued
+    // starts before the dispatcher has loaded it.
+    if (changes_seen_ != changes_) return;
+    auto min_lease_left = (options_.attempt_timeout + (options_.lease - options_.attempt_timeout) / 2).count();
+    for (auto& [_, ep] : endpoints_) {
+        if (!ep.sendable()) {
+            give_back(ep.ready);  // paused or disabled since the claim
+            continue;
+        }
+        while (!ep.ready.empty() && ep.in_flight < options_.max_in_flight_per_endpoint &&
+               in_flight_ < options_.max_in_flight) {
+            auto d = std::move(ep.ready.front());
+            ep.ready.pop_front();
+            --ready_;
+            if (d.lease_until_ms - now_ms < min_lease_left) {
+                // Queued too long (the endpoint is slow, or the global cap is full): the
+                // attempt might outlive the lease, so give it back and claim it afresh.
+                releases_.push_back(d.id);
+                continue;
+            }
+            attempt(std::move(d));
+        }
+    }
+    flush_releases();
+}
+
+void dispatcher::claim(std::int64_t now_ms) {
+    // Due, sendable endpoints whose in-flight attempts and ready queue are below twice
+    // the per-endpoint cap, oldest due first, within twice the global cap.
+    auto cap = options_.max_in_flight_per_endpoint;
     std::vector<std::pair<std::int64_t, endpoint_state*>> due;
     std::optional<std::int64_t> wake = next_rescan_ms_;
     for (auto& [id, ep] : endpoints_) {
-        if (!ep.sendable() || !ep.next_due || ep.in_flight >= options_.max_in_flight_per_endpoint) continue;
-        if (*ep.next_due <= now) {
+        if (!ep.sendable() || !ep.next_due || ep.in_flight + ep.ready.size() >= 2 * cap) continue;
+        if (*ep.next_due <= now_ms) {
             due.emplace_back(*ep.next_due, &ep);
         } else if (!wake || *ep.next_due < *wake) {
             wake = *ep.next_due;
         }
     }
-    std::size_t room = options_.max_in_flight > in_flight_ ? options_.max_in_flight - in_flight_ : 0;
-    if (due.empty() || room == 0) return arm_timer(now, due.empty() ? wake : std::nullopt);
+    auto leased = in_flight_ + ready_;
+    std::size_t room = 2 * options_.max_in_flight > leased ? 2 * options_.max_in_flight - leased : 0;
+    if (due.empty() || room == 0) return arm_timer(now_ms, due.empty() ? wake : std::nullopt);
     std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     auto orders = std::make_shared<std::vector<claim_order>>();
     for (auto& [_, ep] : due) {
         if (room == 0) break;
-        std::size_t limit = std::min(room, options_.max_in_flight_per_endpoint - ep->in_flight);
+        std::size_t limit = std::min(room, 2 * cap - ep->in_flight - ep->ready.size());
         room -= limit;
         orders->push_back({ep->record.id, limit});
     }
 
     claiming_ = true;
     auto results = std::make_shared<std::vector<claim_outcome>>();
-    auto lease_until = now + options_.lease.count();
+    auto lease_until = now_ms + options_.lease.count();
     bool queued = writer_.submit(make_unit(
         [orders, results, lease_until, owner = options_.owner](outbox_store& s, std::int64_t at) -> status {
             for (const auto& o : *orders) {
@@ -225,18 +269,59 @@ void dispatcher::pump() {
                 }
                 for (auto& r : *results) {
                     auto it = self->endpoints_.find(r.endpoint_id);
-                    if (it == self->endpoints_.end()) continue;
+                    if (it == self->endpoints_.end()) {
+                        for (auto& d : r.deliveries) self->releases_.push_back(d.id);
+                        continue;
+                    }
                     it->second.next_due = r.next_due;
-                    for (auto& d : r.deliveries) self->attempt(std::move(d));
+                    self->ready_ += r.deliveries.size();
+                    for (auto& d : r.deliveries) it->second.ready.push_back(std::move(d));
                 }
+                self->flush_releases();
                 self->pump();
             });
         },
         commit::lazy));
     if (!queued) {
         claiming_ = false;
-        arm_timer(now, now + 100);
+        arm_timer(now_ms, now_ms + 100);
     }
+}
+
+void dispatcher::give_back(std::deque<claimed_delivery>& ready) {
+    if (ready.empty()) return;
+    for (const auto& d : ready) releases_.push_back(d.id);
+    ready_ -= ready.size();
+    ready.clear();
+    flush_releases();
+}
+
+void dispatcher::flush_releases() {
+    if (releasing_ || releases_.empty()) return update_idle();
+    releasing_ = true;
+    auto batch = std::make_shared<std::vector<std::int64_t>>(std::move(releases_));
+    releases_.clear();
+    auto self = shared_from_this();
+    auto on_done = [self, batch](const status& st) {
+        asio::post(self->strand_, [self, batch, st] {
+            self->releasing_ = false;
+            if (!st) {
+                // The leases end by themselves; the deliveries are due again then.
+                self->log_->error("dispatcher: giving back {} lease(s) failed: {}", batch->size(), st.err().message);
+            } else {
+                self->rescan_requested_ = true;  // they are due now: learn which endpoints have work
+            }
+            self->flush_releases();
+            self->pump();
+        });
+    };
+    bool queued = writer_.submit(make_unit(
+        [batch, owner = options_.owner](outbox_store& s, std::int64_t now) -> status {
+            if (auto released = s.release(*batch, owner, now); !released) return released.err();
+            return ok_v;
+        },
+        on_done, commit::lazy));
+    if (!queued) on_done(error{"storage_unavailable", "the writer is stopping"});
 }
 
 void dispatcher::arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake_ms) {
@@ -259,7 +344,10 @@ void dispatcher::attempt(claimed_delivery d) {
         r.outcome = attempt_outcome::connect_error;
         r.error = it == endpoints_.end() ? "endpoint " + d.endpoint_id + " no longer exists"
                                          : "endpoint " + d.endpoint_id + " has no valid signing secret";
-        return on_attempt_done(std::move(d), started, std::move(r));
+        // Posted, not called: start_ready() is walking the ready queues.
+        return asio::post(strand_, [self = shared_from_this(), d = std::move(d), started, r = std::move(r)]() mutable {
+            self->on_attempt_done(std::move(d), started, std::move(r));
+        });
     }
     auto req = build_request(it->second.record, d, started / 1000);
     log_->debug("attempt {} of delivery dlv_{} (event {}) to endpoint {}", d.attempt, d.id, d.event_id, d.endpoint_id);

@@ -3,15 +3,20 @@
 // delivery client, and records each outcome (delivered, retry at, dead letter).
 //
 // All its state lives on one strand. Per endpoint it knows the earliest due time, the
-// attempts in flight and whether the endpoint may be sent to; it claims only for
-// endpoints that are due and under max_in_flight_per_endpoint, oldest due first, within
-// max_in_flight overall, so one slow or dead endpoint never holds up the others and no
-// query walks another endpoint's backlog. Claims and outcomes go through the writer;
-// outcomes waiting together are recorded in one transaction.
+// attempts in flight, the deliveries leased ahead and whether the endpoint may be sent
+// to; it claims only for endpoints that are due, oldest due first, so one slow or dead
+// endpoint never holds up the others and no query walks another endpoint's backlog.
+// An endpoint with a backlog keeps up to max_in_flight_per_endpoint attempts in flight
+// and as many more leased ahead in its ready queue: when an attempt ends the next one
+// starts from the queue at once, while the claim that refills the queue goes through the
+// writer in the background. Leases held ahead are given back when the endpoint is paused
+// or disabled and at stop, and a queued delivery whose lease is too close to its end is
+// given back instead of attempted. Claims and outcomes go through the writer; outcomes
+// waiting together are recorded in one transaction.
 //
 // The store is the truth: every rescan_interval (and when ingest names an endpoint it has
-// not loaded) the dispatcher reloads endpoints and due times, so work written by anyone
-// else is picked up.
+// not loaded, or the admin API changed something) the dispatcher reloads endpoints and due
+// times, so work written by anyone else is picked up.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -20,6 +25,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -46,7 +52,8 @@ struct delivery_response;
 struct dispatcher_options {
     std::size_t max_in_flight = 1024;
     std::size_t max_in_flight_per_endpoint = 64;
-    duration lease = std::chrono::seconds(60);            // > delivery.timeout
+    duration lease = std::chrono::seconds(60);            // > attempt_timeout
+    duration attempt_timeout = std::chrono::seconds(30);  // delivery.timeout: an attempt ends within it
     duration rescan_interval = std::chrono::seconds(5);
     std::string owner = "webhookd";                       // lease owner written to rows
     bool release_leases_at_start = true;                  // single-instance stores (SQLite)
@@ -64,7 +71,8 @@ public:
     // Stops claiming. Attempts in flight finish and are recorded. Thread-safe.
     void stop();
 
-    // True once stop() was called and nothing is in flight or waiting to be recorded.
+    // True once stop() was called and nothing is in flight, waiting to be recorded or
+    // leased ahead.
     bool idle() const { return idle_.load(); }
 
     // When the last endpoint scan finished (steady clock): one finishes every
@@ -88,10 +96,15 @@ private:
         endpoint_record record;
         std::optional<std::int64_t> next_due;  // earliest due pending delivery, if any
         std::size_t in_flight = 0;
+        std::deque<claimed_delivery> ready;    // leased ahead, oldest due first
         bool sendable() const { return record.enabled && !record.paused_at_ms; }
     };
 
     void pump();
+    void start_ready(std::int64_t now_ms);
+    void claim(std::int64_t now_ms);
+    void give_back(std::deque<claimed_delivery>& ready);
+    void flush_releases();
     void rescan();
     void arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake_ms);
     void attempt(claimed_delivery d);
@@ -112,13 +125,18 @@ private:
     // Strand-only state.
     std::map<std::string, endpoint_state, std::less<>> endpoints_;
     std::size_t in_flight_ = 0;
+    std::size_t ready_ = 0;        // deliveries in all ready queues
     bool claiming_ = false;        // a claim or rescan unit is with the writer
     bool recording_ = false;       // an outcome unit is with the writer
+    bool releasing_ = false;       // a release unit is with the writer
+    std::uint64_t changes_ = 0;       // notify_changed() calls
+    std::uint64_t changes_seen_ = 0;  // of those, how many the last finished scan has loaded
     bool started_ = false;
     bool stopping_ = false;
     std::int64_t next_rescan_ms_ = 0;
     bool rescan_requested_ = false;  // ingest named an endpoint not loaded yet: rescan at the next chance
     std::vector<attempt_record> outcomes_;  // decided, not yet given to the writer
+    std::vector<std::int64_t> releases_;    // leases to give back, not yet given to the writer
     std::set<std::string, std::less<>> warned_tls_;  // https endpoints already warned about
     std::mt19937_64 random_{std::random_device{}()};
     std::atomic<bool> idle_{false};

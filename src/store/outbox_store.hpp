@@ -80,6 +80,7 @@ struct claimed_delivery {
     std::int64_t event_created_ms{};
     int attempt{};                   // 1-based number of the attempt about to be made
     int ladder_attempt{};            // the same, counted from the current ladder's start
+    std::int64_t lease_until_ms{};   // the lease ends: the delivery is due again by itself
     std::string envelope;            // the event's envelope
     std::size_t data_offset{};       // its data: envelope[data_offset, size - 1)
 };
@@ -150,6 +151,12 @@ public:
     // Inside apply(): makes every leased delivery due at now_ms (start-up of the only
     // instance over this store: whatever was in flight is attempted again). Returns how many.
     virtual result<std::int64_t> release_leases(std::int64_t now_ms) = 0;
+
+    // Inside apply(): gives back leases this owner took and will not use (deliveries
+    // claimed ahead when the endpoint was paused or the dispatcher stops): each is due
+    // again at now_ms. Returns how many were still held.
+    virtual result<std::int64_t> release(std::span<const std::int64_t> delivery_ids, std::string_view owner,
+                                         std::int64_t now_ms) = 0;
 
     // Inside apply(): deletes at most `limit` dead letters that died before cutoff_ms, with
     // their attempts and their events once nothing else refers to them. Returns how many.

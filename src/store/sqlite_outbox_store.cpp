@@ -151,6 +151,7 @@ result<std::vector<claimed_delivery>> sqlite_outbox_store::claim(std::string_vie
             d.endpoint_id = std::string(endpoint_id);
             d.attempt = static_cast<int>(q.int64(2)) + 1;
             d.ladder_attempt = d.attempt - static_cast<int>(q.int64(3));
+            d.lease_until_ms = lease_until_ms;
             rows.emplace_back(std::move(d), q.int64(1));
         }
         q.reset();
@@ -298,6 +299,20 @@ result<std::int64_t> sqlite_outbox_store::release_leases(std::int64_t now_ms) {
         .bind(1, now_ms)
         .run();
     return db_->changes();
+}
+
+result<std::int64_t> sqlite_outbox_store::release(std::span<const std::int64_t> delivery_ids, std::string_view owner,
+                                                  std::int64_t now_ms) {
+    auto& q = db_->prepare(
+        "UPDATE deliveries SET next_attempt_at = ?3, lease_owner = NULL, lease_expires_at = NULL "
+        "WHERE id = ?1 AND lease_owner = ?2 AND state = 'pending'");
+    std::int64_t released = 0;
+    for (auto id : delivery_ids) {
+        q.bind(1, id).bind(2, owner).bind(3, now_ms).run();
+        released += db_->changes();
+        q.reset();
+    }
+    return released;
 }
 
 void sqlite_outbox_store::delete_orphan_events(const std::vector<std::int64_t>& seqs) {

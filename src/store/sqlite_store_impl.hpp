@@ -35,6 +35,8 @@ public:
     result<std::optional<std::int64_t>> next_due(std::string_view endpoint_id) override;
     result<std::vector<endpoint_record>> load_endpoints(std::int64_t now_ms) override;
     result<std::int64_t> release_leases(std::int64_t now_ms) override;
+    result<std::int64_t> release(std::span<const std::int64_t> delivery_ids, std::string_view owner,
+                                 std::int64_t now_ms) override;
     result<std::int64_t> purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) override;
     result<std::int64_t> purge_delivered(std::int64_t cutoff_ms, std::size_t limit) override;
     result<outbox_counts> counts() override;

@@ -249,6 +249,48 @@ TEST_F(delivery, paused_endpoints_hold_their_deliveries) {
     EXPECT_EQ(receiver.requests().size(), 1u);
 }
 
+// A busy endpoint has up to max_in_flight_per_endpoint attempts out and as many more
+// deliveries leased ahead; a pause gives the ones not yet sent back at once (only the
+// attempts already out reach the receiver), and so does a stop.
+TEST_F(delivery, deliveries_leased_ahead_are_given_back_at_a_pause_and_at_a_stop) {
+    std::atomic<int> received{0};
+    test_server receiver([&](test::test_connection& c) {
+        while (c.read_request()) {
+            ++received;
+            std::this_thread::sleep_for(150ms);
+            if (!c.write(ok_response())) return;
+        }
+    });
+    start([](config& c) { c.delivery.max_in_flight_per_endpoint = 2; });
+    test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url()});
+    std::string batch = R"({"events":[)";
+    for (int i = 0; i < 20; ++i) batch += std::string(i ? "," : "") + R"({"event":"a.b","data":)" + std::to_string(i) + "}";
+    batch += "]}";
+    ASSERT_EQ(test::http_client(runner->ingest_port()).post("/v1/events/batch", batch).status, 202);
+    const char* leased = "SELECT COUNT(*) FROM deliveries WHERE lease_owner IS NOT NULL";
+    ASSERT_EQ(wait_for(leased, 4), 4);  // 2 out, 2 ahead
+    auto admin = [&](const std::string& target) {
+        auto r = test::http_client(runner->admin_port()).request("POST", target, "");
+        ASSERT_EQ(r.status, 200) << r.body;
+    };
+    admin("/v1/endpoints/ep_1/pause");
+    std::this_thread::sleep_for(50ms);  // a request sent just before the pause arrives
+    int at_pause = received.load();
+    EXPECT_EQ(wait_for(leased, 0), 0);
+    std::this_thread::sleep_for(400ms);
+    EXPECT_EQ(received.load(), at_pause);  // the two out were answered; the two ahead never sent
+    auto delivered = count("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'");
+    EXPECT_LT(delivered, 20);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND attempts = 0 AND next_attempt_at IS NULL"), 0);
+
+    admin("/v1/endpoints/ep_1/resume");
+    ASSERT_EQ(wait_for(leased, 4), 4);
+    runner->stop();
+    EXPECT_EQ(count(leased), 0);  // the two ahead were given back, the two out were recorded
+    EXPECT_EQ(count("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'") +
+                  count("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'"), 20);
+}
+
 TEST_F(delivery, deliveries_in_flight_at_a_stop_are_delivered_after_the_restart) {
     std::atomic<bool> healthy{false};
     test_server receiver([&](test::test_connection& c) {
