@@ -40,10 +40,12 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
+// A pooled connection idle for less than this is reused without checking it first.
+constexpr auto recheck_after = std::chrono::milliseconds(500);
 // A response header larger than this is refused as unparseable.
 constexpr std::uint32_t max_response_header = 16 * 1024;
-// Body bytes handed to the parser per read step.
-constexpr std::size_t body_chunk = 8 * 1024;
+// Body bytes handed to the parser per read step (part of every attempt's allocation).
+constexpr std::size_t body_chunk = 2 * 1024;
 
 bool has_control_break(std::string_view s) {
     return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
@@ -144,6 +146,7 @@ public:
     std::unique_ptr<connection> take(const std::string& origin) {
         while (true) {
             std::unique_ptr<connection> c;
+            bool recent = false;
             std::deque<idle_connection> expired;
             {
                 std::lock_guard lock(mu_);
@@ -153,6 +156,7 @@ public:
                 if (steady::now() - list.back().since > max_idle_) {
                     expired.swap(list);  // the newest has expired, so have all the others
                 } else {
+                    recent = steady::now() - list.back().since < recheck_after;
                     c = std::move(list.back().conn);
                     list.pop_back();
                 }
@@ -160,7 +164,10 @@ public:
             }
             for (auto& idle : expired) idle.conn->close();
             if (!c) return nullptr;
-            if (c->looks_alive()) return c;
+            // A connection pooled a moment ago is taken as it is (one syscall less per
+            // attempt); if the peer closed it all the same, the attempt notices before any
+            // response byte and goes again on a new connection.
+            if (recent || c->looks_alive()) return c;
             c->close();
         }
     }
@@ -234,6 +241,36 @@ std::string describe_read_error(const beast::error_code& ec, bool got_some) {
 
 // ---------------------------------------------------------------------------------------
 
+// An endpoint URL parsed once, with its origin (the pool key) spelled out once.
+struct parsed_url : target {
+    explicit parsed_url(target t) : target(std::move(t)), origin_text(origin()) {}
+    std::string origin_text;
+};
+
+// Parsed URLs by their text, so an attempt does not parse its endpoint's URL again.
+// Thread-safe; forgets everything when it holds `max_entries`.
+class url_cache {
+public:
+    result<std::shared_ptr<const parsed_url>> get(const std::string& url) {
+        {
+            std::lock_guard lock(mu_);
+            if (auto it = parsed_.find(url); it != parsed_.end()) return it->second;
+        }
+        auto parsed = parse_target(url);
+        if (!parsed) return parsed.err();
+        auto entry = std::make_shared<const parsed_url>(std::move(parsed.value()));
+        std::lock_guard lock(mu_);
+        if (parsed_.size() >= max_entries) parsed_.clear();
+        parsed_.emplace(url, entry);
+        return entry;
+    }
+
+private:
+    static constexpr std::size_t max_entries = 4096;
+    std::mutex mu_;
+    std::unordered_map<std::string, std::shared_ptr<const parsed_url>> parsed_;
+};
+
 // What every attempt of one client shares. Outlives the client while attempts are pending.
 struct client_core {
     client_core(asio::io_context& ioc_, delivery_client_options options_, std::shared_ptr<spdlog::logger> log_)
@@ -248,6 +285,7 @@ struct client_core {
     const std::shared_ptr<spdlog::logger> log;
     ssl::context tls;  // shared by every connection; not modified after construction
     connection_pool pool;
+    url_cache urls;
 };
 
 // One delivery attempt. A straight line of asynchronous steps, all under one deadline
@@ -274,19 +312,16 @@ public:
         : client_(std::move(client)),
           request_(std::move(request)),
           done_(std::move(done)),
-          strand_(asio::make_strand(client_->ioc)),
-          resolver_(strand_),
-          resolve_timer_(strand_),
           started_(steady::now()),
           deadline_(started_ + client_->options.timeout) {}
 
-    void start() { asio::post(strand_, beast::bind_front_handler(&session::on_start, shared_from_this())); }
+    void start() { asio::post(client_->ioc, beast::bind_front_handler(&session::on_start, shared_from_this())); }
 
 private:
     const delivery_client_options& options() const { return client_->options; }
 
     void on_start() {
-        auto parsed = parse_target(request_.url);
+        auto parsed = client_->urls.get(request_.url);
         if (!parsed) return finish(attempt_outcome::connect_error, parsed.err().message);
         target_ = std::move(parsed.value());
         for (const auto& [name, value] : request_.headers) {
@@ -298,9 +333,10 @@ private:
         }
         build_request();
 
-        conn_ = client_->pool.take(target_.origin());
+        conn_ = client_->pool.take(target_->origin_text);
         if (conn_) {
             reused_ = true;
+            conn_->tcp().expires_at(deadline_);
             return do_write();
         }
         do_resolve();
@@ -308,9 +344,9 @@ private:
 
     void build_request() {
         req_.method(http::verb::post);
-        req_.target(target_.request_target);
+        req_.target(target_->request_target);
         req_.version(11);
-        req_.set(http::field::host, target_.host_header);
+        req_.set(http::field::host, target_->host_header);
         req_.set(http::field::user_agent, options().user_agent);
         for (const auto& [name, value] : request_.headers) req_.set(name, value);
         req_.body() = std::move(request_.body);
@@ -319,36 +355,37 @@ private:
     }
 
     void do_resolve() {
-        if (target_.literal) return on_addresses({*target_.literal});
-        resolve_timer_.expires_at(deadline_);
-        resolve_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-            if (!ec) self->resolver_.cancel();  // on_resolve sees operation_aborted
+        if (target_->literal) return on_addresses({*target_->literal});
+        if (!resolving_) resolving_.emplace(client_->ioc);
+        resolving_->timer.expires_at(deadline_);
+        resolving_->timer.async_wait([self = shared_from_this()](beast::error_code ec) {
+            if (!ec) self->resolving_->resolver.cancel();  // on_resolve sees operation_aborted
         });
-        resolver_.async_resolve(target_.host, target_.port, tcp::resolver::numeric_service,
-                                beast::bind_front_handler(&session::on_resolve, shared_from_this()));
+        resolving_->resolver.async_resolve(target_->host, target_->port, tcp::resolver::numeric_service,
+                                           beast::bind_front_handler(&session::on_resolve, shared_from_this()));
     }
 
     void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
-        resolve_timer_.cancel();
+        resolving_->timer.cancel();
         if (ec == asio::error::operation_aborted && steady::now() >= deadline_) {
-            return finish(attempt_outcome::timeout, "resolving " + target_.host + " timed out");
+            return finish(attempt_outcome::timeout, "resolving " + target_->host + " timed out");
         }
-        if (ec) return finish(attempt_outcome::dns_error, "cannot resolve " + target_.host + ": " + ec.message());
+        if (ec) return finish(attempt_outcome::dns_error, "cannot resolve " + target_->host + ": " + ec.message());
         std::vector<asio::ip::address> addresses;
         for (const auto& entry : results) addresses.push_back(entry.endpoint().address());
-        if (addresses.empty()) return finish(attempt_outcome::dns_error, target_.host + " has no address");
+        if (addresses.empty()) return finish(attempt_outcome::dns_error, target_->host + " has no address");
         on_addresses(addresses);
     }
 
     // Keeps the addresses the SSRF guard allows; refuses the attempt when there is none.
     void on_addresses(const std::vector<asio::ip::address>& addresses) {
-        const auto port = static_cast<unsigned short>(std::stoul(target_.port));
+        const auto port = static_cast<unsigned short>(std::stoul(target_->port));
         std::string refusal;
         endpoints_.clear();
         for (const auto& a : addresses) {
             const address_verdict verdict = check_address(a, options().allowed_cidrs);
             if (!verdict.allowed) {
-                client_->log->debug("delivery to {}: not dialling {}: {}", target_.origin(), a.to_string(),
+                client_->log->debug("delivery to {}: not dialling {}: {}", target_->origin_text, a.to_string(),
                                     verdict.reason);
                 if (refusal.empty()) refusal = verdict.reason;
                 continue;
@@ -362,42 +399,41 @@ private:
 
     void do_connect() {
         auto ex = asio::make_strand(client_->ioc);
-        conn_ = target_.tls ? std::make_unique<connection>(ex, client_->tls) : std::make_unique<connection>(ex);
-        conn_->tcp().expires_at(deadline_);
+        conn_ = target_->tls ? std::make_unique<connection>(ex, client_->tls) : std::make_unique<connection>(ex);
+        conn_->tcp().expires_at(deadline_);  // for every operation on it in this attempt
         conn_->tcp().async_connect(endpoints_, beast::bind_front_handler(&session::on_connect, shared_from_this()));
     }
 
     void on_connect(beast::error_code ec, const tcp::endpoint&) {
         if (ec == beast::error::timeout) {
-            return finish(attempt_outcome::timeout, "connecting to " + target_.origin() + " timed out");
+            return finish(attempt_outcome::timeout, "connecting to " + target_->origin_text + " timed out");
         }
-        if (ec) return finish(attempt_outcome::connect_error, "cannot connect to " + target_.origin() + ": " + ec.message());
+        if (ec) return finish(attempt_outcome::connect_error, "cannot connect to " + target_->origin_text + ": " + ec.message());
         beast::error_code ignored;
         conn_->tcp().socket().set_option(tcp::no_delay(true), ignored);
-        if (target_.tls) return do_handshake();
+        if (target_->tls) return do_handshake();
         do_write();
     }
 
     void do_handshake() {
         tls_stream& tls = *conn_->tls();
         // SNI carries host names only (RFC 6066), never an IP literal.
-        if (!target_.literal && SSL_set_tlsext_host_name(tls.native_handle(), target_.host.c_str()) != 1) {
-            return finish(attempt_outcome::tls_error, "cannot set TLS SNI to " + target_.host);
+        if (!target_->literal && SSL_set_tlsext_host_name(tls.native_handle(), target_->host.c_str()) != 1) {
+            return finish(attempt_outcome::tls_error, "cannot set TLS SNI to " + target_->host);
         }
         if (options().dangerous_skip_tls_verify) {
             tls.set_verify_mode(ssl::verify_none);
         } else {
             tls.set_verify_mode(ssl::verify_peer);
-            tls.set_verify_callback(verify_host(target_.host, target_.literal.has_value()));
+            tls.set_verify_callback(verify_host(target_->host, target_->literal.has_value()));
         }
-        conn_->tcp().expires_at(deadline_);
         tls.async_handshake(ssl::stream_base::client,
                             beast::bind_front_handler(&session::on_handshake, shared_from_this()));
     }
 
     void on_handshake(beast::error_code ec) {
         if (ec == beast::error::timeout) {
-            return finish(attempt_outcome::timeout, "TLS handshake with " + target_.origin() + " timed out");
+            return finish(attempt_outcome::timeout, "TLS handshake with " + target_->origin_text + " timed out");
         }
         if (ec) {
             const long verify = SSL_get_verify_result(conn_->tls()->native_handle());
@@ -405,13 +441,12 @@ private:
                                         ? std::string("certificate verification failed: ") +
                                               X509_verify_cert_error_string(verify)
                                         : ec.message();
-            return finish(attempt_outcome::tls_error, "TLS handshake with " + target_.origin() + " failed: " + why);
+            return finish(attempt_outcome::tls_error, "TLS handshake with " + target_->origin_text + " failed: " + why);
         }
         do_write();
     }
 
     void do_write() {
-        conn_->tcp().expires_at(deadline_);
         conn_->with_stream([this](auto& stream) {
             http::async_write(stream, req_, beast::bind_front_handler(&session::on_write, shared_from_this()));
         });
@@ -419,7 +454,7 @@ private:
 
     void on_write(beast::error_code ec, std::size_t) {
         if (ec == beast::error::timeout) {
-            return finish(attempt_outcome::timeout, "sending the request to " + target_.origin() + " timed out");
+            return finish(attempt_outcome::timeout, "sending the request to " + target_->origin_text + " timed out");
         }
         if (ec && reused_) return retry_fresh(ec);
         if (ec) return finish(attempt_outcome::connect_error, "sending the request failed: " + ec.message());
@@ -429,7 +464,7 @@ private:
     // The pooled connection was stale: go once more on a fresh connection.
     void retry_fresh(const beast::error_code& ec) {
         client_->log->debug("delivery to {}: pooled connection was stale ({}); retrying on a new one",
-                            target_.origin(), ec.message());
+                            target_->origin_text, ec.message());
         conn_->close();
         conn_.reset();
         reused_ = false;
@@ -440,7 +475,6 @@ private:
         parser_.emplace();
         parser_->header_limit(max_response_header);
         parser_->body_limit(boost::none);  // body bytes are counted against max_response_body in do_read_body
-        conn_->tcp().expires_at(deadline_);
         conn_->with_stream([this](auto& stream) {
             http::async_read_header(stream, conn_->buffer, *parser_,
                                     beast::bind_front_handler(&session::on_read_header, shared_from_this()));
@@ -449,7 +483,7 @@ private:
 
     void on_read_header(beast::error_code ec, std::size_t) {
         if (ec == beast::error::timeout) {
-            return finish(attempt_outcome::timeout, "no response from " + target_.origin() + " in time");
+            return finish(attempt_outcome::timeout, "no response from " + target_->origin_text + " in time");
         }
         if (ec && reused_ && !parser_->got_some()) return retry_fresh(ec);
         if (ec) return finish(attempt_outcome::connect_error, describe_read_error(ec, parser_->got_some()));
@@ -475,7 +509,6 @@ private:
         body.data = chunk_.data();
         body.size = std::min(chunk_.size(), options().max_response_body - body_read_);
         chunk_size_ = body.size;
-        conn_->tcp().expires_at(deadline_);
         conn_->with_stream([this](auto& stream) {
             http::async_read_some(stream, conn_->buffer, *parser_,
                                   beast::bind_front_handler(&session::on_read_body, shared_from_this()));
@@ -494,7 +527,7 @@ private:
             keep_alive_ok_ = false;
         }
         if (ec == beast::error::timeout) {
-            return finish(attempt_outcome::timeout, "response body from " + target_.origin() + " not read in time");
+            return finish(attempt_outcome::timeout, "response body from " + target_->origin_text + " not read in time");
         }
         if (ec) return finish(attempt_outcome::connect_error, describe_read_error(ec, true));
         do_read_body();
@@ -516,7 +549,7 @@ private:
             if (outcome == attempt_outcome::success || outcome == attempt_outcome::http_error) {
                 if (keep_alive_ok_) {
                     conn_->tcp().expires_never();
-                    client_->pool.put(target_.origin(), std::move(conn_));
+                    client_->pool.put(target_->origin_text, std::move(conn_));
                 }
             }
             if (conn_) conn_->close();
@@ -525,11 +558,13 @@ private:
         result_.outcome = outcome;
         result_.error = std::move(error);
         result_.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - started_);
-        client_->log->debug("delivery to {}: {} status {} in {} ms{}{}",
-                            target_.host.empty() ? std::string("(invalid URL)") : target_.origin(),
-                            attempt_outcome_names[static_cast<std::size_t>(outcome)], result_.status_code,
-                            std::chrono::duration_cast<std::chrono::milliseconds>(result_.elapsed).count(),
-                            result_.error.empty() ? "" : ": ", result_.error);
+        if (client_->log->should_log(spdlog::level::debug)) {
+            client_->log->debug("delivery to {}: {} status {} in {} ms{}{}",
+                                target_ ? target_->origin_text : std::string("(invalid URL)"),
+                                attempt_outcome_names[static_cast<std::size_t>(outcome)], result_.status_code,
+                                std::chrono::duration_cast<std::chrono::milliseconds>(result_.elapsed).count(),
+                                result_.error.empty() ? "" : ": ", result_.error);
+        }
         auto done = std::move(done_);
         done(std::move(result_));
     }
@@ -537,13 +572,19 @@ private:
     const std::shared_ptr<client_core> client_;
     delivery_request request_;
     std::function<void(delivery_response)> done_;
-    asio::strand<asio::io_context::executor_type> strand_;
-    tcp::resolver resolver_;
-    asio::steady_timer resolve_timer_;
+    // A name lookup and its deadline, on one strand; made only when the host is a name
+    // and no pooled connection was taken.
+    struct resolving {
+        explicit resolving(asio::io_context& ioc) : strand(asio::make_strand(ioc)), resolver(strand), timer(strand) {}
+        asio::strand<asio::io_context::executor_type> strand;
+        tcp::resolver resolver;
+        asio::steady_timer timer;
+    };
+    std::optional<resolving> resolving_;
     const steady::time_point started_;
     const steady::time_point deadline_;
 
-    target target_;
+    std::shared_ptr<const parsed_url> target_;  // null until on_start parsed the URL
     std::vector<tcp::endpoint> endpoints_;
     std::unique_ptr<connection> conn_;
     bool reused_ = false;        // conn_ came from the pool

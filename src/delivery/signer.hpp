@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,9 @@ namespace webhookd {
 // Throws std::runtime_error only if OpenSSL itself fails (allocation failure, a key longer
 // than INT_MAX bytes).
 std::string hmac_sha256(std::string_view key, std::string_view message);
+
+// The same over the concatenation of parts, without building it.
+std::string hmac_sha256(std::string_view key, std::initializer_list<std::string_view> parts);
 
 // Lowercase hex of bytes: two characters per byte.
 std::string to_hex(std::string_view bytes);

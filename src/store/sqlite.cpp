@@ -86,6 +86,13 @@ std::string_view statement::text_view(int col) const {
 std::string statement::text(int col) const { return std::string(text_view(col)); }
 
 connection::connection(const std::string& path, bool read_only) {
+    // Before SQLite initialises (the first open): no allocation statistics, which cost a
+    // global mutex on every malloc and free. Later calls change nothing and are ignored.
+    static const bool configured = [] {
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        return true;
+    }();
+    (void)configured;
     int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     flags |= SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);

@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "delivery/signer.hpp"
@@ -40,6 +41,19 @@ TEST(hmac_sha256, empty_key_and_message) {
 TEST(hmac_sha256, key_and_message_may_hold_nul_bytes) {
     EXPECT_NE(hmac_sha256("k\0a"s, "m"), hmac_sha256("k\0b"s, "m"));
     EXPECT_NE(hmac_sha256("k", "m\0a"s), hmac_sha256("k", "m\0b"s));
+}
+
+// One HMAC context per thread is re-keyed for every call: a call never signs with the key
+// of the one before (an empty key included), and parts sign as their concatenation.
+TEST(hmac_sha256, each_call_uses_its_own_key_and_parts_sign_as_their_concatenation) {
+    const auto jefe = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+    EXPECT_EQ(to_hex(hmac_sha256("another key", "x")).size(), 64u);
+    EXPECT_EQ(to_hex(hmac_sha256("Jefe", {"what do ya ", "want for", "", " nothing?"})), jefe);
+    EXPECT_EQ(to_hex(hmac_sha256("", "")), "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+    EXPECT_EQ(to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")), jefe);
+    std::string other;
+    std::thread([&] { other = to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")); }).join();
+    EXPECT_EQ(other, jefe);
 }
 
 TEST(to_hex, lowercase_two_digits_per_byte) {
