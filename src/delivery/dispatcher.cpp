@@ -326,9 +326,13 @@ void dispatcher::flush_releases() {
 
 void dispatcher::arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake_ms) {
     if (!wake_ms || stopping_) return;
+    if (armed_for_ms_ == *wake_ms) return;  // already set for then (pump() runs once per ingest request)
+    armed_for_ms_ = *wake_ms;
     timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, *wake_ms - now_ms)));
     timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-        if (!ec) self->pump();
+        if (ec) return;  // re-armed or stopped
+        self->armed_for_ms_.reset();
+        self->pump();
     });
 }
 

@@ -134,6 +134,7 @@ private:
     bool started_ = false;
     bool stopping_ = false;
     std::int64_t next_rescan_ms_ = 0;
+    std::optional<std::int64_t> armed_for_ms_;  // the timer's wake time while it is set
     bool rescan_requested_ = false;  // ingest named an endpoint not loaded yet: rescan at the next chance
     std::vector<attempt_record> outcomes_;  // decided, not yet given to the writer
     std::vector<std::int64_t> releases_;    // leases to give back, not yet given to the writer
