@@ -21,6 +21,10 @@ namespace asio = boost::asio;
 
 namespace {
 
+// After a write failed for want of storage (disk full, I/O error, locked): how long before
+// the dispatcher tries that write again.
+constexpr std::int64_t storage_retry_ms = 1000;
+
 // One endpoint's share of a claim.
 struct claim_order {
     std::string endpoint_id;
@@ -181,6 +185,7 @@ void dispatcher::rescan() {
 
 void dispatcher::pump() {
     if (!started_) return;
+    flush_outcomes();  // outcomes held back after a failed write are due again
     if (stopping_) {
         for (auto& [_, ep] : endpoints_) give_back(ep.ready);
         return update_idle();
@@ -233,6 +238,7 @@ void dispatcher::claim(std::int64_t now_ms) {
             wake = *ep.next_due;
         }
     }
+    if (!outcomes_.empty() && (!wake || outcomes_retry_at_ms_ < *wake)) wake = outcomes_retry_at_ms_;
     auto leased = in_flight_ + ready_;
     std::size_t room = 2 * options_.max_in_flight > leased ? 2 * options_.max_in_flight - leased : 0;
     if (due.empty() || room == 0) return arm_timer(now_ms, due.empty() ? wake : std::nullopt);
@@ -264,7 +270,7 @@ void dispatcher::claim(std::int64_t now_ms) {
                 self->claiming_ = false;
                 if (!st) {
                     self->log_->error("dispatcher: claiming deliveries failed: {}", st.err().message);
-                    self->arm_timer(self->clock_.now_ms(), self->clock_.now_ms() + 1000);
+                    self->arm_timer(self->clock_.now_ms(), self->clock_.now_ms() + storage_retry_ms);
                     return;
                 }
                 for (auto& r : *results) {
@@ -411,6 +417,7 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
 
 void dispatcher::flush_outcomes() {
     if (recording_ || outcomes_.empty()) return update_idle();
+    if (!stopping_ && clock_.now_ms() < outcomes_retry_at_ms_) return update_idle();  // the last write failed
     recording_ = true;
     auto batch = std::make_shared<std::vector<attempt_record>>(std::move(outcomes_));
     outcomes_.clear();
@@ -418,8 +425,18 @@ void dispatcher::flush_outcomes() {
     auto on_done = [self, batch](const status& st) {
         asio::post(self->strand_, [self, batch, st] {
             self->recording_ = false;
-            if (!st) {
-                // The deliveries stay leased and come due again when the lease ends.
+            if (!st && st.err().code == "storage_unavailable" && !self->stopping_) {
+                // Disk full, I/O error, database locked: the attempts were made, so keep their
+                // outcomes and write them again shortly; dropped, each delivery would be sent
+                // again when its lease ends.
+                self->log_->warn("dispatcher: recording {} attempt(s) failed, trying again in {} ms: {}",
+                                 batch->size(), storage_retry_ms, st.err().message);
+                self->outcomes_.insert(self->outcomes_.begin(), std::make_move_iterator(batch->begin()),
+                                       std::make_move_iterator(batch->end()));
+                self->outcomes_retry_at_ms_ = self->clock_.now_ms() + storage_retry_ms;
+            } else if (!st) {
+                // The deliveries stay leased and come due again when the lease ends (or at
+                // the next start).
                 self->log_->error("dispatcher: recording {} attempt(s) failed: {}", batch->size(), st.err().message);
             } else {
                 for (const auto& a : *batch) {

@@ -137,6 +137,7 @@ private:
     std::optional<std::int64_t> armed_for_ms_;  // the timer's wake time while it is set
     bool rescan_requested_ = false;  // ingest named an endpoint not loaded yet: rescan at the next chance
     std::vector<attempt_record> outcomes_;  // decided, not yet given to the writer
+    std::int64_t outcomes_retry_at_ms_ = 0; // after a failed write of outcomes: not before then
     std::vector<std::int64_t> releases_;    // leases to give back, not yet given to the writer
     std::set<std::string, std::less<>> warned_tls_;  // https endpoints already warned about
     std::mt19937_64 random_{std::random_device{}()};
