@@ -12,6 +12,19 @@ namespace {
 // client reads our error response instead of a reset.
 constexpr auto linger_time = std::chrono::seconds(2);
 constexpr std::size_t first_read = 4096;
+// Bytes read but not yet parsed, beyond the header: chunk-size lines, chunk extensions and
+// trailers are no body bytes, so max_body does not bound them; a line that never ends
+// would otherwise grow the buffer until request_timeout. Body bytes pass through.
+constexpr std::size_t unparsed_slack = 64 * 1024;
+
+// A Transfer-Encoding we can frame: exactly "chunked" (any case, optional spaces). Any
+// other coding, or chunked not alone, leaves the body's length unknown to us (RFC 9112
+// section 6.1), and reading it as no body would take the body for the next request.
+bool is_plain_chunked(std::string_view te) {
+    while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
+    while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
+    return beast::iequals(te, "chunked");
+}
 }  // namespace
 
 void connection_registry::add(const std::shared_ptr<session>& s) {
@@ -43,6 +56,7 @@ void connection_registry::close_all() {
 session::session(asio::ip::tcp::socket socket, std::shared_ptr<const listener_config> cfg, request_handler& handler,
                  std::shared_ptr<spdlog::logger> log, std::shared_ptr<connection_registry> registry, std::uint64_t id)
     : stream_(std::move(socket)),
+      buffer_(cfg->max_header + unparsed_slack),
       cfg_(std::move(cfg)),
       handler_(handler),
       log_(std::move(log)),
@@ -90,6 +104,16 @@ void session::do_read() {
 void session::on_header(beast::error_code ec) {
     if (ec) return on_read(ec);
     auto& req = parser_->get();
+    if (auto te = req.find(beast_http::field::transfer_encoding); te != req.end()) {
+        if (req.count(beast_http::field::transfer_encoding) != 1 || !is_plain_chunked(te->value())) {
+            return reject(status::bad_request, "bad_request",
+                          "Transfer-Encoding must be \"chunked\" alone; other transfer codings are not supported");
+        }
+    }
+    // A chunked body's size is unknown until its end: room for max_body at once, so that it
+    // never grows by reallocation (old and new copy alive together). Pages are touched only
+    // as bytes arrive; a Content-Length body is reserved at its length by the parser.
+    if (parser_->chunked()) req.body().reserve(cfg_->max_body);
     if (beast::iequals(req[beast_http::field::expect], "100-continue")) {
         auto cont = std::make_shared<beast_http::response<beast_http::empty_body>>(status::continue_, req.version());
         beast_http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
@@ -161,6 +185,7 @@ void session::on_write(beast::error_code ec, bool keep_alive) {
 
 void session::reject(status code, std::string_view error_code, std::string_view message) {
     log_->debug("conn {}: {} ({})", id_, static_cast<unsigned>(code), error_code);
+    parser_.reset();  // what was read of the request goes now, not when the linger ends
     response res{code, 11};
     res.set(beast_http::field::content_type, "application/json");
     res.keep_alive(false);

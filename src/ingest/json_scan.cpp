@@ -49,6 +49,43 @@ std::size_t skip_value(std::string_view s, std::size_t pos) {
     return pos;
 }
 
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// The four hex digits at s[pos..pos+4) as a number; -1 when they are not.
+long hex4(std::string_view s, std::size_t pos) {
+    if (pos + 4 > s.size()) return -1;
+    long v = 0;
+    for (std::size_t i = pos; i < pos + 4; ++i) {
+        int d = hex_digit(s[i]);
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+void append_utf8(std::string& out, unsigned long cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
 // Calls fn(raw key without quotes, raw value) for each member of a top-level object.
 template <class Fn>
 void for_each_member(std::string_view s, Fn fn) {
@@ -71,20 +108,59 @@ void for_each_member(std::string_view s, Fn fn) {
 
 }  // namespace
 
+std::string unescape_json_string(std::string_view raw) {
+    if (raw.find('\\') == std::string_view::npos) return std::string(raw);
+    std::string out;
+    out.reserve(raw.size());
+    for (std::size_t pos = 0; pos < raw.size(); ++pos) {
+        if (raw[pos] != '\\' || pos + 1 >= raw.size()) {
+            out += raw[pos];
+            continue;
+        }
+        char c = raw[++pos];
+        switch (c) {
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+            long cp = hex4(raw, pos + 1);
+            if (cp < 0) {
+                out += c;
+                break;
+            }
+            pos += 4;
+            if (cp >= 0xD800 && cp < 0xDC00 && pos + 2 < raw.size() && raw[pos + 1] == '\\' && raw[pos + 2] == 'u') {
+                long low = hex4(raw, pos + 3);
+                if (low >= 0xDC00 && low < 0xE000) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                    pos += 6;
+                }
+            }
+            append_utf8(out, static_cast<unsigned long>(cp));
+            break;
+        }
+        default: out += c;  // \" \\ \/
+        }
+    }
+    return out;
+}
+
 std::optional<std::string_view> raw_member(std::string_view object_text, std::string_view key) {
     std::optional<std::string_view> found;
     for_each_member(object_text, [&](std::string_view k, std::string_view v) {
-        if (k == key) found = v;
+        if (k == key || (k.find('\\') != std::string_view::npos && unescape_json_string(k) == key)) found = v;
         return !found;
     });
     return found;
 }
 
 bool has_duplicate_keys(std::string_view object_text) {
-    std::set<std::string_view> seen;
+    std::set<std::string, std::less<>> seen;
     bool duplicate = false;
     for_each_member(object_text, [&](std::string_view k, std::string_view) {
-        duplicate = !seen.insert(k).second;
+        duplicate = !seen.insert(unescape_json_string(k)).second;
         return !duplicate;
     });
     return duplicate;

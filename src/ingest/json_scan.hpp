@@ -11,15 +11,20 @@
 
 namespace webhookd {
 
-// The raw text of the value of member `key` of the top-level object `object_text`, or
-// nullopt when absent or when `key` is written with escapes.
+// The raw text of the value of member `key` of the top-level object `object_text` (its key
+// written plainly or with escapes), or nullopt when absent.
 std::optional<std::string_view> raw_member(std::string_view object_text, std::string_view key);
 
 // The raw text of each element of the top-level array `array_text`.
 std::vector<std::string_view> raw_elements(std::string_view array_text);
 
-// True when the top-level object has two members with the same (raw) key.
+// True when the top-level object has two members with the same key, compared after
+// decoding escapes ("event" and "ev\u0065nt" are the same key).
 bool has_duplicate_keys(std::string_view object_text);
+
+// The text of a JSON string without its quotes, escapes decoded to UTF-8 (a lone surrogate
+// is encoded as it is; validated input has none).
+std::string unescape_json_string(std::string_view raw);
 
 // `json_text` without whitespace outside strings.
 std::string minify_json(std::string_view json_text);

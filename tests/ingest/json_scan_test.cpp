@@ -13,7 +13,7 @@ TEST(raw_member, finds_values_of_every_kind_as_written) {
     EXPECT_EQ(raw_member(doc, "n"), "null");
     EXPECT_EQ(raw_member(doc, "big"), "123456789012345678901234567890");
     EXPECT_FALSE(raw_member(doc, "missing"));
-    EXPECT_FALSE(raw_member(R"({"d\u0061ta": 1})", "data"));  // escaped keys are not matched
+    EXPECT_EQ(raw_member(R"({"d\u0061ta": 1})", "data"), "1");  // a key is what its escapes spell
     EXPECT_FALSE(raw_member("[1, 2]", "a"));
 }
 
@@ -36,6 +36,22 @@ TEST(has_duplicate_keys, only_at_the_top_level) {
     EXPECT_TRUE(has_duplicate_keys(R"({"a": 1, "b": 2, "a": 3})"));
     EXPECT_FALSE(has_duplicate_keys(R"({"a": {"x": 1, "x": 2}, "b": 2})"));
     EXPECT_FALSE(has_duplicate_keys("{}"));
+}
+
+TEST(has_duplicate_keys, compares_keys_after_decoding_their_escapes) {
+    EXPECT_TRUE(has_duplicate_keys(R"({"event": 1, "ev\u0065nt": 2})"));
+    EXPECT_TRUE(has_duplicate_keys(R"({"\u00e9": 1, "\u00E9": 2})"));         // hex digits in either case
+    EXPECT_TRUE(has_duplicate_keys("{\"\u00e9\": 1, \"\xC3\xA9\": 2}"));     // escaped and raw UTF-8
+    EXPECT_TRUE(has_duplicate_keys(R"({"\ud83d\ude00": 1, "\uD83D\uDE00": 2})"));  // a surrogate pair
+    EXPECT_TRUE(has_duplicate_keys(R"({"a\/b": 1, "a/b": 2})"));
+    EXPECT_FALSE(has_duplicate_keys(R"({"a\nb": 1, "anb": 2})"));
+}
+
+TEST(unescape_json_string, decodes_every_escape_json_has) {
+    EXPECT_EQ(unescape_json_string(R"(plain)"), "plain");
+    EXPECT_EQ(unescape_json_string(R"(\"\\\/\b\f\n\r\t)"), "\"\\/\b\f\n\r\t");
+    EXPECT_EQ(unescape_json_string(R"(\u0041\u00e9\u20AC)"), "A\xC3\xA9\xE2\x82\xAC");
+    EXPECT_EQ(unescape_json_string(R"(\ud83d\ude00)"), "\xF0\x9F\x98\x80");
 }
 
 TEST(minify_json, drops_whitespace_outside_strings_only) {
