@@ -199,9 +199,11 @@ class producer {
 public:
     producer(int index, unsigned short port) : index_(index), port_(port) {}
 
-    void run(const std::atomic<bool>& stop_new) {
+    // Until stop_new and everything sent is acknowledged, or at once on abandon (the
+    // harness failed and reports).
+    void run(const std::atomic<bool>& stop_new, const std::atomic<bool>& abandon) {
         std::unique_ptr<test::http_client> client;
-        while (!stop_new.load() || !unacked_.empty()) {
+        while ((!stop_new.load() || !unacked_.empty()) && !abandon.load()) {
             if (unacked_.empty()) unacked_.push_back("e" + std::to_string(index_) + "-" + std::to_string(next_++));
             const std::string id = unacked_.front();
             bool retry = retried_.count(id) > 0;
@@ -284,31 +286,35 @@ public:
         start_daemon();
         for (int e = 0; e < o_.endpoints; ++e) add_endpoint("/endpoint-" + std::to_string(e));
 
-        std::atomic<bool> stop_new{false};
+        std::atomic<bool> stop_new{false}, abandon{false};
         std::vector<std::unique_ptr<producer>> producers;
         std::vector<std::thread> threads;
         for (int i = 0; i < o_.producers; ++i) {
             producers.push_back(std::make_unique<producer>(i, ingest_port_));
-            threads.emplace_back([&p = *producers.back(), &stop_new] { p.run(stop_new); });
+            threads.emplace_back([&p = *producers.back(), &stop_new, &abandon] { p.run(stop_new, abandon); });
         }
-
-        for (int round = 1; round <= o_.rounds; ++round) {
-            if (round > 1) start_daemon();
-            std::uniform_int_distribution<int> run_ms(o_.run_min_ms, o_.run_max_ms);
-            std::this_thread::sleep_for(std::chrono::milliseconds(run_ms(rng_)));
-            daemon_->signal(SIGKILL);
-            daemon_->wait();
-            daemon_.reset();
-            if (o_.powerloss) {
-                auto cut = test::faultfs::power_cut(db_, o_.seed + static_cast<std::uint64_t>(round), o_.keep_none);
-                unsynced_ += cut.unsynced;
-                lost_writes_ += cut.lost;
-                torn_ += cut.torn;
+        try {
+            for (int round = 1; round <= o_.rounds; ++round) {
+                if (round > 1) start_daemon();
+                std::uniform_int_distribution<int> run_ms(o_.run_min_ms, o_.run_max_ms);
+                std::this_thread::sleep_for(std::chrono::milliseconds(run_ms(rng_)));
+                daemon_->signal(SIGKILL);
+                daemon_->wait();
+                daemon_.reset();
+                if (o_.powerloss) {
+                    auto cut = test::faultfs::power_cut(db_, o_.seed + static_cast<std::uint64_t>(round), o_.keep_none);
+                    unsynced_ += cut.unsynced;
+                    lost_writes_ += cut.lost;
+                    torn_ += cut.torn;
+                }
+                check_round(round, producers);
             }
-            check_round(round, producers);
+            start_daemon();
+        } catch (...) {
+            abandon.store(true);
+            for (auto& t : threads) t.join();
+            throw;
         }
-
-        start_daemon();
         stop_new.store(true);
         for (auto& t : threads) t.join();
         bool drained = wait_drained();
