@@ -42,6 +42,7 @@ struct storage_config {
     std::string synchronous = "full";            // off | normal | full | extra
     duration busy_timeout = std::chrono::seconds(5);
     duration delivered_retention = std::chrono::hours(24 * 7);
+    std::string secret_key_file;                 // key that encrypts endpoint secrets at rest; "" = stored in clear
 };
 
 struct delivery_config {

@@ -378,7 +378,10 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         if (!settings) return fail_input(out, settings.err());
         auto self = shared_from_this();
         auto id = p.at("id");
-        auto apply = [self, out, id, s = *settings, changed = body->dump()](std::string refusal) {
+        // The names of the fields changed, never their values: "headers" may carry a receiver's credentials.
+        std::string changed;
+        for (const auto& item : body->items()) changed += (changed.empty() ? "" : ", ") + item.key();
+        auto apply = [self, out, id, s = *settings, changed](std::string refusal) {
             if (!refusal.empty()) return out.fail(http_status::bad_request, "invalid_field", refusal);
             self->write(
                 out, [id, s](outbox_store& store, std::int64_t at) { return store.update_endpoint(id, s, at); },
@@ -466,8 +469,9 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
             },
             [self, out, id, secret, until](const status& st) {
                 if (!st) return out.fail(st.err());
-                self->log->info("admin: rotated the secret of endpoint {} (now {}); previous secrets valid until {}", id,
-                                mask_secret(secret), format_rfc3339_ms(until));
+                // Not even the masked secret: no part of a secret goes to the log.
+                self->log->info("admin: rotated the secret of endpoint {}; previous secrets valid until {}", id,
+                                format_rfc3339_ms(until));
                 out.send(http_status::ok, json{{"id", id},
                                                {"secret", secret},
                                                {"previous_secrets_expire_at", format_rfc3339_ms(until)}});

@@ -136,7 +136,10 @@ struct field {
 
 failure read_object(const json& object, const std::string& path, const std::vector<field>& fields) {
     if (!object.is_object()) return bad_value(path, object, "an object");
-    for (const auto& [name, value] : object.items()) {
+    for (const auto& item : object.items()) {
+        // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+        const std::string& name = item.key();
+        const json& value = item.value();
         const std::string key = path.empty() ? name : path + "." + name;
         const auto it = std::find_if(fields.begin(), fields.end(),
                                      [&](const field& f) { return f.name == name; });
@@ -326,6 +329,7 @@ std::vector<field> config_fields(config& c) {
              {"synchronous", choice_reader(c.storage.synchronous, sync_modes)},
              {"busy_timeout", duration_reader(c.storage.busy_timeout, false)},
              {"delivered_retention", duration_reader(c.storage.delivered_retention, true)},
+             {"secret_key_file", optional_path_reader(c.storage.secret_key_file)},
          })},
         {"delivery",
          object_reader({
@@ -477,6 +481,7 @@ std::string to_json(const config& cfg) {
         {"synchronous", cfg.storage.synchronous},
         {"busy_timeout", format_duration(cfg.storage.busy_timeout)},
         {"delivered_retention", format_duration(cfg.storage.delivered_retention)},
+        {"secret_key_file", cfg.storage.secret_key_file},  // the path only: the key is read at start-up
     };
     j["delivery"] = {
         {"timeout", format_duration(cfg.delivery.timeout)},

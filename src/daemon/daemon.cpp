@@ -24,6 +24,7 @@
 #include "metrics/metrics.hpp"
 #include "store/reader.hpp"
 #include "store/retention_sweeper.hpp"
+#include "store/secret_box.hpp"
 #include "store/sqlite_outbox_store.hpp"
 #include "store/writer.hpp"
 #include "webhookd/service_notifier.hpp"
@@ -85,11 +86,25 @@ status daemon::impl::start() {
         log->warn("storage.synchronous is {}: an acknowledged event can be lost on power failure",
                   cfg.storage.synchronous);
     }
-    auto opened = open_sqlite_outbox(cfg.storage);
+    std::shared_ptr<const secret_box> secrets;
+    if (cfg.storage.secret_key_file.empty()) {
+        log->warn("storage.secret_key_file is not set: endpoint signing secrets are stored in clear in {}",
+                  cfg.storage.path);
+    } else {
+        auto key = load_secret_key(cfg.storage.secret_key_file);
+        if (!key) return key.err();
+        secrets = std::make_shared<const secret_box>(*key);
+    }
+    std::int64_t sealed = 0;
+    auto opened = open_sqlite_outbox(cfg.storage, secrets, &sealed);
     if (!opened) return opened.err();
     store = std::move(opened).value();
+    if (sealed > 0) {
+        log->info("encrypted {} endpoint secret(s) stored in clear with the key of storage.secret_key_file", sealed);
+    }
 
-    auto read_store = open_sqlite_outbox(cfg.storage);  // the admin API's reads: a connection of their own
+    // The admin API's reads: a connection of their own.
+    auto read_store = open_sqlite_outbox(cfg.storage, secrets);
     if (!read_store) return read_store.err();
     db_reader = std::make_unique<reader>(std::move(read_store).value(), 256);
 

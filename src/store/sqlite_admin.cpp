@@ -128,6 +128,8 @@ bool sqlite_outbox_store::endpoint_exists(std::string_view id) {
 status sqlite_outbox_store::create_endpoint(const std::string& id, const endpoint_settings& s,
                                             const std::string& secret, std::int64_t now_ms) {
     if (endpoint_exists(id)) return error{"conflict", "endpoint " + id + " already exists"};
+    auto stored = stored_secret(id, secret);
+    if (!stored) return stored.err();
     db_->prepare(
            "INSERT INTO endpoints (id, seq, url, description, event_patterns, body_mode, signature_format, "
            "signature_header, headers, enabled, created_at, updated_at) VALUES (?1, "
@@ -143,9 +145,10 @@ status sqlite_outbox_store::create_endpoint(const std::string& id, const endpoin
         .bind(9, std::int64_t{s.enabled.value_or(true) ? 1 : 0})
         .bind(10, now_ms)
         .run();
+    secure_delete_scope scrub(*db_);
     db_->prepare("INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES (?, ?, ?)")
         .bind(1, id)
-        .bind(2, secret)
+        .bind(2, *stored)
         .bind(3, now_ms)
         .run();
     routes_version_ = -1;  // this connection's own writes do not move data_version
@@ -188,7 +191,10 @@ result<std::int64_t> sqlite_outbox_store::delete_endpoint(std::string_view id) {
         .run();
     db_->prepare("DELETE FROM deliveries WHERE endpoint_id = ? AND state = 'pending'").bind(1, id).run();
     std::int64_t cancelled = db_->changes();
-    db_->prepare("DELETE FROM endpoint_secrets WHERE endpoint_id = ?").bind(1, id).run();
+    {
+        secure_delete_scope scrub(*db_);
+        db_->prepare("DELETE FROM endpoint_secrets WHERE endpoint_id = ?").bind(1, id).run();
+    }
     db_->prepare("DELETE FROM endpoints WHERE id = ?").bind(1, id).run();
     routes_version_ = -1;
     return cancelled;
@@ -226,6 +232,9 @@ result<std::int64_t> sqlite_outbox_store::set_paused(std::string_view id, bool p
 status sqlite_outbox_store::rotate_secret(std::string_view id, const std::string& secret, std::int64_t grace_until_ms,
                                           std::int64_t now_ms, std::size_t max_previous) {
     if (!endpoint_exists(id)) return not_found("endpoint", id);
+    auto stored = stored_secret(id, secret);
+    if (!stored) return stored.err();
+    secure_delete_scope scrub(*db_);
     db_->prepare(
            "UPDATE endpoint_secrets SET expires_at = ?2 WHERE endpoint_id = ?1 "
            "AND (expires_at IS NULL OR expires_at > ?2)")
@@ -248,7 +257,7 @@ status sqlite_outbox_store::rotate_secret(std::string_view id, const std::string
            "INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES (?1, ?2, "
            "MAX(?3, (SELECT COALESCE(MAX(created_at), 0) + 1 FROM endpoint_secrets WHERE endpoint_id = ?1)))")
         .bind(1, id)
-        .bind(2, secret)
+        .bind(2, *stored)
         .bind(3, now_ms)
         .run();
     db_->prepare("UPDATE endpoints SET updated_at = ?2 WHERE id = ?1").bind(1, id).bind(2, now_ms).run();
@@ -317,13 +326,21 @@ status sqlite_outbox_store::delete_dead_letter(std::int64_t id) {
 
 // ---- Reads --------------------------------------------------------------------------------
 
-void sqlite_outbox_store::load_secrets(endpoint_view& e, std::int64_t now_ms) {
+status sqlite_outbox_store::load_secrets(endpoint_view& e, std::int64_t now_ms) {
     auto& q = db_->prepare(
         "SELECT secret, created_at, expires_at FROM endpoint_secrets WHERE endpoint_id = ? "
         "AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC");
     q.bind(1, e.id).bind(2, now_ms);
-    while (q.step()) e.secrets.push_back({q.text(0), q.int64(1), optional_int64(q, 2)});
+    while (q.step()) {
+        auto secret = clear_secret(e.id, q.text_view(0));
+        if (!secret) {
+            q.reset();
+            return secret.err();
+        }
+        e.secrets.push_back({std::move(secret).value(), q.int64(1), optional_int64(q, 2)});
+    }
     q.reset();
+    return ok_v;
 }
 
 namespace {
@@ -385,7 +402,7 @@ result<std::optional<endpoint_view>> sqlite_outbox_store::get_endpoint(std::stri
         }
         auto e = read_endpoint_row(q);
         q.reset();
-        load_secrets(e, now_ms);
+        if (auto st = load_secrets(e, now_ms); !st) return st.err();
         return std::optional<endpoint_view>(std::move(e));
     });
 }
@@ -399,7 +416,9 @@ result<std::vector<endpoint_view>> sqlite_outbox_store::list_endpoints(const pag
         std::vector<endpoint_view> out;
         while (q.step()) out.push_back(read_endpoint_row(q));
         q.reset();
-        for (auto& e : out) load_secrets(e, now_ms);
+        for (auto& e : out) {
+            if (auto st = load_secrets(e, now_ms); !st) return st.err();
+        }
         return out;
     });
 }

@@ -15,6 +15,50 @@ namespace webhookd {
 
 namespace detail {
 
+secure_delete_scope::secure_delete_scope(sqlite::connection& db) : db_(db) {
+    auto& q = db_.prepare("PRAGMA secure_delete");
+    q.step();
+    before_ = q.int64(0);
+    q.reset();
+    db_.prepare("PRAGMA secure_delete = ON").run();
+}
+
+secure_delete_scope::~secure_delete_scope() {
+    if (before_ == 1) return;
+    try {
+        db_.prepare(before_ == 2 ? "PRAGMA secure_delete = FAST" : "PRAGMA secure_delete = OFF").run();
+    } catch (const sqlite::failure&) {
+        // Left on: slower deletes, nothing worse.
+    }
+}
+
+sqlite_outbox_store::sqlite_outbox_store(std::unique_ptr<sqlite::connection> db, std::string synchronous,
+                                         std::shared_ptr<const secret_box> secrets)
+    : db_(std::move(db)),
+      secrets_(std::move(secrets)),
+      synchronous_(std::move(synchronous)),
+      current_sync_(synchronous_) {}
+
+result<std::string> sqlite_outbox_store::stored_secret(std::string_view endpoint_id, const std::string& secret) const {
+    if (!secrets_) return secret;
+    return secrets_->seal(secret, endpoint_id);
+}
+
+result<std::string> sqlite_outbox_store::clear_secret(std::string_view endpoint_id, std::string_view stored) const {
+    if (!secret_box::is_sealed(stored)) return std::string(stored);
+    if (!secrets_) {
+        return error{"secret_key_missing", "a secret of endpoint " + std::string(endpoint_id) +
+                                               " is encrypted, and storage.secret_key_file is not set"};
+    }
+    auto clear = secrets_->open(stored, endpoint_id);
+    if (!clear) {
+        return error{"secret_key_mismatch", "a secret of endpoint " + std::string(endpoint_id) +
+                                                " does not decrypt with the key of storage.secret_key_file: " +
+                                                clear.err().message};
+    }
+    return clear;
+}
+
 std::int64_t sqlite_outbox_store::data_version() {
     auto& v = db_->prepare("PRAGMA data_version");
     v.step();
@@ -284,7 +328,13 @@ result<std::vector<endpoint_record>> sqlite_outbox_store::load_endpoints(std::in
     for (auto& e : out) {
         sq.bind(1, e.id).bind(2, now_ms);
         while (sq.step()) {
-            e.secrets.push_back(sq.text(0));
+            // Never sign with a secret that did not decrypt: the whole load fails instead.
+            auto secret = clear_secret(e.id, sq.text_view(0));
+            if (!secret) {
+                sq.reset();
+                return secret.err();
+            }
+            e.secrets.push_back(std::move(secret).value());
             e.secret_expires_ms.push_back(sq.is_null(1) ? std::nullopt : std::optional<std::int64_t>(sq.int64(1)));
         }
         sq.reset();
@@ -377,7 +427,75 @@ status sqlite_outbox_store::heartbeat(std::int64_t now_ms) {
 
 }  // namespace detail
 
-result<std::unique_ptr<outbox_store>> open_sqlite_outbox(const storage_config& cfg) {
+namespace {
+
+// Start-up check and one-time upgrade of endpoint_secrets (see open_sqlite_outbox). Throws
+// sqlite::failure.
+result<std::int64_t> seal_stored_secrets(sqlite::connection& db, const secret_box* box) {
+    struct row {
+        std::string endpoint_id;
+        std::int64_t created_at;
+        std::string secret;
+    };
+    std::vector<row> clear;
+    {
+        sqlite::transaction tx(db);
+        auto& q = db.prepare("SELECT endpoint_id, created_at, secret FROM endpoint_secrets ORDER BY endpoint_id, created_at");
+        std::optional<error> refused;
+        while (!refused && q.step()) {
+            auto id = q.text(0);
+            auto stored = q.text_view(2);
+            if (!secret_box::is_sealed(stored)) {
+                if (box) clear.push_back({std::move(id), q.int64(1), std::string(stored)});
+            } else if (!box) {
+                refused = error{"secret_key_missing",
+                                "the database holds encrypted endpoint secrets (endpoint " + id +
+                                    "): set storage.secret_key_file to the key they were encrypted with"};
+            } else if (auto opened = box->open(stored, id); !opened) {
+                refused = error{"secret_key_mismatch",
+                                "the secret of endpoint " + id +
+                                    " does not decrypt with the key of storage.secret_key_file (" +
+                                    opened.err().message +
+                                    "): start with the key the secrets were encrypted with"};
+            }
+        }
+        q.reset();
+        if (refused) return *refused;
+        if (clear.empty()) {
+            tx.commit();
+            return std::int64_t{0};
+        }
+        // In place, in this one transaction, with the clear bytes zeroed where they were.
+        detail::secure_delete_scope scrub(db);
+        auto& up = db.prepare("UPDATE endpoint_secrets SET secret = ?3 WHERE endpoint_id = ?1 AND created_at = ?2");
+        for (auto& r : clear) {
+            auto sealed = box->seal(r.secret, r.endpoint_id);
+            if (!sealed) return sealed.err();
+            up.bind(1, r.endpoint_id).bind(2, r.created_at).bind(3, *sealed).run();
+            up.reset();
+        }
+        tx.commit();
+    }
+    // The WAL may still hold pages with the clear secrets (frames of an earlier run that
+    // were not checkpointed, and the pages this upgrade replaced): copy every frame into the
+    // database file and truncate the WAL to zero bytes.
+    auto& cp = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+    cp.step();
+    bool busy = cp.int64(0) != 0;
+    cp.reset();
+    if (busy) {
+        return error{"storage_unavailable",
+                     "endpoint secrets were encrypted, but the WAL could not be truncated: another process "
+                     "has the database open; stop it and start again"};
+    }
+    return static_cast<std::int64_t>(clear.size());
+}
+
+}  // namespace
+
+result<std::unique_ptr<outbox_store>> open_sqlite_outbox(const storage_config& cfg,
+                                                         std::shared_ptr<const secret_box> secrets,
+                                                         std::int64_t* sealed) {
     try {
         auto db = std::make_unique<sqlite::connection>(cfg.path);
         sqlite3_busy_timeout(db->handle(), static_cast<int>(cfg.busy_timeout.count()));
@@ -390,7 +508,11 @@ result<std::unique_ptr<outbox_store>> open_sqlite_outbox(const storage_config& c
         db->exec("PRAGMA temp_store = MEMORY");
         auto version = migrate(*db, detail::embedded_migrations());
         if (!version) return version.err();
-        return std::unique_ptr<outbox_store>(std::make_unique<detail::sqlite_outbox_store>(std::move(db), cfg.synchronous));
+        auto count = seal_stored_secrets(*db, secrets.get());
+        if (!count) return count.err();
+        if (sealed) *sealed = *count;
+        return std::unique_ptr<outbox_store>(
+            std::make_unique<detail::sqlite_outbox_store>(std::move(db), cfg.synchronous, std::move(secrets)));
     } catch (const sqlite::failure& e) {
         return error{"storage_unavailable", e.what()};
     }

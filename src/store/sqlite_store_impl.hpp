@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "store/outbox_store.hpp"
+#include "store/secret_box.hpp"
 #include "store/sqlite.hpp"
 
 namespace webhookd::detail {
@@ -21,11 +22,29 @@ inline error storage_error(const sqlite::failure& e) {
     return error{e.transient() ? "storage_unavailable" : "storage_error", e.what()};
 }
 
+// PRAGMA secure_delete = ON while it lives, then the connection's mode before (read at
+// construction). Scoped around every write to endpoint_secrets, so that the space a secret
+// leaves behind (deleted, moved, or replaced by its sealed form) is zeroed, whatever the
+// SQLite build's default. Throws sqlite::failure from the constructor only.
+class secure_delete_scope {
+public:
+    explicit secure_delete_scope(sqlite::connection& db);
+    ~secure_delete_scope();
+    secure_delete_scope(const secure_delete_scope&) = delete;
+    secure_delete_scope& operator=(const secure_delete_scope&) = delete;
+
+private:
+    sqlite::connection& db_;
+    std::int64_t before_;
+};
+
 class sqlite_outbox_store final : public outbox_store {
 public:
-    // synchronous: the configured mode ("full"), which durable commits use.
-    sqlite_outbox_store(std::unique_ptr<sqlite::connection> db, std::string synchronous)
-        : db_(std::move(db)), synchronous_(std::move(synchronous)), current_sync_(synchronous_) {}
+    // synchronous: the configured mode ("full"), which durable commits use. secrets: the
+    // key that endpoint secrets are sealed with (storage.secret_key_file), or null to store
+    // them in clear.
+    sqlite_outbox_store(std::unique_ptr<sqlite::connection> db, std::string synchronous,
+                        std::shared_ptr<const secret_box> secrets);
 
     void write_group(std::span<write_unit* const> units, std::int64_t now_ms) override;
     result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms, std::int64_t due_ms) override;
@@ -66,12 +85,19 @@ public:
 
 private:
     bool endpoint_exists(std::string_view id);
-    void load_secrets(endpoint_view& e, std::int64_t now_ms);
+    // Adds e's secrets valid at now_ms, in clear; an error when one does not decrypt.
+    status load_secrets(endpoint_view& e, std::int64_t now_ms);
     void load_attempts(delivery_view& d);
     // The one row `sql` selects by id (?1), with its attempts, in one read transaction.
     result<std::optional<delivery_view>> read_one_delivery(const std::string& sql, std::int64_t id);
     std::vector<delivery_view> read_deliveries(const std::string& sql, const std::vector<std::string>& text_args,
                                                const std::vector<std::int64_t>& int_args);
+    // An endpoint secret as it goes into endpoint_secrets.secret: sealed with the endpoint's
+    // id as associated data when there is a key, else as is.
+    result<std::string> stored_secret(std::string_view endpoint_id, const std::string& secret) const;
+    // The clear secret of a stored value. A value in clear is returned as is (written
+    // before the key was set, or by another program); it is sealed at the next start.
+    result<std::string> clear_secret(std::string_view endpoint_id, std::string_view stored) const;
     void refresh_routes();  // throws sqlite::failure
     std::int64_t data_version();
     // Deletes events that no delivery or dead letter refers to any more.
@@ -81,6 +107,7 @@ private:
     std::int64_t purge_rows(const char* select_sql, const char* delete_sql, std::int64_t cutoff_ms, std::size_t limit);
 
     std::unique_ptr<sqlite::connection> db_;
+    std::shared_ptr<const secret_box> secrets_;  // null: secrets stored in clear
     std::string synchronous_;   // the configured mode, for durable commits
     std::string current_sync_;  // the connection's mode now
     std::vector<route> routes_;
