@@ -73,6 +73,8 @@ bool health_service::submit_probe(std::function<void(const status&)> done) {
 void health_service::probe(duration deadline, std::function<void(const status&)> done) {
     // Whichever comes first, the writer's answer or the deadline, answers.
     struct state {
+        // A constructor, not parenthesized aggregate init: clang before 16 lacks that.
+        state(asio::steady_timer t, std::function<void(const status&)> d) : timer(std::move(t)), done(std::move(d)) {}
         std::atomic<bool> answered{false};
         asio::steady_timer timer;
         std::function<void(const status&)> done;
@@ -82,7 +84,7 @@ void health_service::probe(duration deadline, std::function<void(const status&)>
             d(s);
         }
     };
-    auto st = std::make_shared<state>(false, asio::steady_timer(ioc_), std::move(done));
+    auto st = std::make_shared<state>(asio::steady_timer(ioc_), std::move(done));
     st->timer.expires_after(deadline);
     st->timer.async_wait([st, deadline](boost::system::error_code ec) {
         if (!ec) {
