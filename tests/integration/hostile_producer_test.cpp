@@ -145,17 +145,7 @@ public:
             if (fill(deadline) <= 0) return std::nullopt;
         }
         buffer_.erase(0, used);
-        http_result out;
-        auto& res = parser.get();
-        out.status = static_cast<int>(res.result_int());
-        out.body = res.body();
-        for (const auto& f : res) {
-            std::string name(f.name_string());
-            for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            out.headers[name] = std::string(f.value());
-        }
-        out.closed = !res.keep_alive();
-        return out;
+        return test::to_result(parser.get());
     }
 
     // Reads (and keeps) whatever arrives until the server closes: true on EOF or reset
@@ -907,6 +897,10 @@ std::optional<http_result> stream_body(raw_connection& conn, const std::string& 
 }
 
 TEST(hostile_producer_binary, oversized_bodies_raise_peak_memory_by_less_than_twice_max_body_per_request) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "AddressSanitizer's allocator holds freed memory in quarantine: the peak RSS of this build "
+                    "says nothing about webhookd's";
+#endif
     constexpr long limit_kib = 1024;  // ingest.max_body
     constexpr std::size_t limit = limit_kib * 1024;
     constexpr std::size_t attempted = 10 * 1024 * 1024;  // what each hostile producer tries to send

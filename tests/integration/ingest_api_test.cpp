@@ -288,7 +288,10 @@ TEST_F(ingest_api, stop_answers_requests_in_flight_before_exiting) {
     sqlite::connection locker(db());
     locker.exec("BEGIN IMMEDIATE");
     std::promise<int> status;
-    std::thread producer([&] { status.set_value(client().post("/v1/events", R"({"event":"a","data":1,"id":"inflight"})").status); });
+    const auto port = runner->ingest_port();  // read before the stopper may reset the daemon
+    std::thread producer([&] {
+        status.set_value(http_client(port).post("/v1/events", R"({"event":"a","data":1,"id":"inflight"})").status);
+    });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     std::thread stopper([&] { runner->stop(); });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

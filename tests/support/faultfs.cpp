@@ -95,6 +95,13 @@ int record(file* f, char kind, std::uint64_t offset, std::uint64_t length, std::
 
 file* self(sqlite3_file* p) { return reinterpret_cast<file*>(p); }
 
+// The code fail_writes() set (counted as a failed write), or 0 when writes may proceed.
+int injected_failure() {
+    int code = g().fail_code.load();
+    if (code != 0) g().failed.fetch_add(1);
+    return code;
+}
+
 int x_close(sqlite3_file* p) {
     auto* f = self(p);
     if (f->undo_fd >= 0) ::close(f->undo_fd);
@@ -108,10 +115,7 @@ int x_read(sqlite3_file* p, void* buf, int n, sqlite3_int64 off) {
 int x_write(sqlite3_file* p, const void* buf, int n, sqlite3_int64 off) {
     auto* f = self(p);
     if (f->tracked) {
-        if (int code = g().fail_code.load()) {
-            g().failed.fetch_add(1);
-            return code;
-        }
+        if (int code = injected_failure()) return code;
         if (f->undo_fd >= 0) {
             std::lock_guard lock(g().mu);
             auto o = static_cast<std::uint64_t>(off);
@@ -128,10 +132,7 @@ int x_write(sqlite3_file* p, const void* buf, int n, sqlite3_int64 off) {
 int x_truncate(sqlite3_file* p, sqlite3_int64 size) {
     auto* f = self(p);
     if (f->tracked) {
-        if (int code = g().fail_code.load()) {
-            g().failed.fetch_add(1);
-            return code;
-        }
+        if (int code = injected_failure()) return code;
         if (f->undo_fd >= 0) {
             std::lock_guard lock(g().mu);
             auto s = static_cast<std::uint64_t>(size);

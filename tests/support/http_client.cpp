@@ -23,7 +23,10 @@ http_result http_client::request(const std::string& method, const std::string& t
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
     http::read(stream_, buffer_, parser);
-    auto& res = parser.get();
+    return to_result(parser.get());
+}
+
+http_result to_result(const http::response<http::string_body>& res) {
     http_result out;
     out.status = static_cast<int>(res.result_int());
     out.body = res.body();

@@ -18,6 +18,9 @@ struct http_result {
     bool closed = false;                         // the server closed the connection after it
 };
 
+// The status, body, lower-case headers and keep-alive of a parsed response.
+http_result to_result(const boost::beast::http::response<boost::beast::http::string_body>& res);
+
 class http_client {
 public:
     explicit http_client(unsigned short port);
