@@ -403,8 +403,9 @@ result<config> parse_config(std::string_view text) {
     json document;
     try {
         document = json::parse(stripped.value());
-    } catch (const json::parse_error& e) {
-        // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ...".
+    } catch (const json::exception& e) {
+        // A parse_error, or an out_of_range for a number no double holds (1e999). e.what() is
+        // "[json.exception.parse_error.101] parse error at line 3, column 5: ...".
         std::string message = e.what();
         const std::size_t prefix_end = message.find("] ");
         if (message.starts_with("[json.exception.") && prefix_end != std::string::npos) {

@@ -346,6 +346,18 @@ TEST(parse_config, reports_json_syntax_errors_with_their_position) {
     EXPECT_PRED2(has, parse_error("{\"a\": 1 /* open"), "unterminated /* comment");
 }
 
+// Found by fuzz/config_fuzz.cpp: the parser throws out_of_range, not parse_error, for a
+// number no double holds, and the daemon died at start-up on an uncaught exception.
+TEST(parse_config, a_number_beyond_a_double_is_an_error_not_an_exception) {
+    for (const char* text : {"555555E55555", R"({"delivery": {"max_in_flight": 1e999}})", R"({"retry": {"jitter": -1e400}})"}) {
+        SCOPED_TRACE(text);
+        const std::string message = parse_error(text);
+        EXPECT_PRED2(has, message, "invalid JSON");
+        EXPECT_PRED2(has, message, "number overflow");
+        EXPECT_FALSE(has(message, "json.exception"));
+    }
+}
+
 TEST(parse_config, requires_an_object_at_the_top) {
     EXPECT_PRED2(has, parse_error("[]"), "must be a JSON object");
     EXPECT_PRED2(has, parse_error("\"x\""), "must be a JSON object");
