@@ -7,6 +7,8 @@
 #include <array>
 #include <cstdint>
 
+#include "util/hex.hpp"
+
 namespace webhookd {
 
 namespace ip = boost::asio::ip;
@@ -123,14 +125,7 @@ std::optional<std::string_view> blocked_v4(std::uint32_t a) {
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
 }
-bool is_hex_digit(char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-int hex_value(char c) {
-    if (is_digit(c)) return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return c - 'A' + 10;
-}
+bool is_hex_digit(char c) { return hex_digit(c) >= 0; }
 
 bool all_of_chars(std::string_view s, bool (*pred)(char)) {
     return std::all_of(s.begin(), s.end(), pred);
@@ -156,7 +151,7 @@ std::optional<std::uint64_t> parse_v4_part(std::string_view part) {
     std::uint64_t value = 0;
     for (char c : part) {
         if (!is_hex_digit(c)) return std::nullopt;
-        const auto digit = static_cast<unsigned>(hex_value(c));
+        const auto digit = static_cast<unsigned>(hex_digit(c));
         if (digit >= base) return std::nullopt;
         value = std::min(value * base + digit, too_big);
     }

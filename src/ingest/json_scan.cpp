@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "util/hex.hpp"
+
 namespace webhookd {
 
 namespace {
@@ -47,13 +49,6 @@ std::size_t skip_value(std::string_view s, std::size_t pos) {
     }
     while (pos < s.size() && !is_space(s[pos]) && s[pos] != ',' && s[pos] != '}' && s[pos] != ']') ++pos;
     return pos;
-}
-
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
 }
 
 // The four hex digits at s[pos..pos+4) as a number; -1 when they are not.

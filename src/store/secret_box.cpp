@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "delivery/signer.hpp"  // base64_encode, base64_decode
+#include "util/hex.hpp"
 
 namespace webhookd {
 
@@ -37,13 +38,6 @@ error undecryptable(std::string why) { return error{"secret_undecryptable", std:
 // Overwrites a buffer that held key material.
 void wipe(std::string& s) {
     if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
-}
-
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
 }
 
 std::optional<secret_key> from_hex(std::string_view text) {
