@@ -216,10 +216,6 @@ TEST_F(hostile_receiver, redirects_to_loopback_are_recorded_and_never_followed) 
 // endpoint is registered and at the first delivery, and to the cloud metadata address on the
 // next lookup. That lookup's address must be refused without being dialled.
 TEST(hostile_receiver_dns, a_name_that_resolves_to_a_forbidden_address_on_a_later_lookup_is_never_dialled) {
-    const std::string unshare = test::find_program("unshare");
-    if (unshare.empty() || test::process::run({unshare, "-m", "true"}).first != 0) {
-        GTEST_SKIP() << "unshare -m is not permitted here";
-    }
     // Each answer closes the connection, so every delivery resolves the name again.
     test_server receiver(test_server::respond("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"));
     test::temp_dir dir;
@@ -228,9 +224,14 @@ TEST(hostile_receiver_dns, a_name_that_resolves_to_a_forbidden_address_on_a_late
         std::ofstream(hosts, std::ios::trunc) << "127.0.0.1 localhost\n" << address << " rebind.test\n";  // in place: the bind mount follows the inode
     };
     point_at("127.0.0.1");
+    const std::string unshare = test::find_program("unshare");
+    const std::string mount_hosts = "mount --bind \"$0\" /etc/hosts";
+    if (unshare.empty() || test::process::run({unshare, "-m", "sh", "-c", mount_hosts, hosts}).first != 0) {
+        GTEST_SKIP() << "a private mount namespace (unshare -m, mount --bind) is not permitted here";
+    }
     auto cfg = test::write_config(dir, R"(, "delivery": {"allowed_cidrs": ["127.0.0.1/32"], "timeout": "1s"},
         "retry": {"schedule": ["0s"], "jitter": 0})");
-    test::process d({unshare, "-m", "sh", "-c", "mount --bind \"$0\" /etc/hosts && exec \"$@\"", hosts,
+    test::process d({unshare, "-m", "sh", "-c", mount_hosts + " && exec \"$@\"", hosts,
                      WEBHOOKD_BINARY, "--config", cfg});
     ASSERT_TRUE(d.wait_for_line("admin listening on")) << d.output();
     test::http_client admin(test::port_from_log(d.output(), "admin"));
