@@ -344,7 +344,7 @@ private:
             if (daemon_->wait(10) >= 0) break;  // exited
         }
         throw std::runtime_error("the daemon did not become ready; its output: " + daemon_->output() + "\nlog: " +
-                                 slurp(dir_.file("webhookd.log")));
+                                 test::read_file(dir_.file("webhookd.log")));
     }
 
     void add_endpoint(const std::string& path) {
@@ -443,11 +443,6 @@ private:
         for (const auto& f : failures_) std::cout << "FAIL: " << f << "\n";
         std::cout << (failures_.empty() ? "PASS" : "FAIL") << "\n";
         return failures_.empty() ? 0 : 1;
-    }
-
-    static std::string slurp(const std::string& path) {
-        std::ifstream in(path);
-        return std::string(std::istreambuf_iterator<char>(in), {});
     }
 
     options o_;

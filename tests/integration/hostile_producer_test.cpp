@@ -58,8 +58,7 @@ std::vector<corpus_case> load_corpus(const std::string& dir) {
     std::vector<corpus_case> out;
     for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(WEBHOOKD_SOURCE_DIR) / "tests" / "data" / dir)) {
         if (entry.path().extension() != ".json") continue;
-        std::ifstream in(entry.path(), std::ios::binary);
-        out.push_back({entry.path().filename().string(), std::string(std::istreambuf_iterator<char>(in), {})});
+        out.push_back({entry.path().filename().string(), test::read_file(entry.path())});
     }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     return out;

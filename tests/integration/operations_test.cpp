@@ -211,9 +211,7 @@ TEST(operations, sighup_reopens_the_log_file_after_rotation) {
     auto log = dir.file("webhookd.log");
     process d({WEBHOOKD_BINARY, "--config", write_config(dir, R"(, "log": {"file": ")" + log + R"("})")});
     auto contains = [](const std::string& path, const std::string& needle) {
-        std::ifstream in(path);
-        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        return text.find(needle) != std::string::npos;
+        return test::read_file(path).find(needle) != std::string::npos;
     };
     auto wait_for_text = [&](const std::string& path, const std::string& needle) {
         for (int i = 0; i < 500 && !contains(path, needle); ++i) std::this_thread::sleep_for(10ms);

@@ -48,12 +48,6 @@ std::string source(const std::string& relative) {
     return WEBHOOKD_SOURCE_DIR "/" + relative;
 }
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 // The interpreter that `python3` on PATH runs. A pyenv shim is a shell script that takes
 // about half a second to start it, several times over in each test.
@@ -243,10 +237,10 @@ void expect_timestamps_and_rotation_checked(const language& lang) {
 }
 
 TEST(receiving_docs, receiving_md_holds_every_snippet_verbatim) {
-    auto page = read_file(source("docs/receiving.md"));
+    auto page = test::read_file(source("docs/receiving.md"));
     ASSERT_FALSE(page.empty()) << "docs/receiving.md is missing";
     for (const auto* lang : {&node, &python, &go}) {
-        auto code = read_file(source("docs/receiving/" + lang->file));
+        auto code = test::read_file(source("docs/receiving/" + lang->file));
         ASSERT_FALSE(code.empty()) << lang->file;
         ASSERT_EQ(code.back(), '\n') << lang->file;
         EXPECT_TRUE(page.find("```" + lang->fence + "\n" + code + "```\n") != std::string::npos)

@@ -31,11 +31,6 @@ constexpr const char* admin_token = "adm-7Qe2rV9xK4pL1sZ8";
 constexpr const char* ingest_token = "ing-3Hn6tB0yW5cJ2mD7";
 constexpr const char* given_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 class secrets_at_rest : public ::testing::Test {
 protected:
     // Writes the config (and, with `with_key`, a 0600 key file) and starts the binary.
@@ -62,11 +57,11 @@ protected:
             for (auto at = log.find("admin listening on"); at != std::string::npos; at = log.find("admin listening on", at + 1)) ++n;
             return n;
         };
-        for (int i = 0; i < 1000 && starts(slurp(log_file())) < run; ++i) {
-            ASSERT_LT(d.wait(0), 0) << "exited: " << d.output() << slurp(log_file());
+        for (int i = 0; i < 1000 && starts(test::read_file(log_file())) < run; ++i) {
+            ASSERT_LT(d.wait(0), 0) << "exited: " << d.output() << test::read_file(log_file());
             std::this_thread::sleep_for(10ms);
         }
-        auto log = slurp(log_file());
+        auto log = test::read_file(log_file());
         ASSERT_EQ(starts(log), run) << log;
         auto last = [&](const std::string& name) {
             return test::port_from_log(log.substr(log.rfind(name + " listening on")), name);
@@ -126,19 +121,19 @@ TEST_F(secrets_at_rest, with_a_key_no_file_the_daemon_writes_holds_a_secret_or_a
     for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
         const auto name = entry.path().filename().string();
         if (name == "webhookd.json" || name == "secret.key") continue;
-        const std::string bytes = slurp(entry.path());
+        const std::string bytes = test::read_file(entry.path());
         ++scanned;
         for (const auto& n : needles) EXPECT_EQ(bytes.find(n), std::string::npos) << name << " holds " << n;
     }
     EXPECT_GE(scanned, 2);  // at least the database and the log
-    const auto log = slurp(log_file());
+    const auto log = test::read_file(log_file());
     EXPECT_NE(log.find(ep_a), std::string::npos) << "the log says nothing at all";
     EXPECT_EQ(log.find("stored in clear"), std::string::npos);
 
     // Without the key the daemon refuses to start rather than sign with nothing.
     auto keyless = start(false);
     EXPECT_EQ(keyless->wait(), 1) << keyless->output();
-    EXPECT_NE((keyless->output() + slurp(log_file())).find("storage.secret_key_file"), std::string::npos);
+    EXPECT_NE((keyless->output() + test::read_file(log_file())).find("storage.secret_key_file"), std::string::npos);
 
     // With it again, the sealed secrets sign.
     d = start(true);
@@ -155,9 +150,9 @@ TEST_F(secrets_at_rest, without_a_key_a_warning_says_secrets_are_stored_in_clear
     connect(*d);
     d->signal(SIGTERM);
     ASSERT_EQ(d->wait(), 0) << d->output();
-    EXPECT_NE(slurp(log_file()).find("storage.secret_key_file is not set: endpoint signing secrets are stored in clear"),
+    EXPECT_NE(test::read_file(log_file()).find("storage.secret_key_file is not set: endpoint signing secrets are stored in clear"),
               std::string::npos)
-        << slurp(log_file());
+        << test::read_file(log_file());
 }
 
 }  // namespace

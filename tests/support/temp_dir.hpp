@@ -2,8 +2,12 @@
 // A fresh directory under $TMPDIR, removed with everything in it on destruction.
 
 #include <filesystem>
+#include <string>
 
 namespace webhookd::test {
+
+// The bytes of the file at `path`; "" when it cannot be read (absent, say).
+std::string read_file(const std::filesystem::path& path);
 
 class temp_dir {
 public:
