@@ -80,6 +80,9 @@ struct config {
     log_config log;
     std::size_t io_threads = 1;                  // threads running the network event loop
     duration shutdown_timeout = std::chrono::seconds(20);  // drain deadline on SIGTERM
+    // On SIGTERM, how long /readyz answers 503 while both listeners still serve, before
+    // they stop accepting: the time a load balancer needs to see the instance go.
+    duration drain_delay = std::chrono::seconds(0);
 
     config();                                    // every default of CONTRACT.md section 7
 };

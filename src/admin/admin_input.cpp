@@ -10,6 +10,7 @@
 #include "delivery/signer.hpp"
 #include "delivery/url.hpp"
 #include "util/ids.hpp"
+#include "util/json_parse.hpp"
 #include "util/time_format.hpp"
 
 namespace webhookd::admin {
@@ -47,9 +48,9 @@ std::optional<T> parse_integer(std::string_view text) {
 
 result<json> parse_object(std::string_view body, bool empty_is_object) {
     if (body.empty() && empty_is_object) return json::object();
-    if (body.empty()) return error{"invalid_json", "request body is empty"};
-    json parsed = json::parse(body.begin(), body.end(), nullptr, false);
-    if (parsed.is_discarded()) return error{"invalid_json", "request body is not valid JSON"};
+    auto doc = parse_json_body<json>(body);
+    if (!doc) return doc;
+    json parsed = std::move(doc).value();
     if (!parsed.is_object()) return error{"invalid_json", "request body must be a JSON object"};
     return parsed;
 }

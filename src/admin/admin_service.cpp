@@ -507,7 +507,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
 
     void send_test(const reply& out, const endpoint_view& ep, const std::string& type, const std::string& data) {
         endpoint_record rec{ep.id, ep.url, ep.body_mode, ep.signature_format, ep.signature_header, ep.headers_json,
-                            ep.enabled, ep.paused_ms, {}, {}};
+                            ep.enabled, ep.paused_ms, {}, {}, {}};
         for (const auto& s : ep.secrets) {
             if (is_valid_secret(s.secret)) rec.secrets.push_back(s.secret);
         }
@@ -529,7 +529,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         auto self = shared_from_this();
         log->info("admin: sending test event {} ({}) to endpoint {}", event.id, type, ep.id);
         client.send(std::move(request), [self, out, d, started](delivery_response r) {
-            self->stats.attempts[static_cast<std::size_t>(r.outcome)].inc();
+            self->stats.test_sends[static_cast<std::size_t>(r.outcome)].inc();
             attempt_record rec;
             rec.delivery_id = 0;
             rec.endpoint_id = d.endpoint_id;

@@ -108,7 +108,11 @@ bool is_loopback_host(const std::string& host) {
     return address.is_loopback();
 }
 
-bool is_token(std::string_view text) { return !text.empty(); }
+// A bearer token as clients send it: visible ASCII, no space. A blank token (or one with
+// a stray space or newline from a copy) would never match what a client sends.
+bool is_token(std::string_view text) {
+    return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
 
 // "10.0.0.0/8", "fd00::/8", or a bare address (a single host).
 bool is_valid_cidr(std::string_view text) {
@@ -306,7 +310,7 @@ reader fraction_reader(double& out) {
 std::vector<field> listener_fields(listener_config& l) {
     return {
         {"listen", listen_reader(l.listen)},
-        {"tokens", string_list_reader(l.tokens, is_token, "a non-empty token string")},
+        {"tokens", string_list_reader(l.tokens, is_token, "a token of visible ASCII characters without spaces")},
         {"max_body", size_reader(l.max_body)},
         {"max_header", size_reader(l.max_header)},
         {"max_connections", count_reader(l.max_connections)},
@@ -357,6 +361,7 @@ std::vector<field> config_fields(config& c) {
                 })},
         {"io_threads", count_reader(c.io_threads, max_io_threads)},
         {"shutdown_timeout", duration_reader(c.shutdown_timeout, false)},
+        {"drain_delay", duration_reader(c.drain_delay, true)},
     };
 }
 
@@ -365,6 +370,14 @@ status validate_listener(const listener_config& l, std::string_view name, std::s
     if (!address) {
         return config_error(std::string(name) + ".listen is \"" + l.listen +
                             "\", which is not host:port with a port from 0 to 65535");
+    }
+    // Tokens from the file were checked as they were read; these may come from the environment.
+    for (std::size_t i = 0; i < l.tokens.size(); ++i) {
+        if (!is_token(l.tokens[i])) {
+            return config_error(std::string(name) + " token " + std::to_string(i + 1) + " (from " + std::string(name) +
+                                ".tokens or " + std::string(env) +
+                                ") is blank or holds a space or control character");
+        }
     }
     if (!is_loopback_host(address->host) && l.tokens.empty()) {
         return config_error(std::string(name) + ".listen is " + l.listen +
@@ -502,6 +515,7 @@ std::string to_json(const config& cfg) {
     j["log"] = {{"level", cfg.log.level}, {"format", cfg.log.format}, {"file", cfg.log.file}};
     j["io_threads"] = cfg.io_threads;
     j["shutdown_timeout"] = format_duration(cfg.shutdown_timeout);
+    j["drain_delay"] = format_duration(cfg.drain_delay);
     return j.dump(2);
 }
 

@@ -214,7 +214,13 @@ void daemon::impl::stop() {
         cv.notify_all();
     }
     notifier.send("STOPPING=1\nSTATUS=draining");
+    // /readyz answers 503 first; for drain_delay both listeners still serve as before, so
+    // that a load balancer that polls /readyz stops sending before connections are refused.
     if (health) health->begin_drain();
+    if (cfg.drain_delay.count() > 0 && !threads.empty()) {
+        log->info("draining: /readyz answers 503; listeners stop in {} ms (drain_delay)", cfg.drain_delay.count());
+        std::this_thread::sleep_for(cfg.drain_delay);
+    }
     if (ingest) ingest->begin_drain();
     for (auto* l : {ingest_listener.get(), admin_listener.get()}) {
         if (l) l->stop();

@@ -31,17 +31,6 @@ struct claim_order {
     std::size_t limit;
 };
 
-struct claim_outcome {
-    std::string endpoint_id;
-    std::vector<claimed_delivery> deliveries;
-    std::optional<std::int64_t> next_due;
-};
-
-struct scan_result {
-    std::vector<endpoint_record> endpoints;
-    std::vector<std::optional<std::int64_t>> next_due;  // per endpoint, same order
-};
-
 }  // namespace
 
 dispatcher::dispatcher(asio::io_context& ioc, writer& writer, delivery_client& client, retry_policy policy,
@@ -57,25 +46,37 @@ dispatcher::dispatcher(asio::io_context& ioc, writer& writer, delivery_client& c
       options_(std::move(options)),
       log_(std::move(log)) {}
 
+template <class Apply, class Done>
+bool dispatcher::submit(Apply apply, Done on_done) {
+    return writer_.submit(make_unit(
+        std::move(apply),
+        [self = shared_from_this(), on_done = std::move(on_done)](const status& st) {
+            asio::post(self->strand_, [self, on_done, st] { on_done(*self, st); });
+        },
+        commit::lazy));
+}
+
 void dispatcher::start() {
     asio::post(strand_, [self = shared_from_this()] {
         self->started_ = true;
         if (!self->options_.release_leases_at_start) return self->rescan();
-        self->claiming_ = true;
-        auto released = std::make_shared<std::int64_t>(0);
-        bool queued = self->writer_.submit(make_unit(
-            storing_into(released, [](outbox_store& s, std::int64_t now) { return s.release_leases(now); }),
-            [self, released](const status& st) {
-                asio::post(self->strand_, [self, released, st] {
-                    self->claiming_ = false;
-                    if (!st) self->log_->error("dispatcher: releasing leases failed: {}", st.err().message);
-                    if (*released > 0) self->log_->info("dispatcher: {} delivery(ies) in flight at the last stop are due again", *released);
-                    self->rescan();
-                });
-            },
-            commit::lazy));
-        if (!queued) self->claiming_ = false;
+        self->do_release_leases();
     });
+}
+
+void dispatcher::do_release_leases() {
+    claiming_ = true;
+    auto released = std::make_shared<std::int64_t>(0);
+    bool queued = submit(storing_into(released, [](outbox_store& s, std::int64_t now) { return s.release_leases(now); }),
+                         [released](dispatcher& self, const status& st) { self.on_leases_released(st, *released); });
+    if (!queued) claiming_ = false;
+}
+
+void dispatcher::on_leases_released(const status& st, std::int64_t released) {
+    claiming_ = false;
+    if (!st) log_->error("dispatcher: releasing leases failed: {}", st.err().message);
+    if (released > 0) log_->info("dispatcher: {} delivery(ies) in flight at the last stop are due again", released);
+    rescan();
 }
 
 void dispatcher::stop() {
@@ -118,69 +119,56 @@ void dispatcher::rescan() {
     if (stopping_) return update_idle();
     claiming_ = true;
     rescan_requested_ = false;  // this scan starts after the request: it will see what was asked for
-    auto scan = std::make_shared<scan_result>();
+    auto endpoints = std::make_shared<std::vector<endpoint_record>>();
     auto changes_seen = changes_;
-    bool queued = writer_.submit(make_unit(
-        [scan](outbox_store& s, std::int64_t now) -> status {
-            auto eps = s.load_endpoints(now);
-            if (!eps) return eps.err();
-            scan->endpoints = std::move(eps).value();
-            for (const auto& e : scan->endpoints) {
-                auto due = s.next_due(e.id);
-                if (!due) return due.err();
-                scan->next_due.push_back(*due);
-            }
-            return ok_v;
-        },
-        [self = shared_from_this(), scan, changes_seen](const status& st) {
-            asio::post(self->strand_, [self, scan, st, changes_seen] {
-                self->claiming_ = false;
-                self->last_scan_ = std::chrono::steady_clock::now().time_since_epoch().count();
-                auto now = self->clock_.now_ms();
-                self->next_rescan_ms_ = now + self->options_.rescan_interval.count();
-                if (!st) {
-                    self->log_->error("dispatcher: loading endpoints failed: {}", st.err().message);
-                } else {
-                    std::map<std::string, endpoint_state, std::less<>> fresh;
-                    for (std::size_t i = 0; i < scan->endpoints.size(); ++i) {
-                        auto& rec = scan->endpoints[i];
-                        endpoint_state state;
-                        if (auto old = self->endpoints_.find(rec.id); old != self->endpoints_.end()) {
-                            state.in_flight = old->second.in_flight;
-                            state.ready.swap(old->second.ready);
-                        }
-                        state.next_due = scan->next_due[i];
-                        for (std::size_t k = rec.secrets.size(); k-- > 0;) {
-                            if (is_valid_secret(rec.secrets[k])) continue;
-                            rec.secrets.erase(rec.secrets.begin() + static_cast<std::ptrdiff_t>(k));
-                            rec.secret_expires_ms.erase(rec.secret_expires_ms.begin() + static_cast<std::ptrdiff_t>(k));
-                        }
-                        if (auto e = std::min_element(rec.secret_expires_ms.begin(), rec.secret_expires_ms.end(),
-                                                      [](const auto& a, const auto& b) { return a && (!b || *a < *b); });
-                            e != rec.secret_expires_ms.end() && *e) {
-                            // A grace period ends: reload then, so the old secret stops signing on time.
-                            self->next_rescan_ms_ = std::min(self->next_rescan_ms_, **e);
-                        }
-                        if (self->options_.tls_unverified && rec.url.starts_with("https://") &&
-                            self->warned_tls_.insert(rec.id).second) {
-                            self->log_->warn("endpoint {}: TLS certificates are NOT verified "
-                                             "(delivery.dangerous_skip_tls_verify)", rec.id);
-                        }
-                        state.record = std::move(rec);
-                        fresh.emplace(state.record.id, std::move(state));
-                    }
-                    for (auto& [_, gone] : self->endpoints_) self->give_back(gone.ready);  // deleted endpoints
-                    self->endpoints_ = std::move(fresh);
-                    self->changes_seen_ = changes_seen;
-                }
-                self->pump();
-            });
-        },
-        commit::lazy));
+    bool queued = submit(storing_into(endpoints, [](outbox_store& s, std::int64_t now) { return s.load_endpoints(now); }),
+                         [endpoints, changes_seen](dispatcher& self, const status& st) {
+                             self.on_scanned(st, std::move(*endpoints), changes_seen);
+                         });
     if (!queued) {
         claiming_ = false;
         arm_timer(clock_.now_ms(), clock_.now_ms() + 100);  // the writer is stopping or full; try later
     }
+}
+
+void dispatcher::on_scanned(const status& st, std::vector<endpoint_record> records, std::uint64_t changes_seen) {
+    claiming_ = false;
+    last_scan_ = std::chrono::steady_clock::now().time_since_epoch().count();
+    auto now = clock_.now_ms();
+    next_rescan_ms_ = now + options_.rescan_interval.count();
+    if (!st) {
+        log_->error("dispatcher: loading endpoints failed: {}", st.err().message);
+        return pump();
+    }
+    std::map<std::string, endpoint_state, std::less<>> fresh;
+    for (auto& rec : records) {
+        endpoint_state state;
+        if (auto old = endpoints_.find(rec.id); old != endpoints_.end()) {
+            state.in_flight = old->second.in_flight;
+            state.ready.swap(old->second.ready);
+        }
+        state.next_due = rec.next_due_ms;
+        for (std::size_t k = rec.secrets.size(); k-- > 0;) {
+            if (is_valid_secret(rec.secrets[k])) continue;
+            rec.secrets.erase(rec.secrets.begin() + static_cast<std::ptrdiff_t>(k));
+            rec.secret_expires_ms.erase(rec.secret_expires_ms.begin() + static_cast<std::ptrdiff_t>(k));
+        }
+        if (auto e = std::min_element(rec.secret_expires_ms.begin(), rec.secret_expires_ms.end(),
+                                      [](const auto& a, const auto& b) { return a && (!b || *a < *b); });
+            e != rec.secret_expires_ms.end() && *e) {
+            // A grace period ends: reload then, so the old secret stops signing on time.
+            next_rescan_ms_ = std::min(next_rescan_ms_, **e);
+        }
+        if (options_.tls_unverified && rec.url.starts_with("https://") && warned_tls_.insert(rec.id).second) {
+            log_->warn("endpoint {}: TLS certificates are NOT verified (delivery.dangerous_skip_tls_verify)", rec.id);
+        }
+        state.record = std::move(rec);
+        fresh.emplace(state.record.id, std::move(state));
+    }
+    for (auto& [_, gone] : endpoints_) give_back(gone.ready);  // deleted endpoints
+    endpoints_ = std::move(fresh);
+    changes_seen_ = changes_seen;
+    pump();
 }
 
 void dispatcher::pump() {
@@ -254,7 +242,7 @@ void dispatcher::claim(std::int64_t now_ms) {
     claiming_ = true;
     auto results = std::make_shared<std::vector<claim_outcome>>();
     auto lease_until = now_ms + options_.lease.count();
-    bool queued = writer_.submit(make_unit(
+    bool queued = submit(
         [orders, results, lease_until, owner = options_.owner](outbox_store& s, std::int64_t at) -> status {
             for (const auto& o : *orders) {
                 auto claimed = s.claim(o.endpoint_id, o.limit, at, lease_until, owner);
@@ -265,33 +253,32 @@ void dispatcher::claim(std::int64_t now_ms) {
             }
             return ok_v;
         },
-        [self = shared_from_this(), results](const status& st) {
-            asio::post(self->strand_, [self, results, st] {
-                self->claiming_ = false;
-                if (!st) {
-                    self->log_->error("dispatcher: claiming deliveries failed: {}", st.err().message);
-                    self->arm_timer(self->clock_.now_ms(), self->clock_.now_ms() + storage_retry_ms);
-                    return;
-                }
-                for (auto& r : *results) {
-                    auto it = self->endpoints_.find(r.endpoint_id);
-                    if (it == self->endpoints_.end()) {
-                        for (auto& d : r.deliveries) self->releases_.push_back(d.id);
-                        continue;
-                    }
-                    it->second.next_due = r.next_due;
-                    self->ready_ += r.deliveries.size();
-                    for (auto& d : r.deliveries) it->second.ready.push_back(std::move(d));
-                }
-                self->flush_releases();
-                self->pump();
-            });
-        },
-        commit::lazy));
+        [results](dispatcher& self, const status& st) { self.on_claimed(st, std::move(*results)); });
     if (!queued) {
         claiming_ = false;
         arm_timer(now_ms, now_ms + 100);
     }
+}
+
+void dispatcher::on_claimed(const status& st, std::vector<claim_outcome> results) {
+    claiming_ = false;
+    if (!st) {
+        log_->error("dispatcher: claiming deliveries failed: {}", st.err().message);
+        arm_timer(clock_.now_ms(), clock_.now_ms() + storage_retry_ms);
+        return;
+    }
+    for (auto& r : results) {
+        auto it = endpoints_.find(r.endpoint_id);
+        if (it == endpoints_.end()) {
+            for (auto& d : r.deliveries) releases_.push_back(d.id);
+            continue;
+        }
+        it->second.next_due = r.next_due;
+        ready_ += r.deliveries.size();
+        for (auto& d : r.deliveries) it->second.ready.push_back(std::move(d));
+    }
+    flush_releases();
+    pump();
 }
 
 void dispatcher::give_back(std::deque<claimed_delivery>& ready) {
@@ -307,27 +294,25 @@ void dispatcher::flush_releases() {
     releasing_ = true;
     auto batch = std::make_shared<std::vector<std::int64_t>>(std::move(releases_));
     releases_.clear();
-    auto self = shared_from_this();
-    auto on_done = [self, batch](const status& st) {
-        asio::post(self->strand_, [self, batch, st] {
-            self->releasing_ = false;
-            if (!st) {
-                // The leases end by themselves; the deliveries are due again then.
-                self->log_->error("dispatcher: giving back {} lease(s) failed: {}", batch->size(), st.err().message);
-            } else {
-                self->rescan_requested_ = true;  // they are due now: learn which endpoints have work
-            }
-            self->flush_releases();
-            self->pump();
-        });
-    };
-    bool queued = writer_.submit(make_unit(
+    bool queued = submit(
         [batch, owner = options_.owner](outbox_store& s, std::int64_t now) -> status {
             if (auto released = s.release(*batch, owner, now); !released) return released.err();
             return ok_v;
         },
-        on_done, commit::lazy));
-    if (!queued) on_done(error{"storage_unavailable", "the writer is stopping"});
+        [batch](dispatcher& self, const status& st) { self.on_released(st, batch->size()); });
+    if (!queued) on_released(error{"storage_unavailable", "the writer is stopping"}, batch->size());
+}
+
+void dispatcher::on_released(const status& st, std::size_t count) {
+    releasing_ = false;
+    if (!st) {
+        // The leases end by themselves; the deliveries are due again then.
+        log_->error("dispatcher: giving back {} lease(s) failed: {}", count, st.err().message);
+    } else {
+        rescan_requested_ = true;  // they are due now: learn which endpoints have work
+    }
+    flush_releases();
+    pump();
 }
 
 void dispatcher::arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake_ms) {
@@ -389,10 +374,10 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
     rec.status_code = r.status_code;
     rec.error = std::move(r.error);
     rec.response_snippet = std::move(r.snippet);
+    decided_outcome decided;
     if (r.outcome == attempt_outcome::success) {
         rec.delivered = true;
-        metrics_.deliveries_delivered.inc();
-        metrics_.delivery_latency.observe(static_cast<double>(now - d.event_created_ms) / 1e3);
+        decided.latency_s = static_cast<double>(now - d.event_created_ms) / 1e3;
     } else {
         auto retry_after = (r.status_code == 429 || r.status_code == 503) ? r.retry_after : std::nullopt;
         double draw = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
@@ -400,7 +385,6 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
         rec.dead = decision.exhausted;
         rec.next_attempt_ms = decision.next_attempt_ms;
         if (rec.dead) {
-            metrics_.deliveries_dead.inc();
             log_->warn("delivery dlv_{} (event {}) to endpoint {} is dead after {} attempts: {}", d.id, d.event_id,
                        d.endpoint_id, d.attempt, rec.error.empty() ? "HTTP " + std::to_string(rec.status_code) : rec.error);
         } else {
@@ -410,7 +394,8 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
                        rec.next_attempt_ms - now);
         }
     }
-    outcomes_.push_back(std::move(rec));
+    decided.record = std::move(rec);
+    outcomes_.push_back(std::move(decided));
     flush_outcomes();
     pump();
 }
@@ -419,47 +404,86 @@ void dispatcher::flush_outcomes() {
     if (recording_ || outcomes_.empty()) return update_idle();
     if (!stopping_ && clock_.now_ms() < outcomes_retry_at_ms_) return update_idle();  // the last write failed
     recording_ = true;
-    auto batch = std::make_shared<std::vector<attempt_record>>(std::move(outcomes_));
+    auto batch = std::make_shared<std::vector<decided_outcome>>(std::move(outcomes_));
     outcomes_.clear();
-    auto self = shared_from_this();
-    auto on_done = [self, batch](const status& st) {
-        asio::post(self->strand_, [self, batch, st] {
-            self->recording_ = false;
-            if (!st && st.err().code == "storage_unavailable" && !self->stopping_) {
-                // Disk full, I/O error, database locked: the attempts were made, so keep their
-                // outcomes and write them again shortly; dropped, each delivery would be sent
-                // again when its lease ends.
-                self->log_->warn("dispatcher: recording {} attempt(s) failed, trying again in {} ms: {}",
-                                 batch->size(), storage_retry_ms, st.err().message);
-                self->outcomes_.insert(self->outcomes_.begin(), std::make_move_iterator(batch->begin()),
-                                       std::make_move_iterator(batch->end()));
-                self->outcomes_retry_at_ms_ = self->clock_.now_ms() + storage_retry_ms;
-            } else if (!st) {
-                // The deliveries stay leased and come due again when the lease ends (or at
-                // the next start).
-                self->log_->error("dispatcher: recording {} attempt(s) failed: {}", batch->size(), st.err().message);
-            } else {
-                for (const auto& a : *batch) {
-                    if (a.delivered || a.dead) continue;
-                    auto it = self->endpoints_.find(a.endpoint_id);
-                    if (it == self->endpoints_.end()) continue;
-                    auto& due = it->second.next_due;
-                    if (!due || a.next_attempt_ms < *due) due = a.next_attempt_ms;
-                }
-            }
-            self->flush_outcomes();
-            self->pump();
-        });
-    };
-    bool queued = writer_.submit(make_unit(
+    record(std::move(batch));
+}
+
+void dispatcher::record(std::shared_ptr<std::vector<decided_outcome>> batch) {
+    ++recording_units_;
+    bool queued = submit(
         [batch](outbox_store& s, std::int64_t now) -> status {
-            for (const auto& a : *batch) {
-                if (auto st = s.record_attempt(a, now); !st) return st;
+            for (const auto& o : *batch) {
+                if (auto st = s.record_attempt(o.record, now); !st) return st;
             }
             return ok_v;
         },
-        on_done, commit::lazy));
-    if (!queued) on_done(error{"storage_unavailable", "the writer is stopping"});
+        [batch](dispatcher& self, const status& st) { self.on_recorded(st, batch); });
+    if (!queued) on_recorded(error{"storage_unavailable", "the writer is stopping"}, std::move(batch));
+}
+
+void dispatcher::on_recorded(const status& st, std::shared_ptr<std::vector<decided_outcome>> batch) {
+    --recording_units_;
+    if (!st && st.err().code == "storage_unavailable" && stopping_) {
+        // The deliveries stay leased and are due again at the next start.
+        log_->error("dispatcher: recording {} attempt(s) failed at the stop: {}", batch->size(), st.err().message);
+    } else if (!st && st.err().code == "storage_unavailable") {
+        // Disk full, I/O error, database locked: the attempts were made, so keep their
+        // outcomes and write them again shortly; dropped, each delivery would be sent
+        // again when its lease ends.
+        log_->warn("dispatcher: recording {} attempt(s) failed, trying again in {} ms: {}", batch->size(),
+                   storage_retry_ms, st.err().message);
+        outcomes_.insert(outcomes_.begin(), std::make_move_iterator(batch->begin()),
+                         std::make_move_iterator(batch->end()));
+        outcomes_retry_at_ms_ = clock_.now_ms() + storage_retry_ms;
+    } else if (!st && batch->size() > 1) {
+        // One outcome the store refuses (a bug, a damaged row) must not take the others
+        // with it: each is written again alone, in its own unit.
+        log_->error("dispatcher: recording {} attempt(s) failed, recording each alone: {}", batch->size(),
+                    st.err().message);
+        for (auto& o : *batch) record(std::make_shared<std::vector<decided_outcome>>(1, std::move(o)));
+    } else if (!st) {
+        // This outcome cannot be stored. Left leased, the delivery would be attempted again
+        // after every lease, for ever: it is parked for an operator instead.
+        const auto& a = batch->front().record;
+        log_->error("delivery dlv_{} to endpoint {}: the outcome of attempt {} cannot be recorded, parking the "
+                    "delivery: {}", a.delivery_id, a.endpoint_id, a.attempt, st.err().message);
+        if (a.delivery_id != 0) park(a.delivery_id, "the outcome of attempt " + std::to_string(a.attempt) +
+                                                        " could not be recorded: " + st.err().message);
+    } else {
+        for (const auto& o : *batch) count_recorded(o);
+    }
+    if (recording_units_ == 0) recording_ = false;
+    flush_outcomes();
+    pump();
+}
+
+void dispatcher::count_recorded(const decided_outcome& o) {
+    const auto& a = o.record;
+    if (a.delivered) {
+        metrics_.deliveries_delivered.inc();
+        if (o.latency_s) metrics_.delivery_latency.observe(*o.latency_s);
+    } else if (a.dead) {
+        metrics_.deliveries_dead.inc();
+    } else if (auto it = endpoints_.find(a.endpoint_id); it != endpoints_.end()) {
+        auto& due = it->second.next_due;
+        if (!due || a.next_attempt_ms < *due) due = a.next_attempt_ms;
+    }
+}
+
+void dispatcher::park(std::int64_t delivery_id, std::string reason) {
+    ++recording_units_;
+    bool queued = submit(
+        [delivery_id, reason](outbox_store& s, std::int64_t now) { return s.park(delivery_id, reason, now); },
+        [delivery_id](dispatcher& self, const status& st) {
+            if (!st) {
+                self.log_->error("dispatcher: parking delivery dlv_{} failed: {}", delivery_id, st.err().message);
+            }
+            if (--self.recording_units_ == 0) self.recording_ = false;
+            self.flush_outcomes();
+            self.pump();
+        });
+    if (!queued && --recording_units_ == 0) recording_ = false;
 }
 
 }  // namespace webhookd

@@ -100,16 +100,46 @@ private:
         bool sendable() const { return record.enabled && !record.paused_at_ms; }
     };
 
+    // What a claim brought back for one endpoint.
+    struct claim_outcome {
+        std::string endpoint_id;
+        std::vector<claimed_delivery> deliveries;
+        std::optional<std::int64_t> next_due;
+    };
+    // An attempt's outcome, decided, waiting to be recorded; counted in the metrics only
+    // once the record committed.
+    struct decided_outcome {
+        attempt_record record;
+        std::optional<double> latency_s;  // ingest to delivery, for a success
+    };
+
+    // Every store call goes through the writer in a lazy unit: `apply` runs on the writer
+    // thread, then `on_done(*this, status)` on the strand. False when the writer refused
+    // the unit (stopping or full); on_done is then not called.
+    template <class Apply, class Done>
+    bool submit(Apply apply, Done on_done);
+
+    // Each do_/on_ pair is one round trip through the writer; the on_ half runs on the strand.
+    void do_release_leases();
+    void on_leases_released(const status& st, std::int64_t released);
+    void rescan();
+    void on_scanned(const status& st, std::vector<endpoint_record> records, std::uint64_t changes_seen);
+    void claim(std::int64_t now_ms);
+    void on_claimed(const status& st, std::vector<claim_outcome> results);
+    void flush_releases();
+    void on_released(const status& st, std::size_t count);
+    void flush_outcomes();
+    void record(std::shared_ptr<std::vector<decided_outcome>> batch);
+    void on_recorded(const status& st, std::shared_ptr<std::vector<decided_outcome>> batch);
+    void park(std::int64_t delivery_id, std::string reason);
+    void count_recorded(const decided_outcome& o);
+
     void pump();
     void start_ready(std::int64_t now_ms);
-    void claim(std::int64_t now_ms);
     void give_back(std::deque<claimed_delivery>& ready);
-    void flush_releases();
-    void rescan();
     void arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake_ms);
     void attempt(claimed_delivery d);
     void on_attempt_done(claimed_delivery d, std::int64_t started_ms, delivery_response r);
-    void flush_outcomes();
     void update_idle();
 
     boost::asio::strand<boost::asio::io_context::executor_type> strand_;
@@ -128,6 +158,7 @@ private:
     std::size_t ready_ = 0;        // deliveries in all ready queues
     bool claiming_ = false;        // a claim or rescan unit is with the writer
     bool recording_ = false;       // an outcome unit is with the writer
+    std::size_t recording_units_ = 0;  // outcome (and park) units with the writer
     bool releasing_ = false;       // a release unit is with the writer
     std::uint64_t changes_ = 0;       // notify_changed() calls
     std::uint64_t changes_seen_ = 0;  // of those, how many the last finished scan has loaded
@@ -136,7 +167,7 @@ private:
     std::int64_t next_rescan_ms_ = 0;
     std::optional<std::int64_t> armed_for_ms_;  // the timer's wake time while it is set
     bool rescan_requested_ = false;  // ingest named an endpoint not loaded yet: rescan at the next chance
-    std::vector<attempt_record> outcomes_;  // decided, not yet given to the writer
+    std::vector<decided_outcome> outcomes_;  // decided, not yet given to the writer
     std::int64_t outcomes_retry_at_ms_ = 0; // after a failed write of outcomes: not before then
     std::vector<std::int64_t> releases_;    // leases to give back, not yet given to the writer
     std::set<std::string, std::less<>> warned_tls_;  // https endpoints already warned about

@@ -60,8 +60,15 @@ std::optional<std::int64_t> parse_imf_fixdate(std::string_view s) {
 std::optional<duration> parse_retry_after(std::string_view value, std::int64_t now_ms) {
     while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
     while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-    std::int64_t secs = 0;
-    if (parse_int(value, secs)) return std::chrono::seconds(secs);
+    if (!value.empty() && std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        // Any number of digits: one too large for an integer asks for the longest wait we allow.
+        std::int64_t secs = 0;
+        constexpr std::int64_t cap = std::chrono::duration_cast<std::chrono::seconds>(max_retry_after).count();
+        for (char c : value) {
+            secs = std::min(cap, secs * 10 + (c - '0'));
+        }
+        return std::chrono::seconds(secs);
+    }
     if (auto at = parse_imf_fixdate(value)) return duration(std::max<std::int64_t>(0, *at - now_ms));
     return std::nullopt;
 }

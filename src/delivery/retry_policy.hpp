@@ -45,8 +45,9 @@ private:
 };
 
 // Parses a Retry-After value: delta-seconds ("120") or an IMF-fixdate HTTP-date
-// ("Wed, 21 Oct 2015 07:28:00 GMT", relative to now_ms). Negative results are zero.
-// nullopt when unparseable.
+// ("Wed, 21 Oct 2015 07:28:00 GMT", relative to now_ms). Negative results are zero; delta-
+// seconds are capped at max_retry_after, however many digits they have. nullopt when
+// unparseable.
 std::optional<duration> parse_retry_after(std::string_view value, std::int64_t now_ms);
 
 }  // namespace webhookd

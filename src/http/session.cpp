@@ -104,6 +104,11 @@ void session::do_read() {
 void session::on_header(beast::error_code ec) {
     if (ec) return on_read(ec);
     auto& req = parser_->get();
+    // RFC 9112 section 3.2: an HTTP/1.1 request without Host, or any request with two.
+    if (auto hosts = req.count(beast_http::field::host); hosts > 1 || (hosts == 0 && req.version() >= 11)) {
+        return reject(status::bad_request, "bad_request",
+                      hosts > 1 ? "more than one Host header" : "an HTTP/1.1 request needs a Host header");
+    }
     if (auto te = req.find(beast_http::field::transfer_encoding); te != req.end()) {
         if (req.count(beast_http::field::transfer_encoding) != 1 || !is_plain_chunked(te->value())) {
             return reject(status::bad_request, "bad_request",
@@ -151,6 +156,7 @@ void session::on_read(beast::error_code ec) {
         return shutdown();  // connection reset and the like
     }
     busy_ = true;
+    head_ = parser_->get().method() == verb::head;
     stream_.expires_never();  // the handler has its own bounds
     handler_.handle(parser_->release(), [self = shared_from_this()](response res) {
         asio::post(self->stream_.get_executor(),
@@ -160,6 +166,13 @@ void session::on_read(beast::error_code ec) {
 
 void session::on_response(response res) {
     if (closing_) res.keep_alive(false);
+    if (head_) {
+        // A HEAD answer has the headers of the answer to GET and no body (RFC 9110 section
+        // 9.3.2): a body would be read as the start of the next response.
+        auto length = res.body().size();
+        res.body().clear();
+        res.content_length(length);
+    }
     res_.emplace(std::move(res));
     do_write();
 }

@@ -83,6 +83,7 @@ private:
     bool busy_ = false;     // a request is with the handler or its response is being written
     bool closing_ = false;  // close after the current response
     bool lingering_ = false;
+    bool head_ = false;     // the request being answered is HEAD: its response goes without a body
     std::array<char, 4096> scratch_{};
 };
 

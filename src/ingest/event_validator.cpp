@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ingest/json_scan.hpp"
+#include "util/json_parse.hpp"
 #include "util/ids.hpp"
 #include "util/time_format.hpp"
 
@@ -13,45 +14,8 @@ namespace {
 // Keeps the producer's key order in `data`, so the envelope reads as they wrote it.
 using json = nlohmann::ordered_json;
 
-struct too_deep {};
-
-// At most this much of the parser's message: it quotes the last token it read, which may be
-// most of a megabyte-long string.
-constexpr std::size_t max_parse_message = 200;
-
-// The parser's message, shortened to max_parse_message bytes at a UTF-8 character boundary.
-std::string parse_message(std::string what) {
-    if (what.size() <= max_parse_message) return what;
-    std::size_t cut = max_parse_message;
-    while (cut > 0 && (static_cast<unsigned char>(what[cut]) & 0xC0) == 0x80) --cut;
-    what.resize(cut);
-    return what + "...";
-}
-
-// Parses with a nesting bound; nullopt-like error on failure.
-result<json> parse_json(std::string_view body) {
-    if (body.empty()) return error{"invalid_json", "request body is empty"};
-    // JSON has no raw NUL byte anywhere (in strings it is escaped), and the parser would
-    // take one after the value for the end of the input.
-    if (body.find('\0') != std::string_view::npos) return error{"invalid_json", "request body holds a NUL byte"};
-    // RFC 8259 section 8.1: a sender must not add a byte order mark. The parser would skip it,
-    // the byte-exact scans of `data` would not: refuse it rather than read two ways.
-    if (body.starts_with("\xEF\xBB\xBF")) return error{"invalid_json", "request body starts with a byte order mark"};
-    try {
-        // `depth` counts the containers around the event; a container that starts at
-        // depth d is nesting level d + 1 (the body itself is level 1).
-        json::parser_callback_t limit = [](int depth, json::parse_event_t event, json&) {
-            bool opens = event == json::parse_event_t::object_start || event == json::parse_event_t::array_start;
-            if (opens && static_cast<std::size_t>(depth) >= max_json_depth) throw too_deep{};
-            return true;
-        };
-        return json::parse(body.begin(), body.end(), limit);
-    } catch (const too_deep&) {
-        return error{"invalid_json", "JSON nesting is deeper than " + std::to_string(max_json_depth) + " levels"};
-    } catch (const json::exception& e) {
-        return error{"invalid_json", "request body is not valid JSON: " + parse_message(e.what())};
-    }
-}
+// Parses with the bounds every route shares (util/json_parse.hpp).
+result<json> parse_json(std::string_view body) { return parse_json_body<json>(body); }
 
 error invalid(const std::string& field, const std::string& why) {
     return error{"invalid_field", "\"" + field + "\" " + why};

@@ -1,8 +1,8 @@
 #pragma once
 // Ingest request validation: producer JSON in, envelopes out. Pure: no I/O, time passed in.
 //
-// Errors use the stable codes of CONTRACT.md section 3: "invalid_json" (not parseable,
-// nesting deeper than max_json_depth) and "invalid_field" (message names the field).
+// Errors use the stable codes of docs/api.md: "invalid_json" (not parseable, nesting deeper
+// than max_json_depth) and "invalid_field" (message names the field).
 
 #include <chrono>
 #include <optional>
@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "store/outbox_store.hpp"
+#include "util/json_parse.hpp"
 #include "webhookd/result.hpp"
 
 namespace webhookd {
 
-inline constexpr std::size_t max_json_depth = 64;
 inline constexpr std::size_t max_event_type_length = 128;
 inline constexpr std::size_t max_event_id_length = 255;
 

@@ -47,7 +47,9 @@ void line(std::string& out, std::string_view name, T v, std::string_view label =
 
 const std::vector<double> latency_bounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                             0.5,   1,      2.5,   5,    10,    30,   60,  300,
-                                            900,   3600,   21600, 86400};
+                                            900,   3600,   21600, 86400, 129600, 172800};
+// The default ladder's last attempt is due 31 h 21 min after ingest (plus 10 % jitter on
+// each step): the 36 h and 48 h buckets hold the slowest deliveries it can make.
 const std::vector<double> attempt_bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                             0.1,    0.25,  0.5,    1,     2.5,  5,     10, 30};
 const std::vector<double> group_bounds = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
@@ -96,6 +98,12 @@ std::string metrics::render(const outbox_counts& counts) const {
     header(out, "webhookd_attempts_total", "counter", "HTTP delivery attempts by outcome.");
     for (std::size_t i = 0; i < attempts.size(); ++i) {
         line(out, "webhookd_attempts_total", attempts[i].value(), "outcome", attempt_outcome_names[i]);
+    }
+
+    header(out, "webhookd_test_sends_total", "counter",
+           "Test events sent through POST /v1/endpoints/{id}/test, by outcome (not in webhookd_attempts_total).");
+    for (std::size_t i = 0; i < test_sends.size(); ++i) {
+        line(out, "webhookd_test_sends_total", test_sends[i].value(), "outcome", attempt_outcome_names[i]);
     }
 
     header(out, "webhookd_deliveries_total", "counter", "Deliveries that reached a final state.");

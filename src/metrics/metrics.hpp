@@ -56,11 +56,12 @@ struct metrics {
     metrics();
 
     counter events_ingested;                          // webhookd_events_ingested_total
-    std::array<counter, 6> attempts;                  // webhookd_attempts_total{outcome}
+    std::array<counter, 6> attempts;                  // webhookd_attempts_total{outcome}: deliveries only
+    std::array<counter, 6> test_sends;                // webhookd_test_sends_total{outcome}: POST .../test
     counter deliveries_delivered;                     // webhookd_deliveries_total{result="delivered"}
     counter deliveries_dead;                          // webhookd_deliveries_total{result="dead"}
     histogram delivery_latency;                       // webhookd_delivery_latency_seconds
-    histogram attempt_duration;                       // webhookd_attempt_duration_seconds
+    histogram attempt_duration;                       // webhookd_attempt_duration_seconds: the attempts of attempts
     counter ingest_rejected_overloaded;               // webhookd_ingest_rejected_total{reason="overloaded"}
     histogram ingest_batch_size;                      // webhookd_ingest_batch_size
     gauge writer_queue_depth;                         // webhookd_writer_queue_depth

@@ -69,6 +69,7 @@ struct endpoint_record {
     std::optional<std::int64_t> paused_at_ms;
     std::vector<std::string> secrets;  // valid at load time, newest first
     std::vector<std::optional<std::int64_t>> secret_expires_ms;  // per secret: end of its grace period
+    std::optional<std::int64_t> next_due_ms;  // earliest next_attempt_at of its pending deliveries
 };
 
 // A delivery leased for one attempt.
@@ -145,8 +146,14 @@ public:
     // Inside apply(): the earliest next_attempt_at of the endpoint's pending deliveries.
     virtual result<std::optional<std::int64_t>> next_due(std::string_view endpoint_id) = 0;
 
-    // Inside apply(): every endpoint, with its secrets valid at now_ms.
+    // Inside apply(): every endpoint, with its secrets valid at now_ms and the earliest due
+    // time of its pending deliveries (one statement for all endpoints).
     virtual result<std::vector<endpoint_record>> load_endpoints(std::int64_t now_ms) = 0;
+
+    // Inside apply(): takes a pending delivery out of the schedule (never due, lease given
+    // up) with `reason` as its last error. For an outcome that cannot be stored: the
+    // delivery waits for an operator instead of being attempted after every lease.
+    virtual status park(std::int64_t delivery_id, std::string_view reason, std::int64_t now_ms) = 0;
 
     // Inside apply(): makes every leased delivery due at now_ms (start-up of the only
     // instance over this store: whatever was in flight is attempted again). Returns how many.

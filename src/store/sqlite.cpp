@@ -1,6 +1,8 @@
 #include "store/sqlite.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 namespace webhookd::sqlite {
 
@@ -93,6 +95,13 @@ connection::connection(const std::string& path, bool read_only) {
         return true;
     }();
     (void)configured;
+    if (!read_only && path != ":memory:" && !path.empty()) {
+        // A new database is readable by its owner only, whatever the umask: it holds the
+        // endpoints' secrets and every payload. SQLite gives its -wal and -shm files the
+        // database file's mode. An existing file keeps the mode it has.
+        int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) ::close(fd);
+    }
     int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     flags |= SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);

@@ -307,8 +307,9 @@ result<std::optional<std::int64_t>> sqlite_outbox_store::next_due(std::string_vi
 result<std::vector<endpoint_record>> sqlite_outbox_store::load_endpoints(std::int64_t now_ms) {
     std::vector<endpoint_record> out;
     auto& q = db_->prepare(
-        "SELECT id, url, body_mode, signature_format, signature_header, headers, enabled, paused_at "
-        "FROM endpoints ORDER BY seq");
+        "SELECT id, url, body_mode, signature_format, signature_header, headers, enabled, paused_at, "
+        "(SELECT MIN(next_attempt_at) FROM deliveries d INDEXED BY deliveries_endpoint_due "
+        "WHERE d.endpoint_id = endpoints.id AND d.state = 'pending') FROM endpoints ORDER BY seq");
     while (q.step()) {
         endpoint_record e;
         e.id = q.text(0);
@@ -319,6 +320,7 @@ result<std::vector<endpoint_record>> sqlite_outbox_store::load_endpoints(std::in
         e.headers_json = q.text(5);
         e.enabled = q.int64(6) != 0;
         if (!q.is_null(7)) e.paused_at_ms = q.int64(7);
+        if (!q.is_null(8)) e.next_due_ms = q.int64(8);
         out.push_back(std::move(e));
     }
     q.reset();
@@ -340,6 +342,17 @@ result<std::vector<endpoint_record>> sqlite_outbox_store::load_endpoints(std::in
         sq.reset();
     }
     return out;
+}
+
+status sqlite_outbox_store::park(std::int64_t delivery_id, std::string_view reason, std::int64_t now_ms) {
+    db_->prepare(
+           "UPDATE deliveries SET next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL, "
+           "last_attempt_at = COALESCE(last_attempt_at, ?3), last_error = ?2 WHERE id = ?1 AND state = 'pending'")
+        .bind(1, delivery_id)
+        .bind(2, reason)
+        .bind(3, now_ms)
+        .run();
+    return ok_v;
 }
 
 result<std::int64_t> sqlite_outbox_store::release_leases(std::int64_t now_ms) {

@@ -53,6 +53,7 @@ public:
     status record_attempt(const attempt_record& a, std::int64_t now_ms) override;
     result<std::optional<std::int64_t>> next_due(std::string_view endpoint_id) override;
     result<std::vector<endpoint_record>> load_endpoints(std::int64_t now_ms) override;
+    status park(std::int64_t delivery_id, std::string_view reason, std::int64_t now_ms) override;
     result<std::int64_t> release_leases(std::int64_t now_ms) override;
     result<std::int64_t> release(std::span<const std::int64_t> delivery_ids, std::string_view owner,
                                  std::int64_t now_ms) override;

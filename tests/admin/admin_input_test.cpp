@@ -93,6 +93,18 @@ TEST(parse_object, rejects_malformed_json_and_non_objects) {
     EXPECT_TRUE(failed_with(parse_object("null", true), "invalid_json", "must be a JSON object"));
 }
 
+// The same bound as ingest: nesting past 64 levels is refused while it is read, so nothing
+// recursive (destruction, dump) ever sees a deep document.
+TEST(parse_object, bounds_nesting_like_ingest) {
+    auto nested = [](std::size_t levels) {
+        return "{\"data\":" + std::string(levels - 1, '[') + std::string(levels - 1, ']') + "}";
+    };
+    EXPECT_TRUE(parse_object(nested(64), false).ok());
+    EXPECT_TRUE(failed_with(parse_object(nested(65), false), "invalid_json", "deeper than 64"));
+    EXPECT_TRUE(failed_with(parse_object(nested(100000), false), "invalid_json", "deeper than 64"));
+    EXPECT_TRUE(failed_with(parse_object(std::string("{\"a\":1}\0", 8), false), "invalid_json", "NUL"));
+}
+
 TEST(only_fields, names_the_first_unknown_field_with_its_prefix) {
     json o = {{"a", 1}, {"zz", 2}};
     EXPECT_TRUE(only_fields(o, {"a", "zz"}).ok());

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "webhookd/config.hpp"
 
@@ -223,7 +224,7 @@ TEST(parse_config, bad_values_name_the_key_and_the_value) {
     EXPECT_EQ(parse_error(R"({"io_threads": 65})"),
               R"(invalid value for "io_threads": 65 (expected an integer from 1 to 64))");
     EXPECT_EQ(parse_error(R"({"ingest": {"tokens": ["ok", ""]}})"),
-              R"(invalid value for "ingest.tokens[1]": "" (expected a non-empty token string))");
+              R"(invalid value for "ingest.tokens[1]": "" (expected a token of visible ASCII characters without spaces))");
 }
 
 struct bad_case {
@@ -407,6 +408,25 @@ TEST(validate, non_loopback_listener_needs_tokens) {
 
     c.admin.listen = "webhookd.example.com:8081";
     c.admin.tokens.clear();
+    EXPECT_FALSE(validate(c).ok());
+}
+
+TEST(validate, refuses_blank_and_whitespace_tokens) {
+    for (const char* bad : {" ", "\t", "tok en", "token\n", " token"}) {
+        config c;
+        c.admin.tokens = {"good", bad};
+        const status failed = validate(c);
+        ASSERT_FALSE(failed.ok()) << bad;
+        EXPECT_PRED2(has, failed.err().message, "admin token 2") << bad;
+        // In the file, the same is refused as it is read.
+        nlohmann::json file = {{"ingest", {{"tokens", {bad}}}}};
+        EXPECT_FALSE(parse_config(file.dump()).ok()) << bad;
+    }
+    // From the environment, a token of spaces reaches validate() and is refused there.
+    config c;
+    apply_environment(c, [](const char* name) -> const char* {
+        return std::string_view(name) == "WEBHOOKD_INGEST_TOKEN" ? "   " : nullptr;
+    });
     EXPECT_FALSE(validate(c).ok());
 }
 

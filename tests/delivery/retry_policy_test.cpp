@@ -57,6 +57,9 @@ TEST(parse_retry_after, seconds_and_http_dates) {
     // Wed, 21 Oct 2015 07:28:00 GMT = 1445412480 s
     EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480000 - 30'000), duration(30s));
     EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480000 + 5'000), duration(0s));
+    // Too large for any integer: the longest wait allowed, not ignored.
+    EXPECT_EQ(parse_retry_after("99999999999999999999999999", 0), duration(max_retry_after));
+    EXPECT_EQ(parse_retry_after("86401", 0), duration(max_retry_after));
     for (auto bad : {"", "-5", "1.5", "soon", "Wed, 21 Oct 2015 07:28:00 UTC", "Wed, 32 Oct 2015 07:28:00 GMT",
                      "Wed, 21 Foo 2015 07:28:00 GMT"}) {
         EXPECT_FALSE(parse_retry_after(bad, 0)) << bad;

@@ -273,6 +273,14 @@ TEST_F(admin_api, a_test_event_is_sent_now_logged_and_never_retried) {
     EXPECT_EQ(bad.requests().size(), 1u);
     fails(404, "not_found", "POST", "/v1/endpoints/ep_nope/test");
     fails(400, "invalid_field", "POST", "/v1/endpoints/" + good_id + "/test", R"({"event":"no spaces"})");
+
+    // Test sends have counters of their own; the delivery attempt counters all agree on none.
+    auto m = test::http_client(runner->admin_port()).get("/metrics").body;
+    EXPECT_EQ(test::metric(m, R"(webhookd_test_sends_total{outcome="success"})"), 1) << m;
+    EXPECT_EQ(test::metric(m, R"(webhookd_test_sends_total{outcome="http_error"})"), 1);
+    EXPECT_EQ(test::metric(m, R"(webhookd_attempts_total{outcome="success"})"), 0);
+    EXPECT_EQ(test::metric(m, R"(webhookd_attempts_total{outcome="http_error"})"), 0);
+    EXPECT_EQ(test::metric(m, "webhookd_attempt_duration_seconds_count"), 0);
 }
 
 TEST_F(admin_api, a_binary_response_snippet_does_not_break_the_answer) {

@@ -116,11 +116,73 @@ TEST_F(delivery, the_full_ladder_ends_in_a_dead_letter_with_every_attempt) {
     EXPECT_EQ(count("SELECT COUNT(*) FROM deliveries"), 0);
     EXPECT_EQ(count("SELECT COUNT(*) FROM attempts a JOIN dead_letters d ON a.delivery_id = d.id"), 3);
     EXPECT_EQ(receiver.requests().size(), 3u);
-    auto metrics = test::http_client(runner->admin_port()).get("/metrics").body;
+    auto metrics = test::wait_for_metric(runner->admin_port(), R"(webhookd_deliveries_total{result="dead"})", 1);
     EXPECT_NE(metrics.find("webhookd_deliveries_total{result=\"dead\"} 1\n"), std::string::npos) << metrics;
     EXPECT_NE(metrics.find("webhookd_dead_letters 1\n"), std::string::npos);
     EXPECT_NE(metrics.find("webhookd_attempts_total{outcome=\"http_error\"} 3\n"), std::string::npos);
     EXPECT_NE(metrics.find("webhookd_deliveries_pending 0\n"), std::string::npos);
+}
+
+// A delivery that dies moves to dead_letters under its id. Ids were rowids, so the next
+// delivery took the id of the one that had just died; when it died too, its move failed on
+// the dead letter's id and it was attempted again after every lease, for ever.
+TEST_F(delivery, a_delivery_id_is_never_reused_after_the_newest_one_died) {
+    unsigned short closed_port;
+    {
+        test_server gone(test_server::respond(ok_response()));
+        closed_port = gone.port();
+    }
+    start([](config& c) { c.retry.schedule = {0ms}; });
+    test::add_endpoint(db(), {.id = "ep_refused", .url = "http://127.0.0.1:" + std::to_string(closed_port) + "/"});
+    auto first = ingest(R"({"event":"a.b","data":1})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM dead_letters", 1), 1);
+    auto second = ingest(R"({"event":"a.b","data":2})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM dead_letters", 2), 2);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM deliveries"), 0);
+    EXPECT_EQ(count("SELECT COUNT(DISTINCT id) FROM dead_letters"), 2);
+    // Each dead letter holds its own event's one attempt, never another's.
+    EXPECT_EQ(count("SELECT COUNT(*) FROM dead_letters d WHERE (SELECT COUNT(*) FROM attempts a "
+                    "WHERE a.delivery_id = d.id) <> 1"),
+              0);
+    auto second_id = count("SELECT d.id FROM dead_letters d JOIN events e ON e.seq = d.event_seq WHERE e.id = '" +
+                           second + "'");
+    test::http_client admin(runner->admin_port());
+    auto shown = admin.get("/v1/dead-letters/dlv_" + std::to_string(second_id));
+    ASSERT_EQ(shown.status, 200) << shown.body;
+    auto view = nlohmann::json::parse(shown.body);
+    EXPECT_EQ(view["event_id"], second);
+    EXPECT_EQ(view["attempts"].size(), 1u);
+    auto metrics = test::wait_for_metric(runner->admin_port(), R"(webhookd_deliveries_total{result="dead"})", 2);
+    EXPECT_EQ(test::metric(metrics, R"(webhookd_deliveries_total{result="dead"})"), 2) << metrics;
+    // Retried, it comes back under the same id and dies again, once.
+    auto retried = admin.post("/v1/dead-letters/dlv_" + std::to_string(second_id) + "/retry", "");
+    EXPECT_LT(retried.status, 300) << retried.body;
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM attempts WHERE delivery_id = " + std::to_string(second_id), 2), 2);
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM dead_letters", 2), 2);
+    (void)first;
+}
+
+// An outcome the store refuses (here: a dead letter already holds the id, put there behind
+// the daemon's back) is not retried after every lease: the delivery is parked with the
+// reason, and neither the lease's end nor a restart sends it again.
+TEST_F(delivery, a_delivery_whose_outcome_cannot_be_stored_is_parked_not_attempted_again) {
+    test_server receiver(test_server::respond(status_response(500)));
+    start([](config& c) { c.retry.schedule = {0ms}; });
+    test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url()});
+    {
+        sqlite::connection raw(db());
+        raw.exec("INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at) "
+                 "VALUES (1, 999, 'ep_other', 1, 0, CAST(strftime('%s', 'now') AS INTEGER) * 1000)");
+    }
+    ingest(R"({"event":"a.b","data":1})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE id = 1 AND next_attempt_at IS NULL "
+                       "AND lease_owner IS NULL AND last_error LIKE '%could not be recorded%'",
+                       1),
+              1);
+    runner->restart();
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(receiver.requests().size(), 1u);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM dead_letters"), 1);  // only the one planted
 }
 
 TEST_F(delivery, a_refused_port_and_a_302_are_failures_and_redirects_are_not_followed) {

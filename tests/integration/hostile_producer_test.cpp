@@ -196,7 +196,7 @@ std::string message_of(const http_result& r) {
     return j["error"]["message"].get<std::string>();
 }
 
-// The error shape of CONTRACT.md section 3, with this status and code and some message.
+// The error shape of docs/api.md (Errors), with this status and code and some message.
 void expect_error(const http_result& r, int status, const std::string& code) {
     EXPECT_EQ(r.status, status) << r.body;
     EXPECT_EQ(code_of(r), code);
@@ -376,6 +376,110 @@ TEST_F(hostile_producer, nesting_100000_and_1000000_deep_gets_400_and_the_daemon
     EXPECT_EQ(r.status, 202) << r.body;
     EXPECT_EQ(deliveries(), 1);
     expect_serves_a_valid_event();
+}
+
+// Every admin route of the real binary, each given a body nested 100,000 levels deep (a
+// test send with deep `data` once killed the daemon with SIGSEGV): the routes that read a
+// body answer 400 invalid_json, the others ignore it, none answers 5xx, and the process
+// serves on after each.
+TEST(hostile_admin_binary, every_admin_route_bounds_nesting_and_the_daemon_survives) {
+    std::vector<std::string> routes;
+    {
+        test::temp_dir probe_dir;
+        test::daemon_runner probe(test::test_config(probe_dir));
+        routes = probe.routes();  // "METHOD /pattern", from the same code as the binary's
+    }
+    test::temp_dir dir;
+    test::process d({WEBHOOKD_BINARY, "--config", test::write_config(dir)});
+    ASSERT_TRUE(d.wait_for_line("started")) << d.output();
+    auto admin = test::port_from_log(d.output(), "admin");
+    ASSERT_NE(admin, 0) << d.output();
+    auto created = test::http_client(admin).post("/v1/endpoints", R"({"url":"https://example.com/hook"})");
+    ASSERT_EQ(created.status, 201) << created.body;
+    std::string endpoint_id = json::parse(created.body)["id"];
+
+    std::string deep_arrays = std::string(100'000, '[') + std::string(100'000, ']');
+    std::string deep_objects;
+    for (int i = 0; i < 100'000; ++i) deep_objects += R"({"a":)";
+    deep_objects += "1" + std::string(100'000, '}');
+    std::size_t checked = 0;
+    for (const auto& route : routes) {
+        auto space = route.find(' ');
+        auto method = route.substr(0, space);
+        auto path = route.substr(space + 1);
+        if (!path.starts_with("/v1/")) continue;  // /healthz, /readyz, /metrics take no body
+        for (auto [param, value] : {std::pair<std::string, std::string>{"{id}", endpoint_id}}) {
+            if (auto at = path.find(param); at != std::string::npos) {
+                path.replace(at, param.size(), path.starts_with("/v1/endpoints") ? value : "dlv_1");
+            }
+        }
+        for (const auto& [name, body] : {std::pair<std::string, std::string>{"arrays", deep_arrays},
+                                          {"objects", deep_objects},
+                                          {"in data", R"({"event":"a.b","data":)" + deep_arrays + "}"}}) {
+            SCOPED_TRACE(route + " with " + name);
+            auto r = test::http_client(admin).request(method, path, body);
+            EXPECT_LT(r.status, 500) << r.body;
+            bool reads_body = method == "POST" || method == "PATCH";
+            if (reads_body && r.status == 400) {
+                EXPECT_EQ(code_of(r), "invalid_json") << r.body;
+                EXPECT_NE(message_of(r).find("deeper than 64"), std::string::npos) << r.body;
+            }
+            ASSERT_EQ(test::http_client(admin).get("/healthz").status, 200) << d.output();
+            ++checked;
+        }
+    }
+    EXPECT_GE(checked, 3u * 15);
+    // The bodies the crash came from, by name: the test send and endpoint creation.
+    auto test_send = test::http_client(admin).post("/v1/endpoints/" + endpoint_id + "/test",
+                                                   R"({"event":"a.b","data":)" + deep_arrays + "}");
+    expect_error(test_send, 400, "invalid_json");
+    expect_error(test::http_client(admin).post("/v1/endpoints", deep_objects), 400, "invalid_json");
+    expect_error(test::http_client(admin).request("PATCH", "/v1/endpoints/" + endpoint_id, deep_objects), 400,
+                 "invalid_json");
+}
+
+// RFC 9112 section 3.2: an HTTP/1.1 request without Host, or any with two, is 400.
+TEST_F(hostile_producer, a_request_without_a_host_or_with_two_gets_400) {
+    start_daemon();
+    for (const auto& [name, head] :
+         {std::pair<std::string, std::string>{"no Host", "GET /healthz HTTP/1.1\r\n\r\n"},
+          {"two Hosts", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
+          {"two Hosts, HTTP/1.0", "GET /healthz HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"}}) {
+        SCOPED_TRACE(name);
+        raw_connection c(port());
+        ASSERT_TRUE(c.send(head));
+        auto r = c.read_response();
+        ASSERT_TRUE(r);
+        expect_error(*r, 400, "bad_request");
+        EXPECT_TRUE(c.wait_closed());
+    }
+    // HTTP/1.0 needs no Host.
+    raw_connection old(port());
+    ASSERT_TRUE(old.send("GET /healthz HTTP/1.0\r\n\r\n"));
+    auto r = old.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    expect_serves_a_valid_event();
+}
+
+// A HEAD answer has headers and no body, so the next response on the connection is read
+// from its first byte (a 405 with its JSON body once broke the framing).
+TEST_F(hostile_producer, head_answers_carry_no_body_and_keep_alive_framing_holds) {
+    start_daemon();
+    raw_connection c(port());
+    ASSERT_TRUE(c.send("HEAD /v1/events HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    // A HEAD response must be parsed as one: read it by hand, header only.
+    auto deadline = steady::now() + 5s;
+    while (c.unread().find("\r\n\r\n") == std::string::npos && steady::now() < deadline) {
+        c.wait_closed(50ms);
+    }
+    auto head_end = c.unread().find("\r\n\r\n");
+    ASSERT_NE(head_end, std::string::npos) << c.unread();
+    auto head = c.unread().substr(0, head_end + 4);
+    EXPECT_TRUE(head.starts_with("HTTP/1.1 405")) << head;
+    // What follows the HEAD answer's header is the next response, from its first byte.
+    while (c.unread().size() < head_end + 4 + 12 && steady::now() < deadline) c.wait_closed(50ms);
+    EXPECT_EQ(c.unread().substr(head_end + 4, 12), "HTTP/1.1 200") << c.unread();
 }
 
 // ---------------------------------------------------------------------------------------

@@ -172,6 +172,28 @@ TEST(operations, drain_under_load_loses_no_acknowledged_event) {
               test::query_int(db, "SELECT COUNT(*) FROM attempts WHERE outcome = 'success'"));
 }
 
+// With drain_delay, SIGTERM first turns /readyz to 503 while both listeners keep serving
+// (new connections accepted, events acknowledged); only after the delay are they refused.
+TEST(operations, drain_delay_fails_readyz_before_the_listeners_close) {
+    test::temp_dir dir;
+    process d({WEBHOOKD_BINARY, "--config", write_config(dir, R"(, "drain_delay": "1500ms")")});
+    ASSERT_TRUE(d.wait_for_line("started")) << d.output();
+    auto ingest = port_from_log(d.output(), "ingest");
+    auto admin = port_from_log(d.output(), "admin");
+    ASSERT_EQ(test::http_client(ingest).get("/readyz").status, 200);
+    d.signal(SIGTERM);
+    ASSERT_TRUE(d.wait_for_line("drain_delay")) << d.output();
+    // Fresh connections, well inside the delay.
+    auto ready = test::http_client(ingest).get("/readyz");
+    EXPECT_EQ(ready.status, 503);
+    EXPECT_NE(ready.body.find("shutting_down"), std::string::npos) << ready.body;
+    EXPECT_EQ(test::http_client(ingest).post("/v1/events", R"({"event":"a.b","data":{}})").status, 202);
+    EXPECT_EQ(test::http_client(admin).get("/v1/endpoints").status, 200);
+    EXPECT_EQ(d.wait(10000), 0) << d.output();
+    EXPECT_THROW(test::http_client(ingest).get("/readyz"), std::exception);
+    EXPECT_EQ(test::query_int(dir.file("webhookd.db"), "SELECT COUNT(*) FROM events"), 1);
+}
+
 // An attempt that outlives the drain deadline is not waited for: the daemon exits 0 on
 // time and the delivery is made at the next start.
 TEST(operations, the_drain_deadline_leaves_hung_attempts_for_the_next_start) {
@@ -239,11 +261,7 @@ TEST(operations, a_log_file_that_cannot_be_opened_refuses_to_start) {
 }
 
 // The value of one metric line ("name{labels} value"); -1 when absent.
-double metric(const std::string& text, const std::string& series) {
-    auto at = text.find("\n" + series + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(text.substr(at + series.size() + 2));
-}
+using test::metric;
 
 // A scripted scenario with known answers: one healthy and one failing endpoint, producers
 // posting concurrently, a dead letter requeued to a paused endpoint.
@@ -290,7 +308,8 @@ TEST(operations, metrics_match_a_scripted_scenario) {
     ASSERT_EQ(test::wait_for_count(db, "SELECT COUNT(*) FROM dead_letters", 3), 3);
 
     test::http_client admin(runner.admin_port());
-    auto m = admin.get("/metrics").body;
+    test::wait_for_metric(runner.admin_port(), R"(webhookd_deliveries_total{result="delivered"})", 23);
+    auto m = test::wait_for_metric(runner.admin_port(), R"(webhookd_deliveries_total{result="dead"})", 3);
     EXPECT_EQ(metric(m, "webhookd_events_ingested_total"), 23);
     EXPECT_EQ(metric(m, R"(webhookd_attempts_total{outcome="success"})"), 23);
     EXPECT_EQ(metric(m, R"(webhookd_attempts_total{outcome="http_error"})"), 6);
@@ -300,7 +319,10 @@ TEST(operations, metrics_match_a_scripted_scenario) {
     EXPECT_EQ(metric(m, "webhookd_deliveries_pending"), 0);
     EXPECT_EQ(metric(m, "webhookd_dead_letters"), 3);
     EXPECT_EQ(metric(m, "webhookd_delivery_latency_seconds_count"), 23);
+    // Every attempt counter counts the same attempts.
     EXPECT_EQ(metric(m, "webhookd_attempt_duration_seconds_count"), 29);
+    // The slowest delivery the default ladder makes (31 h 21 min plus jitter) has a finite bucket.
+    EXPECT_EQ(metric(m, R"(webhookd_delivery_latency_seconds_bucket{le="172800"})"), 23);
     EXPECT_EQ(metric(m, "webhookd_ingest_batch_size_count"), 21);  // requests
     EXPECT_EQ(metric(m, "webhookd_ingest_batch_size_sum"), 23);    // events
     EXPECT_EQ(metric(m, "webhookd_attempts_in_flight"), 0);

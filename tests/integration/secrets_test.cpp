@@ -155,5 +155,47 @@ TEST_F(secrets_at_rest, without_a_key_a_warning_says_secrets_are_stored_in_clear
         << test::read_file(log_file());
 }
 
+// Without a key secrets are stored in clear, but one that is deleted (with its endpoint, or
+// dropped by a rotation) is zeroed where it was, not left readable in a free page. And under
+// a umask of 022 the database and its WAL and shared memory are readable by the owner only.
+TEST_F(secrets_at_rest, without_a_key_deleted_secrets_are_erased_and_the_files_are_private) {
+    auto old_mask = ::umask(022);
+    auto d = start(false);
+    ::umask(old_mask);
+    connect(*d);
+    auto a = call(*admin, admin_token, "POST", "/v1/endpoints",
+                  R"({"url": "https://example.com/a", "secret": ")" + std::string(given_secret) + R"("})");
+    ASSERT_EQ(a.status, 201) << a.body;
+    const std::string ep_a = json::parse(a.body)["id"];
+    auto b = call(*admin, admin_token, "POST", "/v1/endpoints", R"({"url": "https://example.com/b"})");
+    ASSERT_EQ(b.status, 201) << b.body;
+    const std::string ep_b = json::parse(b.body)["id"], first_b = json::parse(b.body)["secret"];
+    // b's first secret is dropped at once by a rotation without grace, then b's next one
+    // is dropped too by the next rotation.
+    auto r1 = call(*admin, admin_token, "POST", "/v1/endpoints/" + ep_b + "/rotate-secret", R"({"grace_period": "0s"})");
+    ASSERT_EQ(r1.status, 200) << r1.body;
+    const std::string second_b = json::parse(r1.body)["secret"];
+    ASSERT_EQ(call(*admin, admin_token, "POST", "/v1/endpoints/" + ep_b + "/rotate-secret", R"({"grace_period": "0s"})").status, 200);
+    ASSERT_EQ(call(*admin, admin_token, "DELETE", "/v1/endpoints/" + ep_a).status, 200);
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        struct stat st {};
+        ASSERT_EQ(::stat(dir.file(std::string("webhookd.db") + suffix).c_str(), &st), 0) << suffix;
+        EXPECT_EQ(st.st_mode & 0777, 0600u) << "webhookd.db" << suffix;
+    }
+    d->signal(SIGTERM);
+    ASSERT_EQ(d->wait(), 0) << d->output();
+    int scanned = 0;
+    for (const char* name : {"webhookd.db", "webhookd.db-wal"}) {
+        if (!std::filesystem::exists(dir.file(name))) continue;
+        const std::string bytes = test::read_file(dir.file(name));
+        ++scanned;
+        for (const auto& gone : {std::string(given_secret).substr(6), first_b.substr(6)}) {
+            EXPECT_EQ(bytes.find(gone), std::string::npos) << name << " still holds a deleted secret";
+        }
+    }
+    EXPECT_GE(scanned, 1);
+    (void)second_b;
+}
+
 }  // namespace
 }  // namespace webhookd

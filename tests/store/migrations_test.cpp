@@ -86,5 +86,47 @@ TEST(migrations, a_failing_migration_applies_nothing) {
     EXPECT_EQ(schema_version(db), 0);
 }
 
+// Migration 5 on a database where the bug already struck: dlv_2 died, then a new delivery
+// got id 2 again (with one attempt of its own); dlv_3 is delivered and gone by retention.
+TEST(migrations, delivery_ids_are_renumbered_apart_from_dead_letters_and_never_reused) {
+    test::temp_dir dir;
+    sqlite::connection db(dir.file("a.db"));
+    auto all = detail::embedded_migrations();
+    ASSERT_GE(all.size(), 5u);
+    std::vector<migration> up_to_4(all.begin(), all.begin() + 4);
+    ASSERT_EQ(*migrate(db, up_to_4), 4);
+    db.exec("INSERT INTO events (seq, id, type, timestamp, body, data_offset, created_at) VALUES "
+            "(1, 'e1', 't', 'ts', '{}', 0, 0), (2, 'e2', 't', 'ts', '{}', 0, 0)");
+    db.exec("INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at) "
+            "VALUES (2, 1, 'ep', 1, 100, 200)");
+    db.exec("INSERT INTO deliveries (id, event_seq, endpoint_id, attempts, next_attempt_at, created_at) VALUES "
+            "(1, 1, 'ep', 0, 0, 50), (2, 2, 'ep', 1, 999, 300)");
+    db.exec("INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome) VALUES "
+            "(2, 'ep', 1, 150, 1, 'http_error'), (2, 'ep', 1, 350, 1, 'http_error')");
+
+    ASSERT_EQ(*migrate(db, all), static_cast<int>(all.size()));
+    auto one = [&](const std::string& sql) {
+        auto& q = db.prepare(sql);
+        q.step();
+        auto v = q.int64(0);
+        q.reset();
+        return v;
+    };
+    // The live delivery of e2 has a fresh id; the dead letter keeps 2 and its own attempt.
+    auto moved = one("SELECT id FROM deliveries WHERE event_seq = 2");
+    EXPECT_EQ(moved, 3);
+    EXPECT_EQ(one("SELECT COUNT(*) FROM attempts WHERE delivery_id = 2 AND started_at = 150"), 1);
+    EXPECT_EQ(one("SELECT COUNT(*) FROM attempts WHERE delivery_id = 2"), 1);
+    EXPECT_EQ(one("SELECT COUNT(*) FROM attempts WHERE delivery_id = 3 AND started_at = 350"), 1);
+    EXPECT_EQ(one("SELECT COUNT(*) FROM deliveries d JOIN dead_letters l ON l.id = d.id"), 0);
+    // Whatever is deleted, the next id is above every id either table has held.
+    db.exec("DELETE FROM deliveries");
+    db.exec("INSERT INTO deliveries (event_seq, endpoint_id, created_at) VALUES (1, 'ep', 400)");
+    EXPECT_EQ(one("SELECT MAX(id) FROM deliveries"), 4);
+    EXPECT_EQ(one("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' "
+                  "AND name LIKE 'deliveries_%'"),
+              8);
+}
+
 }  // namespace
 }  // namespace webhookd

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "store/sqlite.hpp"
+#include "support/http_client.hpp"
 #include "support/temp_dir.hpp"
 #include "webhookd/daemon.hpp"
 
@@ -135,6 +136,27 @@ inline std::int64_t wait_for_count(const std::string& db_path, const std::string
         v = query_int(db_path, sql);
     }
     return v;
+}
+
+// The value of one series ("name" or "name{label=\"v\"}") in a Prometheus text page; -1 if absent.
+inline double metric(const std::string& text, const std::string& series) {
+    auto at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(text.substr(at + series.size() + 2));
+}
+
+// Polls the admin listener's /metrics until `series` has `expected` (the counters of
+// outcomes move just after their commit); returns the last page read.
+inline std::string wait_for_metric(unsigned short admin_port, const std::string& series, double expected,
+                                   std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string page;
+    do {
+        page = http_client(admin_port).get("/metrics").body;
+        if (metric(page, series) == expected) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    } while (std::chrono::steady_clock::now() < deadline);
+    return page;
 }
 
 // A test suite with one daemon over a fresh database in a temporary directory. start()
