@@ -1,5 +1,5 @@
 #pragma once
-// The daemon's configuration: typed values with the defaults of CONTRACT.md section 7,
+// The daemon's configuration: typed values with the defaults of docs/operations.md (Configuration),
 // parsed from commented JSON. Parsing is pure (no environment, no files) so tests feed
 // it strings; load_config() reads a file and apply_environment() adds the env overrides.
 
@@ -84,7 +84,7 @@ struct config {
     // they stop accepting: the time a load balancer needs to see the instance go.
     duration drain_delay = std::chrono::seconds(0);
 
-    config();                                    // every default of CONTRACT.md section 7
+    config();                                    // every default (config/webhookd.json lists them)
 };
 
 // Parses "50ms", "2s", "1m", "6h", "30d" (also "us", "w"; integer amounts only).

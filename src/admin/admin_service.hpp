@@ -1,5 +1,5 @@
 #pragma once
-// The admin API (CONTRACT.md section 6) on the admin listener: endpoints and their
+// The admin API (docs/api.md) on the admin listener: endpoints and their
 // secrets, test events, events, the delivery log, and dead letters with replay.
 //
 // Reads go to the reader (a connection of their own); every change goes through the writer,

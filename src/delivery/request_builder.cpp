@@ -25,7 +25,7 @@ bool is_reserved_header(std::string_view name, std::string_view signature_header
     return std::any_of(std::begin(reserved), std::end(reserved), [&](std::string_view r) { return iequals(name, r); });
 }
 
-// The request an endpoint receives for one attempt (CONTRACT.md section 4).
+// The request an endpoint receives for one attempt (docs/api.md).
 delivery_request build_request(const endpoint_record& ep, const claimed_delivery& d, std::int64_t unix_seconds) {
     delivery_request req;
     req.url = ep.url;

@@ -1,5 +1,5 @@
 #pragma once
-// The HTTP request an endpoint receives for one attempt (CONTRACT.md section 4): body,
+// The HTTP request an endpoint receives for one attempt (docs/api.md, What an endpoint receives): body,
 // webhookd's headers, the operator's custom headers, and the signatures. Used by the
 // dispatcher for deliveries and by the admin API for test events, so both are identical.
 

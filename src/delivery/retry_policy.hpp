@@ -1,5 +1,5 @@
 #pragma once
-// When the next attempt of a failed delivery is due (CONTRACT.md section 5). Pure: the
+// When the next attempt of a failed delivery is due (docs/api.md, Retries). Pure: the
 // caller passes the time and the random draw, so tests drive every branch.
 //
 // schedule[0] is the delay of attempt 1 after ingest; attempt k+1 is due schedule[k]

@@ -1,7 +1,7 @@
 #pragma once
 // Request signing: what an endpoint receives in X-Webhook-Signature (or its configured
 // header) and in webhook-signature (Standard Webhooks), plus endpoint secrets.
-// CONTRACT.md section 4. Every function is pure (no I/O, no clock): the timestamp and the
+// docs/api.md (Signatures) describes each format. Every function is pure (no I/O, no clock): the timestamp and the
 // message id come in as arguments. Only generate_secret() touches OpenSSL's RNG.
 //
 // Byte strings (keys, HMAC output, decoded base64) travel in std::string / std::string_view;
@@ -48,7 +48,7 @@ bool constant_time_equal(std::string_view a, std::string_view b);
 
 // The per-endpoint format of the single-valued signature header (`signature.format`).
 enum class signature_format {
-    hex,     // lowercase hex HMAC-SHA256 of the raw body (the default; seeds/000 verifiers)
+    hex,     // lowercase hex HMAC-SHA256 of the raw body (the default; what booking platforms' documented receivers check)
     sha256,  // "sha256=" + that hex (GitHub's X-Hub-Signature-256)
     stripe,  // "t=<ts>,v1=<hex HMAC of "<ts>.<body>">" (Stripe-Signature)
 };
@@ -60,9 +60,9 @@ std::optional<signature_format> parse_signature_format(std::string_view text);
 std::string_view to_string(signature_format f);
 
 // The value of the signature header for one attempt. The HMAC key is the whole secret
-// string as bytes ("whsec_" prefix included): exactly what the Node and Python verifiers in
-// seeds/000 compute. timestamp (Unix seconds of this attempt) is used only by `stripe`,
-// written in decimal. Callers pass the newest secret.
+// string as bytes ("whsec_" prefix included): exactly what the Node and Python verifiers
+// that booking platforms document for their receivers compute (a hex HMAC of the raw body).
+// timestamp (Unix seconds of this attempt) is used only by `stripe`, written in decimal. Callers pass the newest secret.
 std::string signature_header_value(signature_format f, std::string_view secret, std::string_view body,
                                    std::int64_t timestamp);
 

@@ -28,7 +28,7 @@ public:
 // A JSON response with the request's version and keep-alive.
 response json_response(const request& req, status code, std::string body);
 
-// The error shape of CONTRACT.md section 3: {"error": {"code": ..., "message": ...}}.
+// The error shape of docs/api.md: {"error": {"code": ..., "message": ...}}.
 std::string error_body(std::string_view code, std::string_view message);
 response json_error(const request& req, status code, std::string_view error_code, std::string_view message);
 

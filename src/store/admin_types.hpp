@@ -1,5 +1,5 @@
 #pragma once
-// What the admin API reads from and writes to the outbox (CONTRACT.md section 6): endpoint
+// What the admin API reads from and writes to the outbox (docs/api.md): endpoint
 // settings, the delivery log and dead letters, and the keyset pages lists are cut into.
 // Times are milliseconds since the Unix epoch; the API formats them.
 

@@ -575,7 +575,7 @@ TEST(parse_endpoint_settings_create, signature_header_cannot_be_reserved) {
     ASSERT_TRUE(r.ok()) << r.err().message;
     EXPECT_EQ(r->signature_header, "X-Hub-Signature-256");
     EXPECT_EQ(r->signature_format, "hex");
-    // The default name, given explicitly as in CONTRACT.md section 6, is accepted.
+    // The default name, given explicitly as docs/api.md documents it, is accepted.
     auto d = create(with_url({{"signature", {{"format", "hex"}, {"header", "X-Webhook-Signature"}}}}));
     ASSERT_TRUE(d.ok()) << d.err().message;
     EXPECT_EQ(d->signature_header, "X-Webhook-Signature");

@@ -21,7 +21,7 @@ constexpr std::int64_t sw_timestamp = 1614265330;
 constexpr std::string_view sw_body = R"({"test": 2432232314})";
 constexpr std::string_view sw_signature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 
-// An envelope as CONTRACT.md section 4 describes it.
+// An envelope as docs/api.md describes it.
 constexpr std::string_view envelope =
     R"({"id":"evt_1234567890","timestamp":"2025-04-19T14:30:00Z","event":"booking.created","data":{"id":"bkg_987654321"}})";
 
@@ -147,7 +147,7 @@ TEST(signature_format, rejects_unknown_names) {
 
 // ---- signature_header_value --------------------------------------------------------------
 
-TEST(signature_header_value, hex_matches_the_seed_000_verifiers) {
+TEST(signature_header_value, hex_matches_a_platforms_documented_verifiers) {
     // python3 -c 'import hmac,hashlib; print(hmac.new(b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     //   <envelope bytes>, hashlib.sha256).hexdigest())'; Node's createHmac(...).digest("hex") agrees.
     EXPECT_EQ(signature_header_value(signature_format::hex, sw_secret, envelope, 1745073000),

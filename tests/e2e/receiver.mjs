@@ -1,9 +1,9 @@
 // A webhook receiver that verifies every request with code webhookd did not write:
-//  - seed 000's own Node verifier (TypeScript, taken verbatim from the seed file and
+//  - a booking platform's own Node verifier (TypeScript, taken verbatim from its webhook guide and
 //    transpiled here), on X-Webhook-Signature;
 //  - the `standardwebhooks` npm package, on webhook-id / webhook-timestamp / webhook-signature.
 // Answers 200 when both accept, 401 otherwise, and prints one JSON line per request.
-// usage: node receiver.mjs SEED_FILE SECRET   (prints "listening <port>" first)
+// usage: node receiver.mjs GUIDE_FILE SECRET   (prints "listening <port>" first)
 import crypto from 'crypto'
 import fs from 'fs'
 import http from 'http'

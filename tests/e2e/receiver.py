@@ -1,6 +1,6 @@
-"""A webhook receiver that verifies X-Webhook-Signature with seed 000's own Python verifier,
-taken verbatim from the seed file. Answers 200 when it accepts, 401 otherwise, and prints one
-JSON line per request. usage: python3 receiver.py SEED_FILE SECRET (prints "listening <port>")."""
+"""A webhook receiver that verifies X-Webhook-Signature with a booking platform's own Python
+verifier, taken verbatim from its webhook guide. Answers 200 when it accepts, 401 otherwise, and prints one
+JSON line per request. usage: python3 receiver.py GUIDE_FILE SECRET (prints "listening <port>")."""
 import hashlib
 import hmac
 import json

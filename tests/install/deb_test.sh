@@ -15,7 +15,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 deb=$(ls "$tmp"/webhookd_*.deb)
 files=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for f in ./usr/bin/webhookd ./usr/lib/systemd/system/webhookd.service ./etc/webhookd/webhookd.json \
-         ./usr/share/webhookd/migrations/0001_initial.sql ./usr/share/doc/webhookd/README.md; do
+         ./usr/share/webhookd/migrations/0001_initial.sql ./usr/share/doc/webhookd/README.md \
+         ./usr/share/doc/webhookd/copyright ./usr/share/doc/webhookd/changelog.gz ./usr/share/doc/webhookd/docs/api.md; do
     grep -qx "$f" <<<"$files" || fail "$f is not in the package"
 done
 dpkg-deb -e "$deb" "$tmp/control"
@@ -35,5 +36,12 @@ done
 dpkg-deb -x "$deb" "$tmp/root"
 grep -qx "ExecStart=/usr/bin/webhookd --config /etc/webhookd/webhookd.json" "$tmp/root/usr/lib/systemd/system/webhookd.service" ||
     fail "the packaged unit does not start /usr/bin/webhookd with /etc/webhookd/webhookd.json"
+# Every relative link of the packaged docs resolves inside the package.
+docroot="$tmp/root/usr/share/doc/webhookd"
+while IFS= read -r -d '' md; do
+    for link in $(grep -oE '\]\([^)#]+' "$md" | sed 's/^](//' | grep -vE '^[a-z]+:'); do
+        [ -e "$(dirname "$md")/$link" ] || fail "$(basename "$md") links to $link, which the package lacks"
+    done
+done < <(find "$docroot" -name '*.md' -print0)
 "$tmp/root/usr/bin/webhookd" --version | grep -q '^webhookd ' || fail "the packaged binary does not run"
 echo "PASS: $(basename "$deb"): $(wc -l <<<"$files") entries, Depends: $depends"

@@ -18,7 +18,7 @@ fail() { echo "FAIL: $*" >&2; [ -f "$tmp/state/log" ] && sed 's/^/  daemon: /' "
 prefix=$tmp/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in bin/webhookd lib/systemd/system/webhookd.service etc/webhookd/webhookd.json \
-         share/webhookd/migrations/0001_initial.sql share/doc/webhookd/operations.md; do
+         share/webhookd/migrations/0001_initial.sql share/doc/webhookd/docs/operations.md share/doc/webhookd/copyright share/doc/webhookd/changelog.gz; do
     [ -e "$prefix/$f" ] || fail "$f was not installed"
 done
 [ -x "$prefix/bin/webhookd" ] || fail "bin/webhookd is not executable"

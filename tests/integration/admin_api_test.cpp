@@ -1,5 +1,5 @@
 // The admin API against a running daemon: endpoints, secrets, test events, the delivery
-// log, dead letters, pagination, auth and errors (CONTRACT.md section 6).
+// log, dead letters, pagination, auth and errors (docs/api.md).
 
 #include <gtest/gtest.h>
 

@@ -65,7 +65,7 @@ TEST_F(delivery, a_signed_envelope_reaches_the_endpoint_byte_for_byte) {
     EXPECT_EQ(r.header("X-Tenant"), "acme");
     auto ts = std::stoll(r.header("X-Webhook-Timestamp"));
     EXPECT_NEAR(static_cast<double>(ts), static_cast<double>(std::time(nullptr)), 5.0);
-    // What seed 000's verifiers compute: hex HMAC-SHA256 of the raw body, key = the secret string.
+    // What a booking platform's documented verifiers compute: hex HMAC-SHA256 of the raw body, key = the secret string.
     EXPECT_EQ(r.header("X-Webhook-Signature"), to_hex(hmac_sha256(secret, r.body)));
     EXPECT_EQ(r.header("webhook-id"), id);
     EXPECT_EQ(r.header("webhook-timestamp"), r.header("X-Webhook-Timestamp"));

@@ -1,5 +1,5 @@
 // The ingest API of a real daemon on loopback, against a real SQLite file: every status
-// code of CONTRACT.md section 3, durability across restarts, limits and concurrency.
+// code of docs/api.md, durability across restarts, limits and concurrency.
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>

@@ -1,7 +1,8 @@
-// Receivers written by others verify what webhookd sends: seed 000's own Node and Python
-// verifiers (taken verbatim from the seed file) and the `standardwebhooks` npm package.
-// Skipped when node (with tests/e2e/node_modules) or python3 is not on this machine.
-// The seed's text is tests/e2e/seed_000.txt, an unchanged copy of shared/seeds/000_*.txt.
+// Receivers written by others verify what webhookd sends: the Node and Python verifiers of
+// a booking platform's webhook guide (a receiver that checks a hex HMAC of the raw body,
+// taken verbatim from the guide) and the `standardwebhooks` npm package. Skipped when node
+// (with tests/e2e/node_modules) or python3 is not on this machine. The guide's text is
+// tests/e2e/booking_platform_guide.txt, unchanged.
 
 #include <gtest/gtest.h>
 
@@ -22,9 +23,8 @@ using test::find_program;
 
 constexpr const char* secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-// Seed 000's webhook guide, copied byte for byte from shared/seeds/000_d7947d129cb2fa18.txt:
-// its verifiers run exactly as the seed prints them.
-std::string seed_000() { return WEBHOOKD_SOURCE_DIR "/tests/e2e/seed_000.txt"; }
+// The platform's webhook guide, byte for byte: its verifiers run exactly as it prints them.
+std::string platform_guide() { return WEBHOOKD_SOURCE_DIR "/tests/e2e/booking_platform_guide.txt"; }
 
 unsigned short listening_port(test::process& p) {
     if (!p.wait_for_line("listening ")) return 0;
@@ -58,20 +58,20 @@ void expect_receiver_accepts(test::process& receiver, const std::vector<std::str
     }
 }
 
-TEST(receivers, seed_000_node_verifier_and_standardwebhooks_accept_our_requests) {
+TEST(receivers, a_platform_guides_node_verifier_and_standardwebhooks_accept_our_requests) {
     auto node = find_program("node");
     auto modules = std::filesystem::path(WEBHOOKD_SOURCE_DIR) / "tests/e2e/node_modules/standardwebhooks";
     if (node.empty() || !std::filesystem::exists(modules)) {
         GTEST_SKIP() << "needs node and tests/e2e/node_modules (npm ci --prefix tests/e2e)";
     }
-    test::process receiver({node, WEBHOOKD_SOURCE_DIR "/tests/e2e/receiver.mjs", seed_000(), secret});
+    test::process receiver({node, WEBHOOKD_SOURCE_DIR "/tests/e2e/receiver.mjs", platform_guide(), secret});
     expect_receiver_accepts(receiver, {"seed", "standardwebhooks"});
 }
 
-TEST(receivers, seed_000_python_verifier_accepts_our_requests) {
+TEST(receivers, a_platform_guides_python_verifier_accepts_our_requests) {
     auto python = find_program("python3");
     if (python.empty()) GTEST_SKIP() << "needs python3";
-    test::process receiver({python, WEBHOOKD_SOURCE_DIR "/tests/e2e/receiver.py", seed_000(), secret});
+    test::process receiver({python, WEBHOOKD_SOURCE_DIR "/tests/e2e/receiver.py", platform_guide(), secret});
     expect_receiver_accepts(receiver, {"seed"});
 }
 
