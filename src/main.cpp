@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
     webhookd::system_clock clock;
     webhookd::daemon d(std::move(cfg).value(), *log, clock, notifier.get());
     if (auto s = d.start(); !s) {
-        (*log)->critical("start-up failed ({}): {}", s.err().code, s.err().message);
+        (*log)->critical("start-up failed ({}): {}", to_string(s.err().code), s.err().message);
         return 1;
     }
     d.wait_for_signal();

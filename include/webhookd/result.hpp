@@ -3,15 +3,53 @@
 // error. Storage and config return it; exceptions stay at start-up and in main.
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
 namespace webhookd {
 
-// A failure with a stable machine-readable code (for example "invalid_field",
-// "storage_unavailable") and a human-readable message.
+// The stable, machine-readable codes of every failure a client or an operator sees. The
+// wire string of each (to_string) is its name; the HTTP status of each is the http layer's
+// (http/types.hpp: status_of). A new code is added here, never spelled as a string.
+enum class error_code {
+    // Requests (clients see these in {"error": {"code": ...}}).
+    bad_request,             // 400: malformed HTTP (framing, Host)
+    invalid_json,            // 400: the body is no JSON we accept
+    invalid_field,           // 400: valid JSON, invalid value (the message names the field)
+    unauthorized,            // 401
+    forbidden,               // 403
+    not_found,               // 404
+    method_not_allowed,      // 405
+    conflict,                // 409: the resource's state forbids it
+    payload_too_large,       // 413
+    unsupported_media_type,  // 415
+    headers_too_large,       // 431
+    internal_error,          // 500
+    overloaded,              // 503: a queue is full; retry shortly
+    shutting_down,           // 503: draining
+    not_ready,               // 503: the database does not take writes
+    storage_unavailable,     // 503: disk full, I/O error, locked: transient
+    storage_error,           // 500: the store refused (a constraint, a damaged row): not transient
+    // Start-up and operations (operators see these in the log and --check-config).
+    invalid_config,
+    invalid_url,
+    listen_failed,
+    log_file,
+    crypto_error,
+    secret_key_missing,
+    secret_key_mismatch,
+    secret_undecryptable,
+    schema_too_new,
+    migration_failed,
+};
+
+// The wire string: the enumerator's name ("invalid_field").
+std::string_view to_string(error_code c) noexcept;
+
+// A failure: a stable code and a human-readable message.
 struct error {
-    std::string code;
+    error_code code;
     std::string message;
 };
 

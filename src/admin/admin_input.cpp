@@ -19,7 +19,7 @@ using json = nlohmann::json;
 
 namespace {
 
-error invalid(std::string message) { return error{"invalid_field", std::move(message)}; }
+error invalid(std::string message) { return error{error_code::invalid_field, std::move(message)}; }
 
 // RFC 9110 token characters: what a header name may consist of.
 bool is_header_name(std::string_view name) {
@@ -51,7 +51,7 @@ result<json> parse_object(std::string_view body, bool empty_is_object) {
     auto doc = parse_json_body<json>(body);
     if (!doc) return doc;
     json parsed = std::move(doc).value();
-    if (!parsed.is_object()) return error{"invalid_json", "request body must be a JSON object"};
+    if (!parsed.is_object()) return error{error_code::invalid_json, "request body must be a JSON object"};
     return parsed;
 }
 

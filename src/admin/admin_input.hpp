@@ -1,6 +1,6 @@
 #pragma once
 // Admin API input: request bodies and query parameters checked and turned into store
-// types. Pure (no I/O, no clock); every error is error{"invalid_field" or "invalid_json",
+// types. Pure (no I/O, no clock); every error is error{error_code::invalid_field or "invalid_json",
 // a message that names the field}.
 
 #include <nlohmann/json_fwd.hpp>

@@ -10,6 +10,7 @@
 
 #include "admin/admin_input.hpp"
 #include "delivery/address_guard.hpp"
+#include "delivery/attempt_log.hpp"
 #include "delivery/delivery_client.hpp"
 #include "delivery/dispatcher.hpp"
 #include "delivery/request_builder.hpp"
@@ -45,9 +46,7 @@ struct reply {
         // Response snippets are raw bytes: never let invalid UTF-8 fail the answer.
         respond(http::json_response(shell(), code, body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"));
     }
-    void fail(http_status code, std::string_view error_code, std::string_view message) const {
-        respond(http::json_error(shell(), code, error_code, message));
-    }
+    void fail(error_code code, std::string_view message) const { fail(error{code, std::string(message)}); }
     // What the response builders read of the request.
     http::request shell() const {
         http::request r;
@@ -55,16 +54,7 @@ struct reply {
         r.keep_alive(keep_alive);
         return r;
     }
-    void fail(const error& e) const {
-        http_status code = http_status::internal_server_error;
-        if (e.code == "not_found") code = http_status::not_found;
-        if (e.code == "invalid_field" || e.code == "invalid_json") code = http_status::bad_request;
-        if (e.code == "conflict") code = http_status::conflict;
-        if (e.code == "storage_unavailable" || e.code == "overloaded" || e.code == "shutting_down") {
-            code = http_status::service_unavailable;
-        }
-        fail(code, e.code, e.message);
-    }
+    void fail(const error& e) const { respond(http::json_error(shell(), e)); }
 };
 
 reply make_reply(const http::request& req, http::responder respond) {
@@ -171,10 +161,10 @@ result<std::map<std::string, std::string, std::less<>>> query_params(std::string
                                                                       std::initializer_list<std::string_view> allowed) {
     std::map<std::string, std::string, std::less<>> out;
     auto parsed = boost::urls::parse_origin_form(target);
-    if (!parsed) return error{"invalid_field", "the query string is malformed"};
+    if (!parsed) return error{error_code::invalid_field, "the query string is malformed"};
     for (auto p : parsed->params()) {
         if (std::find(allowed.begin(), allowed.end(), p.key) == allowed.end()) {
-            return error{"invalid_field", "unknown query parameter \"" + p.key + "\""};
+            return error{error_code::invalid_field, "unknown query parameter \"" + p.key + "\""};
         }
         out[p.key] = p.value;
     }
@@ -223,7 +213,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
     template <class F>
     void read(const reply& out, F f) {
         if (!db_reader.submit([out, f = std::move(f)](outbox_store& s) mutable { f(s); })) {
-            out.fail(http_status::service_unavailable, "overloaded", "too many admin reads are waiting; retry shortly");
+            out.fail(error_code::overloaded, "too many admin reads are waiting; retry shortly");
         }
     }
 
@@ -238,20 +228,15 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
                 then(st);
             });
         }));
-        if (!queued) out.fail(http_status::service_unavailable, "shutting_down", "webhookd is shutting down");
+        if (!queued) out.fail(error_code::shutting_down, "webhookd is shutting down");
     }
 
     result<nlohmann::json> body_of(const http::request& req, bool empty_is_object) {
-        if (!is_json_body(req)) return error{"unsupported_media_type", "Content-Type must be application/json"};
+        if (!is_json_body(req)) return error{error_code::unsupported_media_type, "Content-Type must be application/json"};
         return admin::parse_object(req.body(), empty_is_object);
     }
 
-    void fail_input(const reply& out, const error& e) {
-        if (e.code == "unsupported_media_type") {
-            return out.fail(http_status::unsupported_media_type, e.code, e.message);
-        }
-        out.fail(e);
-    }
+    void fail_input(const reply& out, const error& e) { out.fail(e); }
 
     // Answers one page of a list. fetch(store, page) reads limit + 1 rows, so the extra row
     // tells whether a next page exists.
@@ -320,12 +305,12 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         auto self = shared_from_this();
         auto url = *settings->url;  // not from *settings: the lambda below moves it
         check_destination(url, [self, out, s = std::move(*settings), given_secret](std::string refusal) {
-            if (!refusal.empty()) return out.fail(http_status::bad_request, "invalid_field", refusal);
+            if (!refusal.empty()) return out.fail(error_code::invalid_field, refusal);
             std::string secret;
             try {
                 secret = given_secret ? *given_secret : generate_secret();
             } catch (const std::exception& e) {
-                return out.fail(http_status::internal_server_error, "internal_error", e.what());
+                return out.fail(error_code::internal_error, e.what());
             }
             auto now = self->clk.now_ms();
             auto id = new_id("ep", self->clk.now());
@@ -361,7 +346,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         read(out, [out, id, now, code](outbox_store& s) {
             auto e = s.get_endpoint(id, now);
             if (!e) return out.fail(e.err());
-            if (!*e) return out.fail(http_status::not_found, "not_found", "endpoint " + id + " does not exist");
+            if (!*e) return out.fail(error_code::not_found, "endpoint " + id + " does not exist");
             out.send(code, endpoint_json(**e));
         });
     }
@@ -382,7 +367,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         std::string changed;
         for (const auto& item : body->items()) changed += (changed.empty() ? "" : ", ") + item.key();
         auto apply = [self, out, id, s = *settings, changed](std::string refusal) {
-            if (!refusal.empty()) return out.fail(http_status::bad_request, "invalid_field", refusal);
+            if (!refusal.empty()) return out.fail(error_code::invalid_field, refusal);
             self->write(
                 out, [id, s](outbox_store& store, std::int64_t at) { return store.update_endpoint(id, s, at); },
                 [self, out, id, changed](const status& st) {
@@ -437,7 +422,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         duration grace = admin::default_grace_period;
         if (body->contains("grace_period")) {
             if (!(*body)["grace_period"].is_string()) {
-                return out.fail(http_status::bad_request, "invalid_field", "\"grace_period\" must be a duration string");
+                return out.fail(error_code::invalid_field, "\"grace_period\" must be a duration string");
             }
             auto g = admin::parse_grace_period((*body)["grace_period"].get<std::string>());
             if (!g) return out.fail(g.err());
@@ -447,7 +432,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         if (body->contains("secret")) {
             const auto& s = (*body)["secret"];
             if (!s.is_string() || !is_valid_secret(s.get<std::string>())) {
-                return out.fail(http_status::bad_request, "invalid_field",
+                return out.fail(error_code::invalid_field,
                                 "\"secret\" must be \"whsec_\" followed by the base64 of 24 to 64 random bytes");
             }
             secret = s.get<std::string>();
@@ -455,7 +440,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
             try {
                 secret = generate_secret();
             } catch (const std::exception& e) {
-                return out.fail(http_status::internal_server_error, "internal_error", e.what());
+                return out.fail(error_code::internal_error, e.what());
             }
         }
         auto id = p.at("id");
@@ -487,7 +472,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         if (body->contains("event")) {
             const auto& e = (*body)["event"];
             if (!e.is_string() || !is_valid_token(e.get<std::string>(), max_event_type_length)) {
-                return out.fail(http_status::bad_request, "invalid_field",
+                return out.fail(error_code::invalid_field,
                                 "\"event\" must be 1-128 characters of [A-Za-z0-9_.:-]");
             }
             type = e.get<std::string>();
@@ -500,7 +485,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         read(out, [self, out, id, type, data, now](outbox_store& s) {
             auto e = s.get_endpoint(id, now);
             if (!e) return out.fail(e.err());
-            if (!*e) return out.fail(http_status::not_found, "not_found", "endpoint " + id + " does not exist");
+            if (!*e) return out.fail(error_code::not_found, "endpoint " + id + " does not exist");
             asio::post(self->ioc, [self, out, ep = std::move(**e), type, data] { self->send_test(out, ep, type, data); });
         });
     }
@@ -512,7 +497,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
             if (is_valid_secret(s.secret)) rec.secrets.push_back(s.secret);
         }
         if (rec.secrets.empty()) {
-            return out.fail(http_status::conflict, "conflict", "endpoint " + ep.id + " has no valid signing secret");
+            return out.fail(error_code::conflict, "endpoint " + ep.id + " has no valid signing secret");
         }
         auto at = clk.now();
         auto event = build_envelope(new_id("evt", at), type, format_rfc3339(at), data);
@@ -530,26 +515,17 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         log->info("admin: sending test event {} ({}) to endpoint {}", event.id, type, ep.id);
         client.send(std::move(request), [self, out, d, started](delivery_response r) {
             self->stats.test_sends[static_cast<std::size_t>(r.outcome)].inc();
-            attempt_record rec;
-            rec.delivery_id = 0;
-            rec.endpoint_id = d.endpoint_id;
-            rec.attempt = 1;
-            rec.started_ms = started;
-            rec.duration_us = r.elapsed.count();
-            rec.outcome = attempt_outcome_names[static_cast<std::size_t>(r.outcome)];
-            rec.status_code = r.status_code;
-            rec.error = r.error;
-            rec.response_snippet = r.snippet;
+            auto rec = attempt_record_of(0, d.endpoint_id, 1, started, r);
             json answer{
                 {"endpoint_id", d.endpoint_id},
                 {"event_id", d.event_id},
                 {"event", d.event_type},
-                {"success", r.outcome == attempt_outcome::success},
-                {"outcome", rec.outcome},
-                {"status_code", r.status_code ? json(r.status_code) : json(nullptr)},
-                {"latency_ms", static_cast<double>(r.elapsed.count()) / 1000.0},
-                {"error", text_or_null(r.error)},
-                {"response", r.snippet},
+                {"success", rec.outcome == attempt_outcome::success},
+                {"outcome", to_string(rec.outcome)},
+                {"status_code", rec.status_code ? json(rec.status_code) : json(nullptr)},
+                {"latency_ms", static_cast<double>(rec.duration_us) / 1000.0},
+                {"error", text_or_null(rec.error)},
+                {"response", rec.response_snippet},
             };
             // Answer once the attempt is in the log, so a list right after shows it.
             self->write(
@@ -572,7 +548,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
             [id, now](outbox_store& s, const page_request& page) -> result<std::vector<attempt_view>> {
                 auto e = s.get_endpoint(id, now);
                 if (!e) return e.err();
-                if (!*e) return error{"not_found", "endpoint " + id + " does not exist"};
+                if (!*e) return error{error_code::not_found, "endpoint " + id + " does not exist"};
                 return s.list_attempts(id, page);
             },
             attempt_json, [](const attempt_view& a) { return page_key{a.id, a.id}; });
@@ -586,7 +562,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         read(out, [out, id](outbox_store& s) {
             auto e = s.get_event(id);
             if (!e) return out.fail(e.err());
-            if (!*e) return out.fail(http_status::not_found, "not_found", "event " + id + " does not exist");
+            if (!*e) return out.fail(error_code::not_found, "event " + id + " does not exist");
             const auto& ev = **e;
             auto data_text = ev.body.substr(ev.data_offset, ev.body.size() - ev.data_offset - 1);
             json deliveries = json::array();
@@ -606,7 +582,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         if (auto v = get(params, "endpoint_id")) f.endpoint_id = *v;
         if (auto v = get(params, "event")) {
             if (!admin::is_valid_event_pattern(*v)) {
-                return error{"invalid_field", "\"event\" must be an event name, a \"prefix.*\" pattern or \"*\""};
+                return error{error_code::invalid_field, "\"event\" must be an event name, a \"prefix.*\" pattern or \"*\""};
             }
             f.event_type = *v;
         }
@@ -627,7 +603,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         delivery_filter f;
         if (auto v = get(*params, "status")) {
             if (*v != "pending" && *v != "delivered" && *v != "dead") {
-                return out.fail(http_status::bad_request, "invalid_field",
+                return out.fail(error_code::invalid_field,
                                 "\"status\" must be \"pending\", \"delivered\" or \"dead\"");
             }
             f.status = *v;
@@ -644,11 +620,11 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         auto name = p.at("id");
         auto id = parse_delivery_id(name);
         const char* what = dead_only ? "dead letter " : "delivery ";
-        if (!id) return out.fail(http_status::not_found, "not_found", what + name + " does not exist");
+        if (!id) return out.fail(error_code::not_found, what + name + " does not exist");
         read(out, [out, id = *id, name, dead_only, what](outbox_store& s) {
             auto d = dead_only ? s.get_dead_letter(id) : s.get_delivery(id);
             if (!d) return out.fail(d.err());
-            if (!*d) return out.fail(http_status::not_found, "not_found", what + name + " does not exist");
+            if (!*d) return out.fail(error_code::not_found, what + name + " does not exist");
             out.send(http_status::ok, delivery_json(**d, true));
         });
     }
@@ -671,7 +647,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         auto out = make_reply(req, std::move(respond));
         auto name = p.at("id");
         auto id = parse_delivery_id(name);
-        if (!id) return out.fail(http_status::not_found, "not_found", "dead letter " + name + " does not exist");
+        if (!id) return out.fail(error_code::not_found, "dead letter " + name + " does not exist");
         auto self = shared_from_this();
         write(
             out, [id = *id](outbox_store& s, std::int64_t at) { return s.requeue_dead_letter(id, at); },
@@ -698,13 +674,13 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
             } else if (v.is_string()) {
                 params[name] = v.get<std::string>();
             } else {
-                return out.fail(http_status::bad_request, "invalid_field", "\"" + std::string(name) + "\" must be a string");
+                return out.fail(error_code::invalid_field, "\"" + std::string(name) + "\" must be a string");
             }
         }
         bool dry_run = false;
         if (body->contains("dry_run")) {
             if (!(*body)["dry_run"].is_boolean()) {
-                return out.fail(http_status::bad_request, "invalid_field", "\"dry_run\" must be true or false");
+                return out.fail(error_code::invalid_field, "\"dry_run\" must be true or false");
             }
             dry_run = (*body)["dry_run"].get<bool>();
         }
@@ -734,7 +710,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
         auto out = make_reply(req, std::move(respond));
         auto name = p.at("id");
         auto id = parse_delivery_id(name);
-        if (!id) return out.fail(http_status::not_found, "not_found", "dead letter " + name + " does not exist");
+        if (!id) return out.fail(error_code::not_found, "dead letter " + name + " does not exist");
         auto self = shared_from_this();
         write(
             out, [id = *id](outbox_store& s, std::int64_t) { return s.delete_dead_letter(id); },

@@ -33,7 +33,7 @@ constexpr std::array<std::string_view, 7> log_levels{"trace", "debug",    "info"
 constexpr std::array<std::string_view, 2> log_formats{"text", "json"};
 constexpr std::array<std::string_view, 4> sync_modes{"off", "normal", "full", "extra"};
 
-error config_error(std::string message) { return error{"invalid_config", std::move(message)}; }
+error config_error(std::string message) { return error{error_code::invalid_config, std::move(message)}; }
 
 // `value` as compact JSON, shortened so that a huge object does not flood the message.
 std::string show(const json& value) {

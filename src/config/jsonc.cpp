@@ -45,7 +45,7 @@ result<std::string> strip_json_comments(std::string_view text) {
             const std::size_t start_line = line;
             const std::size_t end = text.find("*/", i + 2);
             if (end == std::string_view::npos) {
-                return error{"invalid_config", "unterminated /* comment starting at line " +
+                return error{error_code::invalid_config, "unterminated /* comment starting at line " +
                                                    std::to_string(start_line)};
             }
             for (std::size_t j = i; j < end + 2; ++j) {

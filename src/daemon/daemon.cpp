@@ -125,7 +125,7 @@ status daemon::impl::start() {
     try {
         client = std::make_unique<delivery_client>(ioc, std::move(client_options), log);
     } catch (const std::exception& e) {  // an unreadable delivery.ca_file
-        return error{"invalid_config", std::string("delivery: ") + e.what()};
+        return error{error_code::invalid_config, std::string("delivery: ") + e.what()};
     }
 
     dispatcher_options dispatch_options;

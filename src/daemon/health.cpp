@@ -37,13 +37,13 @@ void health_service::register_routes(http::router& r) {
         http::verb::get, "/readyz",
         [this](http::request&& req, const http::path_params&, http::responder respond) {
             if (draining_) {
-                return respond(http::json_error(req, http_status::service_unavailable, "shutting_down",
+                return respond(http::json_error(req, http_status::service_unavailable, error_code::shutting_down,
                                                 "webhookd is shutting down"));
             }
             auto shared = std::make_shared<http::request>(std::move(req));
             probe(readiness_deadline, [shared, respond = std::move(respond)](const status& s) {
                 respond(s ? http::json_response(*shared, http_status::ok, "{\"status\":\"ready\"}\n")
-                          : http::json_error(*shared, http_status::service_unavailable, "not_ready", s.err().message));
+                          : http::json_error(*shared, http_status::service_unavailable, error_code::not_ready, s.err().message));
             });
         },
         false);
@@ -61,7 +61,7 @@ void health_service::register_routes(http::router& r) {
         };
         auto job = [answer, respond](outbox_store& s) mutable { answer(respond, s.counts()); };
         if (!reader_.submit(std::move(job))) {
-            answer(respond, error{"overloaded", "too many reads are waiting; retry shortly"});
+            answer(respond, error{error_code::overloaded, "too many reads are waiting; retry shortly"});
         }
     });
 }
@@ -88,19 +88,19 @@ void health_service::probe(duration deadline, std::function<void(const status&)>
     st->timer.expires_after(deadline);
     st->timer.async_wait([st, deadline](boost::system::error_code ec) {
         if (!ec) {
-            st->answer(error{"not_ready", "the database writer did not answer within " + format_duration(deadline)});
+            st->answer(error{error_code::not_ready, "the database writer did not answer within " + format_duration(deadline)});
         }
     });
     bool queued = submit_probe([st, &ioc = ioc_](const status& s) {
         asio::post(ioc, [st, s] {
             st->timer.cancel();
-            st->answer(s ? s : status(error{"not_ready", "the database does not take writes: " + s.err().message}));
+            st->answer(s ? s : status(error{error_code::not_ready, "the database does not take writes: " + s.err().message}));
         });
     });
     if (!queued) {
         asio::post(ioc_, [st] {
             st->timer.cancel();
-            st->answer(error{"not_ready", "the database writer is stopping"});
+            st->answer(error{error_code::not_ready, "the database writer is stopping"});
         });
     }
 }

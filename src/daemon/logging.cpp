@@ -49,7 +49,7 @@ public:
     // Opens (again) the path; on failure the current file stays in use.
     status reopen() {
         std::FILE* f = std::fopen(path_.c_str(), "ae");
-        if (!f) return error{"log_file", "cannot open log.file " + path_ + ": " + std::strerror(errno)};
+        if (!f) return error{error_code::log_file, "cannot open log.file " + path_ + ": " + std::strerror(errno)};
         std::lock_guard lock(mutex_);
         if (file_) std::fclose(file_);
         file_ = f;

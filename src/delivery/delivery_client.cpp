@@ -561,7 +561,7 @@ private:
         if (client_->log->should_log(spdlog::level::debug)) {
             client_->log->debug("delivery to {}: {} status {} in {} ms{}{}",
                                 target_ ? target_->origin_text : std::string("(invalid URL)"),
-                                attempt_outcome_names[static_cast<std::size_t>(outcome)], result_.status_code,
+                                to_string(outcome), result_.status_code,
                                 std::chrono::duration_cast<std::chrono::milliseconds>(result_.elapsed).count(),
                                 result_.error.empty() ? "" : ": ", result_.error);
         }

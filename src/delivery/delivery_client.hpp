@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "delivery/address_guard.hpp"
-#include "metrics/metrics.hpp"
+#include "util/attempt_outcome.hpp"
 #include "webhookd/config.hpp"
 
 namespace spdlog {

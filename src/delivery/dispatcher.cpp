@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "delivery/attempt_log.hpp"
 #include "delivery/delivery_client.hpp"
 #include "delivery/request_builder.hpp"
 #include "delivery/signer.hpp"
@@ -300,7 +301,7 @@ void dispatcher::flush_releases() {
             return ok_v;
         },
         [batch](dispatcher& self, const status& st) { self.on_released(st, batch->size()); });
-    if (!queued) on_released(error{"storage_unavailable", "the writer is stopping"}, batch->size());
+    if (!queued) on_released(error{error_code::storage_unavailable, "the writer is stopping"}, batch->size());
 }
 
 void dispatcher::on_released(const status& st, std::size_t count) {
@@ -360,20 +361,10 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
         --it->second.in_flight;
     }
     auto now = clock_.now_ms();
-    auto outcome_index = static_cast<std::size_t>(r.outcome);
-    metrics_.attempts[outcome_index].inc();
+    metrics_.attempts[static_cast<std::size_t>(r.outcome)].inc();
     metrics_.attempt_duration.observe(static_cast<double>(r.elapsed.count()) / 1e6);
 
-    attempt_record rec;
-    rec.delivery_id = d.id;
-    rec.endpoint_id = d.endpoint_id;
-    rec.attempt = d.attempt;
-    rec.started_ms = started_ms;
-    rec.duration_us = r.elapsed.count();
-    rec.outcome = attempt_outcome_names[outcome_index];
-    rec.status_code = r.status_code;
-    rec.error = std::move(r.error);
-    rec.response_snippet = std::move(r.snippet);
+    auto rec = attempt_record_of(d.id, d.endpoint_id, d.attempt, started_ms, r);
     decided_outcome decided;
     if (r.outcome == attempt_outcome::success) {
         rec.delivered = true;
@@ -389,7 +380,7 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
                        d.endpoint_id, d.attempt, rec.error.empty() ? "HTTP " + std::to_string(rec.status_code) : rec.error);
         } else {
             log_->info("delivery dlv_{} (event {}) to endpoint {}: attempt {} failed ({}{}), next in {} ms", d.id,
-                       d.event_id, d.endpoint_id, d.attempt, rec.outcome,
+                       d.event_id, d.endpoint_id, d.attempt, to_string(rec.outcome),
                        rec.status_code ? " " + std::to_string(rec.status_code) : "",
                        rec.next_attempt_ms - now);
         }
@@ -419,15 +410,15 @@ void dispatcher::record(std::shared_ptr<std::vector<decided_outcome>> batch) {
             return ok_v;
         },
         [batch](dispatcher& self, const status& st) { self.on_recorded(st, batch); });
-    if (!queued) on_recorded(error{"storage_unavailable", "the writer is stopping"}, std::move(batch));
+    if (!queued) on_recorded(error{error_code::storage_unavailable, "the writer is stopping"}, std::move(batch));
 }
 
 void dispatcher::on_recorded(const status& st, std::shared_ptr<std::vector<decided_outcome>> batch) {
     --recording_units_;
-    if (!st && st.err().code == "storage_unavailable" && stopping_) {
+    if (!st && st.err().code == error_code::storage_unavailable && stopping_) {
         // The deliveries stay leased and are due again at the next start.
         log_->error("dispatcher: recording {} attempt(s) failed at the stop: {}", batch->size(), st.err().message);
-    } else if (!st && st.err().code == "storage_unavailable") {
+    } else if (!st && st.err().code == error_code::storage_unavailable) {
         // Disk full, I/O error, database locked: the attempts were made, so keep their
         // outcomes and write them again shortly; dropped, each delivery would be sent
         // again when its lease ends.

@@ -16,7 +16,7 @@ bool is_host_name_char(char c) {
 }  // namespace
 
 result<target> parse_target(std::string_view url) {
-    auto bad = [&](std::string why) { return error{"invalid_url", "invalid URL: " + why}; };
+    auto bad = [&](std::string why) { return error{error_code::invalid_url, "invalid URL: " + why}; };
     auto parsed = boost::urls::parse_absolute_uri(url);
     if (!parsed) return bad("not an absolute URI (" + parsed.error().message() + ")");
     const boost::urls::url_view u = *parsed;

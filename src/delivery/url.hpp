@@ -31,7 +31,7 @@ struct target {
 };
 
 // Accepts only absolute http/https URLs with a host and without userinfo. Returns an
-// error{"invalid_url", why} otherwise. Does not judge the address (see address_guard).
+// error{error_code::invalid_url, why} otherwise. Does not judge the address (see address_guard).
 result<target> parse_target(std::string_view url);
 
 }  // namespace webhookd

@@ -57,20 +57,20 @@ webhookd::status listener::bind() {
     std::string host;
     unsigned short port = 0;
     if (!split_host_port(cfg_->listen, host, port)) {
-        return error{"listen_failed", name_ + ".listen is not host:port: " + cfg_->listen};
+        return error{error_code::listen_failed, name_ + ".listen is not host:port: " + cfg_->listen};
     }
     boost::system::error_code ec;
     tcp::resolver resolver(ioc_);
     auto found = resolver.resolve(host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
     if (ec || found.empty()) {
-        return error{"listen_failed", "cannot resolve " + name_ + ".listen host " + host + ": " + ec.message()};
+        return error{error_code::listen_failed, "cannot resolve " + name_ + ".listen host " + host + ": " + ec.message()};
     }
     tcp::endpoint ep = found.begin()->endpoint();
     acceptor_.open(ep.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return error{"listen_failed", "cannot listen on " + cfg_->listen + " (" + name_ + "): " + ec.message()};
+    if (ec) return error{error_code::listen_failed, "cannot listen on " + cfg_->listen + " (" + name_ + "): " + ec.message()};
     port_ = acceptor_.local_endpoint().port();
     return ok_v;
 }

@@ -17,13 +17,36 @@ response json_response(const request& req, status code, std::string body) {
     return res;
 }
 
-std::string error_body(std::string_view code, std::string_view message) {
-    nlohmann::json j = {{"error", {{"code", code}, {"message", message}}}};
+status status_of(error_code code) noexcept {
+    switch (code) {
+    case error_code::bad_request:
+    case error_code::invalid_json:
+    case error_code::invalid_field: return status::bad_request;
+    case error_code::unauthorized: return status::unauthorized;
+    case error_code::forbidden: return status::forbidden;
+    case error_code::not_found: return status::not_found;
+    case error_code::method_not_allowed: return status::method_not_allowed;
+    case error_code::conflict: return status::conflict;
+    case error_code::payload_too_large: return status::payload_too_large;
+    case error_code::unsupported_media_type: return status::unsupported_media_type;
+    case error_code::headers_too_large: return status::request_header_fields_too_large;
+    case error_code::overloaded:
+    case error_code::shutting_down:
+    case error_code::not_ready:
+    case error_code::storage_unavailable: return status::service_unavailable;
+    default: return status::internal_server_error;
+    }
+}
+
+std::string error_body(error_code code, std::string_view message) {
+    nlohmann::json j = {{"error", {{"code", to_string(code)}, {"message", message}}}};
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-response json_error(const request& req, status code, std::string_view error_code, std::string_view message) {
-    return json_response(req, code, error_body(error_code, message));
+response json_error(const request& req, const error& e) { return json_error(req, status_of(e.code), e.code, e.message); }
+
+response json_error(const request& req, status code, error_code error, std::string_view message) {
+    return json_response(req, code, error_body(error, message));
 }
 
 bool authorized(const request& req, const std::vector<std::string>& tokens) {

@@ -81,18 +81,18 @@ void router::handle(request&& req, responder respond) {
     // Without a valid token nothing but open routes answers, not even 404 or 405, so
     // that an unauthenticated client learns nothing of the API.
     if (!(found && !found->auth) && !authorized(req, tokens_)) {
-        auto res = json_error(req, status::unauthorized, "unauthorized", "a valid bearer token is required");
+        auto res = json_error(req, status::unauthorized, error_code::unauthorized, "a valid bearer token is required");
         res.set(beast_http::field::www_authenticate, "Bearer");
         return respond(std::move(res));
     }
     if (found) return found->fn(std::move(req), params, std::move(respond));
     if (!allow.empty()) {
-        auto res = json_error(req, status::method_not_allowed, "method_not_allowed",
+        auto res = json_error(req, status::method_not_allowed, error_code::method_not_allowed,
                               std::string(req.method_string()) + " is not allowed here; allowed: " + allow);
         res.set(beast_http::field::allow, allow);
         return respond(std::move(res));
     }
-    respond(json_error(req, status::not_found, "not_found", "no such resource: " + std::string(target_path(req.target()))));
+    respond(json_error(req, status::not_found, error_code::not_found, "no such resource: " + std::string(target_path(req.target()))));
 }
 
 }  // namespace webhookd::http

@@ -106,12 +106,12 @@ void session::on_header(beast::error_code ec) {
     auto& req = parser_->get();
     // RFC 9112 section 3.2: an HTTP/1.1 request without Host, or any request with two.
     if (auto hosts = req.count(beast_http::field::host); hosts > 1 || (hosts == 0 && req.version() >= 11)) {
-        return reject(status::bad_request, "bad_request",
+        return reject(error_code::bad_request,
                       hosts > 1 ? "more than one Host header" : "an HTTP/1.1 request needs a Host header");
     }
     if (auto te = req.find(beast_http::field::transfer_encoding); te != req.end()) {
         if (req.count(beast_http::field::transfer_encoding) != 1 || !is_plain_chunked(te->value())) {
-            return reject(status::bad_request, "bad_request",
+            return reject(error_code::bad_request,
                           "Transfer-Encoding must be \"chunked\" alone; other transfer codings are not supported");
         }
     }
@@ -142,16 +142,16 @@ void session::on_read(beast::error_code ec) {
         return shutdown();
     }
     if (ec == beast_http::error::body_limit) {
-        return reject(status::payload_too_large, "payload_too_large",
+        return reject(error_code::payload_too_large,
                       "request body exceeds " + std::to_string(cfg_->max_body) + " bytes");
     }
     if (ec == beast_http::error::header_limit) {
-        return reject(status::request_header_fields_too_large, "headers_too_large",
+        return reject(error_code::headers_too_large,
                       "request headers exceed " + std::to_string(cfg_->max_header) + " bytes");
     }
     if (ec) {
         if (ec.category() == beast_http::make_error_code(beast_http::error::bad_method).category()) {
-            return reject(status::bad_request, "bad_request", "malformed HTTP request: " + ec.message());
+            return reject(error_code::bad_request, "malformed HTTP request: " + ec.message());
         }
         return shutdown();  // connection reset and the like
     }
@@ -196,13 +196,13 @@ void session::on_write(beast::error_code ec, bool keep_alive) {
     do_wait();
 }
 
-void session::reject(status code, std::string_view error_code, std::string_view message) {
-    log_->debug("conn {}: {} ({})", id_, static_cast<unsigned>(code), error_code);
+void session::reject(error_code code, std::string_view message) {
+    log_->debug("conn {}: {} ({})", id_, static_cast<unsigned>(status_of(code)), to_string(code));
     parser_.reset();  // what was read of the request goes now, not when the linger ends
-    response res{code, 11};
+    response res{status_of(code), 11};
     res.set(beast_http::field::content_type, "application/json");
     res.keep_alive(false);
-    res.body() = error_body(error_code, message);
+    res.body() = error_body(code, message);
     res.prepare_payload();
     lingering_ = true;
     busy_ = true;

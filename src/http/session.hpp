@@ -65,7 +65,7 @@ private:
     void on_response(response res);
     void do_write();
     void on_write(boost::beast::error_code ec, bool keep_alive);
-    void reject(status code, std::string_view error_code, std::string_view message);
+    void reject(error_code code, std::string_view message);
     void do_linger();
     void linger_read();
     void shutdown();

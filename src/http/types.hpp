@@ -7,6 +7,8 @@
 #include <functional>
 #include <string_view>
 
+#include "webhookd/result.hpp"
+
 namespace webhookd::http {
 
 namespace beast_http = boost::beast::http;
@@ -28,9 +30,14 @@ public:
 // A JSON response with the request's version and keep-alive.
 response json_response(const request& req, status code, std::string body);
 
+// The HTTP status that answers a failure with this code.
+status status_of(error_code code) noexcept;
+
 // The error shape of docs/api.md: {"error": {"code": ..., "message": ...}}.
-std::string error_body(std::string_view code, std::string_view message);
-response json_error(const request& req, status code, std::string_view error_code, std::string_view message);
+std::string error_body(error_code code, std::string_view message);
+// An error response with the status of its code, or with an explicit status.
+response json_error(const request& req, const error& e);
+response json_error(const request& req, status code, error_code error, std::string_view message);
 
 // True when the Authorization header carries "Bearer <t>" for some t in tokens, compared
 // in constant time; true when tokens is empty.

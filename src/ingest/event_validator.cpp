@@ -18,7 +18,7 @@ using json = nlohmann::ordered_json;
 result<json> parse_json(std::string_view body) { return parse_json_body<json>(body); }
 
 error invalid(const std::string& field, const std::string& why) {
-    return error{"invalid_field", "\"" + field + "\" " + why};
+    return error{error_code::invalid_field, "\"" + field + "\" " + why};
 }
 
 // `where` prefixes field names in messages ("" or "events[3]."); `raw` is obj's text.
@@ -26,11 +26,11 @@ result<new_event> event_from_json(json& obj, std::string_view raw, const std::st
                                   std::optional<std::string_view> idempotency_key,
                                   std::chrono::system_clock::time_point now) {
     if (!obj.is_object()) {
-        return error{"invalid_field", (where.empty() ? std::string("the body") : where.substr(0, where.size() - 1)) +
+        return error{error_code::invalid_field, (where.empty() ? std::string("the body") : where.substr(0, where.size() - 1)) +
                                           " must be a JSON object"};
     }
     if (has_duplicate_keys(raw)) {
-        return error{"invalid_json", (where.empty() ? std::string("the body") : where.substr(0, where.size() - 1)) +
+        return error{error_code::invalid_json, (where.empty() ? std::string("the body") : where.substr(0, where.size() - 1)) +
                                          " has a duplicate key"};
     }
     for (auto it = obj.begin(); it != obj.end(); ++it) {
@@ -112,7 +112,7 @@ result<std::vector<new_event>> parse_batch(std::string_view body, std::size_t ma
                                            std::chrono::system_clock::time_point now) {
     auto doc = parse_json(body);
     if (!doc) return doc.err();
-    if (!doc->is_object()) return error{"invalid_field", "the body must be a JSON object with an \"events\" array"};
+    if (!doc->is_object()) return error{error_code::invalid_field, "the body must be a JSON object with an \"events\" array"};
     for (auto it = doc->begin(); it != doc->end(); ++it) {
         if (it.key() != "events") return invalid(it.key(), "is not a known field (expected events)");
     }
@@ -122,9 +122,9 @@ result<std::vector<new_event>> parse_batch(std::string_view body, std::size_t ma
         return invalid("events", "must hold 1 to " + std::to_string(max_events) + " events, not " +
                                      std::to_string(items->size()));
     }
-    if (has_duplicate_keys(body)) return error{"invalid_json", "the body has a duplicate key"};
+    if (has_duplicate_keys(body)) return error{error_code::invalid_json, "the body has a duplicate key"};
     auto raw_items = raw_elements(raw_member(body, "events").value_or(""));
-    if (raw_items.size() != items->size()) return error{"invalid_json", "cannot delimit the events array"};
+    if (raw_items.size() != items->size()) return error{error_code::invalid_json, "cannot delimit the events array"};
     std::vector<new_event> out;
     out.reserve(items->size());
     for (std::size_t i = 0; i < items->size(); ++i) {

@@ -90,14 +90,14 @@ void ingest_service::register_routes(http::router& r) {
 
 bool ingest_service::admit(const http::request& req, const http::responder& respond) {
     if (draining_) {
-        auto res = http::json_error(req, http_status::service_unavailable, "shutting_down", "webhookd is shutting down");
+        auto res = http::json_error(req, http_status::service_unavailable, error_code::shutting_down, "webhookd is shutting down");
         res.set(field::field::retry_after, "5");
         res.keep_alive(false);
         respond(std::move(res));
         return false;
     }
     if (!is_json_content_type(req[field::field::content_type])) {
-        respond(http::json_error(req, http_status::unsupported_media_type, "unsupported_media_type",
+        respond(http::json_error(req, http_status::unsupported_media_type, error_code::unsupported_media_type,
                                  "Content-Type must be application/json"));
         return false;
     }
@@ -109,7 +109,7 @@ void ingest_service::post_event(http::request&& req, http::responder respond) {
     std::optional<std::string_view> key;
     if (auto it = req.find("Idempotency-Key"); it != req.end()) key = it->value();
     auto event = parse_event(req.body(), key, clock_.now());
-    if (!event) return respond(http::json_error(req, http_status::bad_request, event.err().code, event.err().message));
+    if (!event) return respond(http::json_error(req, event.err()));
     std::vector<new_event> events;
     events.push_back(std::move(event).value());
     store(std::move(req), std::move(events), false, std::move(respond));
@@ -118,7 +118,7 @@ void ingest_service::post_event(http::request&& req, http::responder respond) {
 void ingest_service::post_batch(http::request&& req, http::responder respond) {
     if (!admit(req, respond)) return;
     auto events = parse_batch(req.body(), cfg_.max_batch_events, clock_.now());
-    if (!events) return respond(http::json_error(req, http_status::bad_request, events.err().code, events.err().message));
+    if (!events) return respond(http::json_error(req, events.err()));
     store(std::move(req), std::move(events).value(), true, std::move(respond));
 }
 
@@ -155,7 +155,7 @@ void ingest_service::store(http::request&& req, std::vector<new_event> events, b
         });
     if (!writer_.submit(unit)) {
         metrics_.ingest_rejected_overloaded.inc();
-        auto res = http::json_error(*shared_req, http_status::service_unavailable, "overloaded",
+        auto res = http::json_error(*shared_req, http_status::service_unavailable, error_code::overloaded,
                                     "the write queue is full; retry later");
         res.set(field::field::retry_after, "1");
         respond(std::move(res));

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "util/attempt_outcome.hpp"
+
 namespace webhookd {
 
 struct outbox_counts;
@@ -47,17 +49,13 @@ private:
     std::atomic<std::uint64_t> sum_micros_{0};         // sum in millionths
 };
 
-// The outcomes of one HTTP attempt, as labelled in webhookd_attempts_total.
-enum class attempt_outcome { success, http_error, timeout, connect_error, tls_error, dns_error };
-inline constexpr std::array<const char*, 6> attempt_outcome_names = {
-    "success", "http_error", "timeout", "connect_error", "tls_error", "dns_error"};
 
 struct metrics {
     metrics();
 
     counter events_ingested;                          // webhookd_events_ingested_total
-    std::array<counter, 6> attempts;                  // webhookd_attempts_total{outcome}: deliveries only
-    std::array<counter, 6> test_sends;                // webhookd_test_sends_total{outcome}: POST .../test
+    std::array<counter, attempt_outcome_count> attempts;                  // webhookd_attempts_total{outcome}: deliveries only
+    std::array<counter, attempt_outcome_count> test_sends;                // webhookd_test_sends_total{outcome}: POST .../test
     counter deliveries_delivered;                     // webhookd_deliveries_total{result="delivered"}
     counter deliveries_dead;                          // webhookd_deliveries_total{result="dead"}
     histogram delivery_latency;                       // webhookd_delivery_latency_seconds

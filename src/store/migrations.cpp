@@ -35,7 +35,7 @@ result<int> migrate(sqlite::connection& db, const std::vector<migration>& migrat
         int current = schema_version(db);
         int latest = migrations.empty() ? 0 : migrations.back().version;
         if (current > latest) {
-            return error{"schema_too_new",
+            return error{error_code::schema_too_new,
                          "the database is at schema version " + std::to_string(current) +
                              " but this webhookd knows versions up to " + std::to_string(latest) +
                              "; it was used by a newer webhookd. Run that version, or restore a backup."};
@@ -45,7 +45,7 @@ result<int> migrate(sqlite::connection& db, const std::vector<migration>& migrat
             try {
                 db.exec(m.sql);
             } catch (const sqlite::failure& e) {
-                return error{"migration_failed", "migration " + std::to_string(m.version) + "_" + m.name +
+                return error{error_code::migration_failed, "migration " + std::to_string(m.version) + "_" + m.name +
                                                      " failed: " + e.what()};
             }
             db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
@@ -58,7 +58,7 @@ result<int> migrate(sqlite::connection& db, const std::vector<migration>& migrat
         tx.commit();
         return current;
     } catch (const sqlite::failure& e) {
-        return error{"storage_unavailable", std::string("migrations: ") + e.what()};
+        return error{error_code::storage_unavailable, std::string("migrations: ") + e.what()};
     }
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "store/admin_types.hpp"
+#include "util/attempt_outcome.hpp"
 #include "webhookd/result.hpp"
 
 namespace webhookd {
@@ -93,7 +94,7 @@ struct attempt_record {
     int attempt{};
     std::int64_t started_ms{};
     std::int64_t duration_us{};
-    std::string outcome;             // success | http_error | timeout | connect_error | tls_error | dns_error
+    attempt_outcome outcome = attempt_outcome::connect_error;
     int status_code{};               // 0 when no response
     std::string error;
     std::string response_snippet;

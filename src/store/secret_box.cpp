@@ -33,7 +33,7 @@ using cipher_ctx = std::unique_ptr<EVP_CIPHER_CTX, ctx_deleter>;
 
 const unsigned char* bytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 
-error undecryptable(std::string why) { return error{"secret_undecryptable", std::move(why)}; }
+error undecryptable(std::string why) { return error{error_code::secret_undecryptable, std::move(why)}; }
 
 // Overwrites a buffer that held key material.
 void wipe(std::string& s) {
@@ -71,11 +71,11 @@ secret_box::~secret_box() { OPENSSL_cleanse(key_.data(), key_.size()); }
 result<std::string> secret_box::seal(std::string_view plaintext, std::string_view aad) const {
     if (plaintext.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()) - tag_size ||
         aad.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
-        return error{"crypto_error", "seal: input too long"};
+        return error{error_code::crypto_error, "seal: input too long"};
     }
     std::string blob(nonce_size + plaintext.size() + tag_size, '\0');
     auto* out = reinterpret_cast<unsigned char*>(blob.data());
-    if (RAND_bytes(out, static_cast<int>(nonce_size)) != 1) return error{"crypto_error", "seal: RAND_bytes failed"};
+    if (RAND_bytes(out, static_cast<int>(nonce_size)) != 1) return error{error_code::crypto_error, "seal: RAND_bytes failed"};
     cipher_ctx ctx(EVP_CIPHER_CTX_new());
     int len = 0;
     int final_len = 0;
@@ -85,7 +85,7 @@ result<std::string> secret_box::seal(std::string_view plaintext, std::string_vie
         EVP_EncryptFinal_ex(ctx.get(), out + nonce_size + len, &final_len) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size),
                             out + nonce_size + plaintext.size()) != 1) {
-        return error{"crypto_error", "seal: AES-256-GCM encryption failed"};
+        return error{error_code::crypto_error, "seal: AES-256-GCM encryption failed"};
     }
     return std::string(v1_prefix) + base64_encode(blob);
 }
@@ -130,7 +130,7 @@ result<secret_key> parse_secret_key(std::string_view contents) {
         bool text = true;
         for (char c : contents) text = text && ((c >= 0x20 && c < 0x7f) || c == '\n' || c == '\r' || c == '\t');
         if (text) {
-            return error{"invalid_config",
+            return error{error_code::invalid_config,
                          "the key is 32 characters of text, which looks like a passphrase: give 32 random bytes "
                          "(head -c 32 /dev/urandom), 64 hexadecimal digits or the base64 of 32 bytes"};
         }
@@ -150,7 +150,7 @@ result<secret_key> parse_secret_key(std::string_view contents) {
             form = "base64 of 32 bytes";
         }
         if (!key) {
-            return error{"invalid_config",
+            return error{error_code::invalid_config,
                          "the key must be 32 raw bytes, 64 hexadecimal digits or the base64 of 32 bytes (" +
                              std::to_string(contents.size()) + " bytes found, none of these)"};
         }
@@ -159,7 +159,7 @@ result<secret_key> parse_secret_key(std::string_view contents) {
     for (auto b : *key) all_same = all_same && b == (*key)[0];
     if (all_same) {
         OPENSSL_cleanse(key->data(), key->size());
-        return error{"invalid_config", std::string("the key (") + form +
+        return error{error_code::invalid_config, std::string("the key (") + form +
                                            ") has the same value in every byte: generate one with "
                                            "head -c 32 /dev/urandom"};
     }
@@ -170,18 +170,18 @@ result<secret_key> load_secret_key(const std::string& path) {
     const std::string what = "storage.secret_key_file \"" + path + "\": ";
     // open + fstat + read: the mode checked is the file's read, and no stdio buffer keeps a copy.
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return error{"invalid_config", what + std::strerror(errno)};
+    if (fd < 0) return error{error_code::invalid_config, what + std::strerror(errno)};
     struct closer {
         int fd;
         ~closer() { ::close(fd); }
     } guard{fd};
     struct stat st {};
-    if (::fstat(fd, &st) != 0) return error{"invalid_config", what + std::strerror(errno)};
-    if (!S_ISREG(st.st_mode)) return error{"invalid_config", what + "not a regular file"};
+    if (::fstat(fd, &st) != 0) return error{error_code::invalid_config, what + std::strerror(errno)};
+    if (!S_ISREG(st.st_mode)) return error{error_code::invalid_config, what + "not a regular file"};
     if ((st.st_mode & 077) != 0) {
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        return error{"invalid_config", what + "its group or others may access it (mode " + mode +
+        return error{error_code::invalid_config, what + "its group or others may access it (mode " + mode +
                                            "); allow the owner alone: chmod 600 " + path};
     }
     // A little more than the longest accepted form, so that a longer file is refused whole.
@@ -192,14 +192,14 @@ result<secret_key> load_secret_key(const std::string& path) {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             wipe(contents);
-            return error{"invalid_config", what + std::strerror(errno)};
+            return error{error_code::invalid_config, what + std::strerror(errno)};
         }
         if (n == 0) break;
         got += static_cast<std::size_t>(n);
     }
     auto key = parse_secret_key(std::string_view(contents.data(), got));
     wipe(contents);
-    if (!key) return error{"invalid_config", what + key.err().message};
+    if (!key) return error{error_code::invalid_config, what + key.err().message};
     return key;
 }
 

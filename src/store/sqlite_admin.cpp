@@ -15,7 +15,7 @@ namespace webhookd::detail {
 namespace {
 
 error not_found(std::string_view what, std::string_view id) {
-    return error{"not_found", std::string(what) + " " + std::string(id) + " does not exist"};
+    return error{error_code::not_found, std::string(what) + " " + std::string(id) + " does not exist"};
 }
 
 // A WHERE clause built from optional filters, with its bind values in order.
@@ -127,7 +127,7 @@ bool sqlite_outbox_store::endpoint_exists(std::string_view id) {
 
 status sqlite_outbox_store::create_endpoint(const std::string& id, const endpoint_settings& s,
                                             const std::string& secret, std::int64_t now_ms) {
-    if (endpoint_exists(id)) return error{"conflict", "endpoint " + id + " already exists"};
+    if (endpoint_exists(id)) return error{error_code::conflict, "endpoint " + id + " already exists"};
     auto stored = stored_secret(id, secret);
     if (!stored) return stored.err();
     db_->prepare(
@@ -274,7 +274,7 @@ status sqlite_outbox_store::requeue_dead_letter(std::int64_t id, std::int64_t no
     auto endpoint_id = q.text(0);
     q.reset();
     if (!endpoint_exists(endpoint_id)) {
-        return error{"conflict", "endpoint " + endpoint_id + " of dead letter dlv_" + std::to_string(id) +
+        return error{error_code::conflict, "endpoint " + endpoint_id + " of dead letter dlv_" + std::to_string(id) +
                                      " was deleted: there is nowhere to send it"};
     }
     db_->prepare(

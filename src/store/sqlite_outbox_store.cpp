@@ -47,12 +47,12 @@ result<std::string> sqlite_outbox_store::stored_secret(std::string_view endpoint
 result<std::string> sqlite_outbox_store::clear_secret(std::string_view endpoint_id, std::string_view stored) const {
     if (!secret_box::is_sealed(stored)) return std::string(stored);
     if (!secrets_) {
-        return error{"secret_key_missing", "a secret of endpoint " + std::string(endpoint_id) +
+        return error{error_code::secret_key_missing, "a secret of endpoint " + std::string(endpoint_id) +
                                                " is encrypted, and storage.secret_key_file is not set"};
     }
     auto clear = secrets_->open(stored, endpoint_id);
     if (!clear) {
-        return error{"secret_key_mismatch", "a secret of endpoint " + std::string(endpoint_id) +
+        return error{error_code::secret_key_mismatch, "a secret of endpoint " + std::string(endpoint_id) +
                                                 " does not decrypt with the key of storage.secret_key_file: " +
                                                 clear.err().message};
     }
@@ -113,7 +113,7 @@ void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::i
             if (sqlite3_get_autocommit(db_->handle())) {
                 // SQLite rolled back the whole transaction (I/O error, full disk): every
                 // unit applied so far is gone with it.
-                fail_all(outcomes[i].ok() ? error{"storage_unavailable", "transaction rolled back"}
+                fail_all(outcomes[i].ok() ? error{error_code::storage_unavailable, "transaction rolled back"}
                                           : outcomes[i].err());
                 return;
             }
@@ -147,7 +147,7 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
             "(SELECT COUNT(*) FROM dead_letters l WHERE l.event_seq = e.seq) "
             "FROM events e WHERE e.id = ?");
         q.bind(1, event.id);
-        if (!q.step()) return error{"storage_error", "duplicate event " + event.id + " vanished"};
+        if (!q.step()) return error{error_code::storage_error, "duplicate event " + event.id + " vanished"};
         ingest_outcome out{q.text(0), q.text(1), q.text(2), q.int64(3), true, {}};
         q.reset();
         return out;
@@ -286,7 +286,7 @@ status sqlite_outbox_store::record_attempt(const attempt_record& a, std::int64_t
         .bind(3, std::int64_t{a.attempt})
         .bind(4, a.started_ms)
         .bind(5, a.duration_us)
-        .bind(6, a.outcome)
+        .bind(6, to_string(a.outcome))
         .bind(7, code)
         .bind(8, a.error)
         .bind_blob(9, snippet)
@@ -461,11 +461,11 @@ result<std::int64_t> seal_stored_secrets(sqlite::connection& db, const secret_bo
             if (!secret_box::is_sealed(stored)) {
                 if (box) clear.push_back({std::move(id), q.int64(1), std::string(stored)});
             } else if (!box) {
-                refused = error{"secret_key_missing",
+                refused = error{error_code::secret_key_missing,
                                 "the database holds encrypted endpoint secrets (endpoint " + id +
                                     "): set storage.secret_key_file to the key they were encrypted with"};
             } else if (auto opened = box->open(stored, id); !opened) {
-                refused = error{"secret_key_mismatch",
+                refused = error{error_code::secret_key_mismatch,
                                 "the secret of endpoint " + id +
                                     " does not decrypt with the key of storage.secret_key_file (" +
                                     opened.err().message +
@@ -497,7 +497,7 @@ result<std::int64_t> seal_stored_secrets(sqlite::connection& db, const secret_bo
     bool busy = cp.int64(0) != 0;
     cp.reset();
     if (busy) {
-        return error{"storage_unavailable",
+        return error{error_code::storage_unavailable,
                      "endpoint secrets were encrypted, but the WAL could not be truncated: another process "
                      "has the database open; stop it and start again"};
     }
@@ -527,7 +527,7 @@ result<std::unique_ptr<outbox_store>> open_sqlite_outbox(const storage_config& c
         return std::unique_ptr<outbox_store>(
             std::make_unique<detail::sqlite_outbox_store>(std::move(db), cfg.synchronous, std::move(secrets)));
     } catch (const sqlite::failure& e) {
-        return error{"storage_unavailable", e.what()};
+        return error{error_code::storage_unavailable, e.what()};
     }
 }
 

@@ -19,7 +19,7 @@ struct route {
 };
 
 inline error storage_error(const sqlite::failure& e) {
-    return error{e.transient() ? "storage_unavailable" : "storage_error", e.what()};
+    return error{e.transient() ? error_code::storage_unavailable : error_code::storage_error, e.what()};
 }
 
 // PRAGMA secure_delete = ON while it lives, then the connection's mode before (read at

@@ -39,14 +39,14 @@ inline std::string parse_message(std::string what) {
 // The document `body` holds, or an "invalid_json" error whose message says why.
 template <class Json>
 result<Json> parse_json_body(std::string_view body) {
-    if (body.empty()) return error{"invalid_json", "request body is empty"};
+    if (body.empty()) return error{error_code::invalid_json, "request body is empty"};
     // JSON has no raw NUL byte anywhere (in strings it is escaped), and the parser would
     // take one after the value for the end of the input.
-    if (body.find('\0') != std::string_view::npos) return error{"invalid_json", "request body holds a NUL byte"};
+    if (body.find('\0') != std::string_view::npos) return error{error_code::invalid_json, "request body holds a NUL byte"};
     // RFC 8259 section 8.1: a sender must not add a byte order mark. The parser would skip it,
     // byte-exact scans of the text would not: refuse it rather than read two ways.
     if (body.starts_with("\xEF\xBB\xBF")) {
-        return error{"invalid_json", "request body starts with a byte order mark"};
+        return error{error_code::invalid_json, "request body starts with a byte order mark"};
     }
     try {
         // `depth` counts the containers around the event; a container that starts at
@@ -58,10 +58,10 @@ result<Json> parse_json_body(std::string_view body) {
         };
         return Json::parse(body.begin(), body.end(), limit);
     } catch (const detail::json_too_deep&) {
-        return error{"invalid_json",
+        return error{error_code::invalid_json,
                      "JSON nesting is deeper than " + std::to_string(max_json_depth) + " levels"};
     } catch (const typename Json::exception& e) {
-        return error{"invalid_json", "request body is not valid JSON: " + detail::parse_message(e.what())};
+        return error{error_code::invalid_json, "request body is not valid JSON: " + detail::parse_message(e.what())};
     }
 }
 

@@ -46,8 +46,8 @@ bool contains(std::string_view haystack, std::string_view needle) {
 template <class T>
 testing::AssertionResult failed_with(const result<T>& r, std::string_view code, std::string_view fragment) {
     if (r.ok()) return testing::AssertionFailure() << "succeeded; expected an error containing \"" << fragment << "\"";
-    if (r.err().code != code) {
-        return testing::AssertionFailure() << "code \"" << r.err().code << "\" (expected \"" << code
+    if (to_string(r.err().code) != code) {
+        return testing::AssertionFailure() << "code \"" << to_string(r.err().code) << "\" (expected \"" << code
                                            << "\"), message \"" << r.err().message << "\"";
     }
     if (!contains(r.err().message, fragment)) {

@@ -26,7 +26,7 @@ std::string parse_error(std::string_view text) {
         ADD_FAILURE() << "parsed without error: " << text;
         return "";
     }
-    EXPECT_EQ(parsed.err().code, "invalid_config");
+    EXPECT_EQ(parsed.err().code, error_code::invalid_config);
     return parsed.err().message;
 }
 
@@ -74,7 +74,7 @@ TEST(strip_json_comments, keeps_commas_that_are_not_trailing) {
 TEST(strip_json_comments, rejects_an_unterminated_block_comment) {
     const auto stripped = strip_json_comments("{\n\n /* open\n}");
     ASSERT_FALSE(stripped.ok());
-    EXPECT_EQ(stripped.err().code, "invalid_config");
+    EXPECT_EQ(stripped.err().code, error_code::invalid_config);
     EXPECT_PRED2(has, stripped.err().message, "line 3");
 }
 
@@ -369,7 +369,7 @@ TEST(parse_config, requires_an_object_at_the_top) {
 TEST(load_config, names_the_path_of_an_unreadable_file) {
     const auto loaded = load_config("/nonexistent/webhookd.json");
     ASSERT_FALSE(loaded.ok());
-    EXPECT_EQ(loaded.err().code, "invalid_config");
+    EXPECT_EQ(loaded.err().code, error_code::invalid_config);
     EXPECT_PRED2(has, loaded.err().message, "/nonexistent/webhookd.json");
 }
 
@@ -393,7 +393,7 @@ TEST(validate, non_loopback_listener_needs_tokens) {
     c.ingest.listen = "0.0.0.0:8080";
     const status failed = validate(c);
     ASSERT_FALSE(failed.ok());
-    EXPECT_EQ(failed.err().code, "invalid_config");
+    EXPECT_EQ(failed.err().code, error_code::invalid_config);
     EXPECT_EQ(failed.err().message,
               "ingest.listen is 0.0.0.0:8080 (not loopback) but no token is configured: "
               "set ingest.tokens or WEBHOOKD_INGEST_TOKEN");

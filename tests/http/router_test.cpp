@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include <optional>
@@ -203,9 +205,26 @@ TEST(json_response, copies_version_and_keep_alive_and_sets_headers) {
     EXPECT_EQ(res[beast_http::field::content_length], "11");
 }
 
-TEST(error_body, has_the_contract_shape_and_escapes) {
-    auto j = nlohmann::json::parse(error_body("invalid_field", "\"id\" is bad"));
+TEST(error_body, has_the_documented_shape_and_escapes) {
+    auto j = nlohmann::json::parse(error_body(error_code::invalid_field, "\"id\" is bad"));
     EXPECT_EQ(j, nlohmann::json::parse(R"({"error":{"code":"invalid_field","message":"\"id\" is bad"}})"));
+}
+
+// Every code has its own wire string (its name), and the status its clients expect.
+TEST(error_code, wire_strings_are_distinct_names_and_statuses_follow_the_code) {
+    std::set<std::string_view> seen;
+    for (int c = 0; c <= static_cast<int>(error_code::migration_failed); ++c) {
+        auto name = to_string(static_cast<error_code>(c));
+        EXPECT_TRUE(seen.insert(name).second) << name;
+        EXPECT_FALSE(name.empty());
+    }
+    EXPECT_EQ(to_string(error_code::storage_unavailable), "storage_unavailable");
+    EXPECT_EQ(status_of(error_code::invalid_json), status::bad_request);
+    EXPECT_EQ(status_of(error_code::not_found), status::not_found);
+    EXPECT_EQ(status_of(error_code::conflict), status::conflict);
+    EXPECT_EQ(status_of(error_code::unsupported_media_type), status::unsupported_media_type);
+    EXPECT_EQ(status_of(error_code::storage_unavailable), status::service_unavailable);
+    EXPECT_EQ(status_of(error_code::storage_error), status::internal_server_error);
 }
 
 TEST(target_path, strips_the_query_string) {

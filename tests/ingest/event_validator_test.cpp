@@ -20,7 +20,7 @@ std::string data_of(const new_event& e) { return e.body.substr(e.data_offset, e.
 template <class T>
 void expect_error(const result<T>& r, const std::string& code, const std::string& in_message) {
     ASSERT_FALSE(r.ok()) << "expected " << code << " mentioning " << in_message;
-    EXPECT_EQ(r.err().code, code);
+    EXPECT_EQ(to_string(r.err().code), code);
     EXPECT_NE(r.err().message.find(in_message), std::string::npos) << r.err().message;
 }
 

@@ -70,7 +70,7 @@ TEST(migrations, database_newer_than_the_binary_is_refused) {
     ASSERT_TRUE(migrate(db, newer).ok());
     auto r = migrate(db, {{1, "one", "CREATE TABLE a (x);"}});
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.err().code, "schema_too_new");
+    EXPECT_EQ(r.err().code, error_code::schema_too_new);
     EXPECT_NE(r.err().message.find("version 2"), std::string::npos) << r.err().message;
 }
 
@@ -80,7 +80,7 @@ TEST(migrations, a_failing_migration_applies_nothing) {
     std::vector<migration> bad = {{1, "one", "CREATE TABLE a (x);"}, {2, "broken", "CREATE TABLE oops ("}};
     auto r = migrate(db, bad);
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.err().code, "migration_failed");
+    EXPECT_EQ(r.err().code, error_code::migration_failed);
     EXPECT_NE(r.err().message.find("2_broken"), std::string::npos) << r.err().message;
     EXPECT_EQ(count_tables(db, "a"), 0);
     EXPECT_EQ(schema_version(db), 0);

@@ -105,7 +105,7 @@ TEST_F(outbox_store_test, a_failing_unit_is_rolled_back_alone) {
         return std::make_unique<fn_unit>([id, fail](outbox_store& s, std::int64_t now) -> status {
             auto r = s.insert_event(build_envelope(id, "t", "2025-04-19T14:30:00Z", "1"), now, now);
             if (!r) return r.err();
-            if (fail) return error{"test", "unit fails after writing"};
+            if (fail) return error{error_code::invalid_field, "unit fails after writing"};
             return ok_v;
         });
     };
@@ -118,7 +118,7 @@ TEST_F(outbox_store_test, a_failing_unit_is_rolled_back_alone) {
     EXPECT_TRUE(a->result->ok());
     EXPECT_TRUE(c->result->ok());
     ASSERT_FALSE(b->result->ok());
-    EXPECT_EQ(b->result->err().code, "test");
+    EXPECT_EQ(b->result->err().code, error_code::invalid_field);
     EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE id IN ('a','c')"), 2);
     EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE id = 'b'"), 0);
 }
@@ -140,7 +140,7 @@ TEST_F(outbox_store_test, a_locked_database_fails_the_whole_group_with_storage_u
     other.exec("ROLLBACK");
     ASSERT_TRUE(u.result);
     ASSERT_FALSE(u.result->ok());
-    EXPECT_EQ(u.result->err().code, "storage_unavailable");
+    EXPECT_EQ(u.result->err().code, error_code::storage_unavailable);
     EXPECT_EQ(count("SELECT COUNT(*) FROM events"), 0);
 }
 

@@ -78,7 +78,7 @@ TEST(secret_box, another_key_does_not_open_it) {
     ASSERT_TRUE(sealed.ok());
     auto opened = secret_box(key_of(2)).open(*sealed, endpoint);
     ASSERT_FALSE(opened.ok());
-    EXPECT_EQ(opened.err().code, "secret_undecryptable");
+    EXPECT_EQ(opened.err().code, error_code::secret_undecryptable);
     EXPECT_NE(opened.err().message.find("another key"), std::string::npos) << opened.err().message;
 }
 
@@ -114,7 +114,7 @@ TEST(secret_box, refuses_what_is_not_a_v1_sealed_text_and_quotes_none_of_it) {
                                   std::string_view("enc:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")}) {
         auto opened = box.open(text, endpoint);
         ASSERT_FALSE(opened.ok()) << text;
-        EXPECT_EQ(opened.err().code, "secret_undecryptable");
+        EXPECT_EQ(opened.err().code, error_code::secret_undecryptable);
         EXPECT_EQ(opened.err().message.find("whsec_"), std::string::npos) << opened.err().message;
     }
     EXPECT_NE(box.open("enc:v2:AAAA", endpoint).err().message.find("version"), std::string::npos);
@@ -161,7 +161,7 @@ TEST(parse_secret_key, refuses_every_other_form_without_quoting_it) {
     for (const auto& contents : refused) {
         auto key = parse_secret_key(contents);
         ASSERT_FALSE(key.ok()) << "accepted " << contents.size() << " bytes";
-        EXPECT_EQ(key.err().code, "invalid_config");
+        EXPECT_EQ(key.err().code, error_code::invalid_config);
         EXPECT_EQ(key.err().message.find("whsec_MfKQ"), std::string::npos) << key.err().message;
         if (!contents.empty() && contents.size() >= 8) {
             EXPECT_EQ(key.err().message.find(contents.substr(0, 8)), std::string::npos) << key.err().message;
@@ -197,7 +197,7 @@ TEST_F(load_secret_key_test, refuses_a_file_its_group_or_others_may_access) {
         auto path = write(hex_key(), mode);
         auto key = load_secret_key(path);
         ASSERT_FALSE(key.ok()) << std::oct << mode;
-        EXPECT_EQ(key.err().code, "invalid_config");
+        EXPECT_EQ(key.err().code, error_code::invalid_config);
         EXPECT_NE(key.err().message.find("chmod 600"), std::string::npos) << key.err().message;
         EXPECT_NE(key.err().message.find(path), std::string::npos) << key.err().message;
     }

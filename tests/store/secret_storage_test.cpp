@@ -122,17 +122,17 @@ TEST_F(secret_storage, a_sealed_secret_copied_into_another_endpoints_row_does_no
     }
     auto loaded = s->load_endpoints(2500);
     ASSERT_FALSE(loaded.ok());
-    EXPECT_EQ(loaded.err().code, "secret_key_mismatch");
+    EXPECT_EQ(loaded.err().code, error_code::secret_key_mismatch);
     EXPECT_NE(loaded.err().message.find("ep_b"), std::string::npos) << loaded.err().message;
     EXPECT_EQ(loaded.err().message.find("whsec_"), std::string::npos) << loaded.err().message;
     auto view = s->get_endpoint("ep_b", 2500);
     ASSERT_FALSE(view.ok());
-    EXPECT_EQ(view.err().code, "secret_key_mismatch");
+    EXPECT_EQ(view.err().code, error_code::secret_key_mismatch);
     EXPECT_TRUE(s->get_endpoint("ep_a", 2500).ok());
     s.reset();
     auto reopened = try_open(box_of(1));
     ASSERT_FALSE(reopened.ok());
-    EXPECT_EQ(reopened.err().code, "secret_key_mismatch");
+    EXPECT_EQ(reopened.err().code, error_code::secret_key_mismatch);
 }
 
 TEST_F(secret_storage, clear_secrets_are_sealed_at_the_first_open_with_a_key) {
@@ -189,12 +189,12 @@ TEST_F(secret_storage, another_key_or_no_key_is_refused_at_open) {
     }
     auto other = try_open(box_of(2));
     ASSERT_FALSE(other.ok());
-    EXPECT_EQ(other.err().code, "secret_key_mismatch");
+    EXPECT_EQ(other.err().code, error_code::secret_key_mismatch);
     EXPECT_NE(other.err().message.find("storage.secret_key_file"), std::string::npos) << other.err().message;
 
     auto none = try_open(nullptr);
     ASSERT_FALSE(none.ok());
-    EXPECT_EQ(none.err().code, "secret_key_missing");
+    EXPECT_EQ(none.err().code, error_code::secret_key_missing);
     EXPECT_NE(none.err().message.find("storage.secret_key_file"), std::string::npos) << none.err().message;
 
     // Refusing changed nothing: the right key still opens every secret.
