@@ -9,6 +9,8 @@
 #include "delivery/request_builder.hpp"
 #include "delivery/signer.hpp"
 #include "delivery/url.hpp"
+#include "util/base64.hpp"
+#include "util/endpoint_matcher.hpp"
 #include "util/ids.hpp"
 #include "util/json_parse.hpp"
 #include "util/time_format.hpp"
@@ -64,12 +66,6 @@ status only_fields(const json& object, std::initializer_list<std::string_view> a
     return ok_v;
 }
 
-bool is_valid_event_pattern(std::string_view pattern) {
-    if (pattern == "*") return true;
-    if (pattern.ends_with(".*")) pattern.remove_suffix(2);
-    return is_valid_token(pattern, 128) && pattern.find('*') == std::string_view::npos;
-}
-
 result<endpoint_settings> parse_endpoint_settings(const json& body, bool create,
                                                   std::optional<std::string>* secret_out) {
     if (auto st = create ? only_fields(body, {"url", "events", "description", "secret", "signature", "headers",
@@ -100,7 +96,7 @@ result<endpoint_settings> parse_endpoint_settings(const json& body, bool create,
         if (!events.is_array()) return invalid("\"events\" must be an array of event names or patterns");
         if (events.size() > max_patterns) return invalid("\"events\" has more than " + std::to_string(max_patterns) + " entries");
         for (std::size_t i = 0; i < events.size(); ++i) {
-            if (!events[i].is_string() || !is_valid_event_pattern(events[i].get<std::string>())) {
+            if (!events[i].is_string() || !is_valid_pattern(events[i].get<std::string>())) {
                 return invalid("\"events[" + std::to_string(i) +
                                "]\" must be an event name, a \"prefix.*\" pattern or \"*\"");
             }

@@ -41,9 +41,6 @@ status only_fields(const nlohmann::json& object, std::initializer_list<std::stri
 result<endpoint_settings> parse_endpoint_settings(const nlohmann::json& body, bool create,
                                                   std::optional<std::string>* secret_out);
 
-// "booking.created", "booking.*" or "*".
-bool is_valid_event_pattern(std::string_view pattern);
-
 // Newest-first keyset cursors: opaque to clients, "c1" + base64url of "primary.id".
 std::string encode_cursor(const page_key& key);
 std::optional<page_key> decode_cursor(std::string_view cursor);

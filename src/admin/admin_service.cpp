@@ -21,6 +21,7 @@
 #include "store/lambda_unit.hpp"
 #include "store/reader.hpp"
 #include "store/writer.hpp"
+#include "util/endpoint_matcher.hpp"
 #include "util/ids.hpp"
 #include "util/time_format.hpp"
 
@@ -581,7 +582,7 @@ struct admin_service::impl : std::enable_shared_from_this<admin_service::impl> {
     static status read_common_filter(const std::map<std::string, std::string, std::less<>>& params, Filter& f) {
         if (auto v = get(params, "endpoint_id")) f.endpoint_id = *v;
         if (auto v = get(params, "event")) {
-            if (!admin::is_valid_event_pattern(*v)) {
+            if (!is_valid_pattern(*v)) {
                 return error{error_code::invalid_field, "\"event\" must be an event name, a \"prefix.*\" pattern or \"*\""};
             }
             f.event_type = *v;

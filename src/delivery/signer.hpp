@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "util/base64.hpp"
+
 namespace webhookd {
 
 // ---- Primitives -------------------------------------------------------------------------
@@ -29,15 +31,6 @@ std::string hmac_sha256(std::string_view key, std::initializer_list<std::string_
 // Lowercase hex of bytes: two characters per byte.
 std::string to_hex(std::string_view bytes);
 
-// Standard base64 (RFC 4648 section 4, "+/" alphabet) with "=" padding; no line breaks.
-std::string base64_encode(std::string_view bytes);
-
-// Strict inverse of base64_encode: the text must be a multiple of 4 characters of the
-// standard alphabet, with at most two "=" and only at the end, and the unused bits of the
-// last character must be zero (so every byte string has exactly one accepted encoding).
-// Whitespace, the URL-safe alphabet and missing padding are rejected. Returns the decoded
-// bytes, or std::nullopt when text is not valid. The empty string decodes to "".
-std::optional<std::string> base64_decode(std::string_view text);
 
 // True when a and b are equal, comparing contents in time that depends only on the length
 // (CRYPTO_memcmp). Different lengths return false at once: lengths are not secret here

@@ -15,7 +15,7 @@
 #include <memory>
 #include <optional>
 
-#include "delivery/signer.hpp"  // base64_encode, base64_decode
+#include "util/base64.hpp"
 #include "util/hex.hpp"
 
 namespace webhookd {

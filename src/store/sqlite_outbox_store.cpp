@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "delivery/endpoint_matcher.hpp"
+#include "util/endpoint_matcher.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite.hpp"
 #include "store/sqlite_store_impl.hpp"

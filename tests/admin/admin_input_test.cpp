@@ -348,27 +348,6 @@ TEST(parse_grace_period, rejects_what_is_not_a_duration) {
     }
 }
 
-// ---- is_valid_event_pattern ------------------------------------------------------------------
-
-TEST(is_valid_event_pattern, accepts_names_prefix_patterns_and_star) {
-    for (std::string_view p : {"a.b", "a.*", "*", "booking.created", "booking.*", "a", "a.b.c.*", "v1:x-y_z.*"}) {
-        EXPECT_TRUE(is_valid_event_pattern(p)) << p;
-    }
-}
-
-TEST(is_valid_event_pattern, rejects_empty_misplaced_stars_and_bad_characters) {
-    for (std::string_view p :
-         {"", "a*", "*.b", "a.**", "a b", ".*", "**", "*.*", "a.*.b", "a.b*", "a/b", "é", "a.*\n"}) {
-        EXPECT_FALSE(is_valid_event_pattern(p)) << "\"" << p << "\"";
-    }
-}
-
-TEST(is_valid_event_pattern, limits_the_name_to_128_characters) {
-    EXPECT_TRUE(is_valid_event_pattern(std::string(128, 'a')));
-    EXPECT_FALSE(is_valid_event_pattern(std::string(129, 'a')));
-    EXPECT_TRUE(is_valid_event_pattern(std::string(128, 'a') + ".*"));
-}
-
 // ---- parse_endpoint_settings: create -----------------------------------------------------
 
 TEST(parse_endpoint_settings_create, requires_the_url) {

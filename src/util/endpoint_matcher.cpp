@@ -1,4 +1,4 @@
-#include "delivery/endpoint_matcher.hpp"
+#include "util/endpoint_matcher.hpp"
 
 #include "util/ids.hpp"
 

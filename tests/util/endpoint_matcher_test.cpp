@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "delivery/endpoint_matcher.hpp"
+#include "util/endpoint_matcher.hpp"
 
 namespace webhookd {
 namespace {
@@ -75,6 +75,21 @@ TEST(is_valid_pattern, limits_the_name_part_to_128_characters) {
     EXPECT_FALSE(is_valid_pattern(std::string(129, 'a')));
     EXPECT_TRUE(is_valid_pattern(std::string(128, 'a') + ".*"));
 }
+
+// The patterns the admin API accepts in an endpoint's "events".
+TEST(is_valid_pattern, accepts_names_prefix_patterns_and_star) {
+    for (std::string_view p : {"a.b", "a.*", "*", "booking.created", "booking.*", "a", "a.b.c.*", "v1:x-y_z.*"}) {
+        EXPECT_TRUE(is_valid_pattern(p)) << p;
+    }
+}
+
+TEST(is_valid_pattern, rejects_empty_misplaced_stars_and_bad_characters) {
+    for (std::string_view p :
+         {"", "a*", "*.b", "a.**", "a b", ".*", "**", "*.*", "a.*.b", "a.b*", "a/b", "é", "a.*\n"}) {
+        EXPECT_FALSE(is_valid_pattern(p)) << "\"" << p << "\"";
+    }
+}
+
 
 }  // namespace
 }  // namespace webhookd
