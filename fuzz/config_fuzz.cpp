@@ -68,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const auto parsed = webhookd::parse_config(text);
     if (!parsed) {
-        FUZZ_CHECK(parsed.err().code == "invalid_config", "error code " + parsed.err().code);
+        FUZZ_CHECK(parsed.err().code == webhookd::error_code::invalid_config, "error code " + std::string(webhookd::to_string(parsed.err().code)));
         return 0;
     }
     check_values(*parsed);

@@ -47,7 +47,7 @@ std::string bracketed(const ip::address& a) { return a.is_v6() ? "[" + a.to_stri
 void check_target(std::string_view url) {
     const auto t = webhookd::parse_target(url);
     if (!t) {
-        FUZZ_CHECK(t.err().code == "invalid_url", "error code " + t.err().code);
+        FUZZ_CHECK(t.err().code == webhookd::error_code::invalid_url, "error code " + std::string(webhookd::to_string(t.err().code)));
         return;
     }
     const std::string where = "URL \"" + std::string(url) + "\": ";

@@ -25,7 +25,7 @@
 #include "store/reader.hpp"
 #include "store/retention_sweeper.hpp"
 #include "store/secret_box.hpp"
-#include "store/sqlite_outbox_store.hpp"
+#include "store/open_outbox.hpp"
 #include "store/writer.hpp"
 #include "webhookd/service_notifier.hpp"
 #include "webhookd/version.hpp"
@@ -95,18 +95,14 @@ status daemon::impl::start() {
         if (!key) return key.err();
         secrets = std::make_shared<const secret_box>(*key);
     }
-    std::int64_t sealed = 0;
-    auto opened = open_sqlite_outbox(cfg.storage, secrets, &sealed);
+    auto opened = open_outbox(cfg.storage, secrets);
     if (!opened) return opened.err();
-    store = std::move(opened).value();
-    if (sealed > 0) {
-        log->info("encrypted {} endpoint secret(s) stored in clear with the key of storage.secret_key_file", sealed);
+    store = std::move(opened->writer);
+    if (opened->sealed > 0) {
+        log->info("encrypted {} endpoint secret(s) stored in clear with the key of storage.secret_key_file",
+                  opened->sealed);
     }
-
-    // The admin API's reads: a connection of their own.
-    auto read_store = open_sqlite_outbox(cfg.storage, secrets);
-    if (!read_store) return read_store.err();
-    db_reader = std::make_unique<reader>(std::move(read_store).value(), 256);
+    db_reader = std::make_unique<reader>(std::move(opened->reader), 256);
 
     db_writer = std::make_unique<writer>(*store, clk, cfg.ingest.queue_limit, 4096, [this](std::size_t n) {
         stats.writer_group_size.observe(static_cast<double>(n));

@@ -4,6 +4,17 @@
 //
 // Threading: one writer thread owns write_group() and everything called from a write
 // unit; read methods are called from that same thread unless a backend says otherwise.
+//
+// Errors: no method throws; each returns a status or result<T> whose error code is
+//   storage_unavailable  transient (disk full, I/O error, locked, connection lost): nothing
+//                        of the unit is stored and the same call may succeed later;
+//   storage_error        the backend refused (a constraint, a damaged row): retrying the
+//                        same call fails the same way;
+//   not_found, conflict  for the admin writes and reads, as each method says;
+//   secret_key_*         an endpoint secret that does not decrypt (see open_sqlite_outbox).
+// Inside apply(), a backend may instead throw its own failure type from a write method;
+// write_group() catches it and reports it to the unit with the codes above. The contract
+// every backend keeps is tests/store/store_contract_test.cpp.
 
 #include <cstddef>
 #include <cstdint>

@@ -1,0 +1,566 @@
+// The outbox contract: what every backend of outbox_store must do, proved through the
+// interface alone (no SQL behind its back), once per backend. A new backend joins by adding
+// a factory to `backends` below; every test then runs against it unchanged.
+//
+// Each test drives time by hand (now_ms arguments), so leases, schedules and retention are
+// exact. Writes run inside write_group, as the interface requires.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ingest/event_validator.hpp"
+#include "store/outbox_store.hpp"
+#include "store/open_outbox.hpp"
+#include "support/temp_dir.hpp"
+
+namespace webhookd {
+namespace {
+
+// ---- Backends ---------------------------------------------------------------------------
+
+struct sqlite_backend {
+    // A fresh, migrated store in `dir`.
+    static std::unique_ptr<outbox_store> open(const test::temp_dir& dir) {
+        storage_config cfg;
+        cfg.path = dir.file("contract.db");
+        auto s = open_outbox(cfg, nullptr);
+        if (!s) throw std::runtime_error(s.err().message);
+        return std::move(s->writer);
+    }
+};
+
+// ---- Helpers ----------------------------------------------------------------------------
+
+// A unit running `fn`, remembering what done() got.
+class fn_unit final : public write_unit {
+public:
+    explicit fn_unit(std::function<status(outbox_store&, std::int64_t)> fn) : fn_(std::move(fn)) {}
+    status apply(outbox_store& s, std::int64_t now) override { return fn_(s, now); }
+    void done(const status& outcome) override { result = outcome; }
+    std::optional<status> result;
+
+private:
+    std::function<status(outbox_store&, std::int64_t)> fn_;
+};
+
+template <class Backend>
+class store_contract : public ::testing::Test {
+protected:
+    void SetUp() override { store = Backend::open(dir); }
+
+    // Runs fn in a group of its own at now_ms; returns what its unit was told.
+    status write(std::int64_t now_ms, std::function<status(outbox_store&, std::int64_t)> fn) {
+        fn_unit u(std::move(fn));
+        write_unit* units[] = {&u};
+        store->write_group(units, now_ms);
+        return *u.result;
+    }
+    // The value of one store call that returns a result<T>, made in a group at now_ms.
+    template <class T>
+    T value(std::int64_t now_ms, std::function<result<T>(outbox_store&, std::int64_t)> call) {
+        std::optional<T> out;
+        auto st = write(now_ms, [&](outbox_store& s, std::int64_t now) -> status {
+            auto r = call(s, now);
+            if (!r) return r.err();
+            out = std::move(r).value();
+            return ok_v;
+        });
+        EXPECT_TRUE(st.ok()) << st.err().message;
+        return out.value_or(T{});
+    }
+
+    void create_endpoint(const std::string& id, const std::string& patterns = "[]", bool enabled = true) {
+        endpoint_settings s;
+        s.url = "https://example.com/" + id;
+        s.description = "";
+        s.patterns_json = patterns;
+        s.signature_format = "hex";
+        s.signature_header = "X-Webhook-Signature";
+        s.headers_json = "{}";
+        s.body_mode = "envelope";
+        s.enabled = enabled;
+        auto st = write(1, [&](outbox_store& st, std::int64_t now) {
+            return st.create_endpoint(id, s, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", now);
+        });
+        ASSERT_TRUE(st.ok()) << st.err().message;
+    }
+
+    ingest_outcome ingest(const std::string& id, const std::string& type, std::int64_t now_ms) {
+        return value<ingest_outcome>(now_ms, [&](outbox_store& s, std::int64_t now) {
+            return s.insert_event(build_envelope(id, type, "2026-12-02T12:00:00Z", R"({"n":1})"), now, now);
+        });
+    }
+
+    std::vector<claimed_delivery> claim(const std::string& endpoint, std::size_t limit, std::int64_t now_ms,
+                                        std::int64_t lease_ms = 1000, const std::string& owner = "a") {
+        return value<std::vector<claimed_delivery>>(now_ms, [&](outbox_store& s, std::int64_t now) {
+            return s.claim(endpoint, limit, now, now + lease_ms, owner);
+        });
+    }
+
+    // The decided outcome of an attempt at `at` of `d`.
+    static attempt_record outcome(const claimed_delivery& d, std::int64_t at, attempt_outcome o, bool delivered,
+                                  bool dead, std::int64_t next_ms = 0) {
+        attempt_record a;
+        a.delivery_id = d.id;
+        a.endpoint_id = d.endpoint_id;
+        a.attempt = d.attempt;
+        a.started_ms = at;
+        a.duration_us = 1500;
+        a.outcome = o;
+        a.status_code = o == attempt_outcome::success ? 200 : (o == attempt_outcome::http_error ? 500 : 0);
+        a.error = delivered ? "" : "failed";
+        a.response_snippet = "snippet";
+        a.delivered = delivered;
+        a.dead = dead;
+        a.next_attempt_ms = next_ms;
+        return a;
+    }
+    status record(const attempt_record& a, std::int64_t now_ms) {
+        return write(now_ms, [&](outbox_store& s, std::int64_t now) { return s.record_attempt(a, now); });
+    }
+
+    std::optional<delivery_view> delivery(std::int64_t id) {
+        auto d = store->get_delivery(id);
+        EXPECT_TRUE(d.ok()) << d.err().message;
+        return d ? *d : std::nullopt;
+    }
+    std::optional<endpoint_view> endpoint(const std::string& id, std::int64_t now_ms = 10) {
+        auto e = store->get_endpoint(id, now_ms);
+        EXPECT_TRUE(e.ok()) << e.err().message;
+        return e ? *e : std::nullopt;
+    }
+    outbox_counts counts() {
+        auto c = store->counts();
+        EXPECT_TRUE(c.ok()) << c.err().message;
+        return c ? *c : outbox_counts{};
+    }
+    std::vector<endpoint_record> endpoints(std::int64_t now_ms) {
+        return value<std::vector<endpoint_record>>(now_ms,
+                                                   [](outbox_store& s, std::int64_t now) { return s.load_endpoints(now); });
+    }
+
+    test::temp_dir dir;
+    std::unique_ptr<outbox_store> store;
+};
+
+using backends = ::testing::Types<sqlite_backend>;
+TYPED_TEST_SUITE(store_contract, backends);
+
+// ---- write_group --------------------------------------------------------------------------
+
+TYPED_TEST(store_contract, a_failing_unit_is_rolled_back_alone) {
+    this->create_endpoint("ep_1");
+    fn_unit good([](outbox_store& s, std::int64_t now) -> status {
+        auto r = s.insert_event(build_envelope("kept", "a.b", "2026-12-02T12:00:00Z", "1"), now, now);
+        return r ? status(ok_v) : status(r.err());
+    });
+    fn_unit bad([](outbox_store& s, std::int64_t now) -> status {
+        auto r = s.insert_event(build_envelope("dropped", "a.b", "2026-12-02T12:00:00Z", "1"), now, now);
+        if (!r) return r.err();
+        return error{error_code::invalid_field, "refused after writing"};
+    });
+    write_unit* units[] = {&good, &bad};
+    this->store->write_group(units, 100);
+    ASSERT_TRUE(good.result && good.result->ok());
+    ASSERT_TRUE(bad.result && !bad.result->ok());
+    EXPECT_EQ(bad.result->err().code, error_code::invalid_field);
+    EXPECT_TRUE(this->store->get_event("kept").value().has_value());
+    EXPECT_FALSE(this->store->get_event("dropped").value().has_value());
+    EXPECT_EQ(this->counts().pending, 1);
+}
+
+// ---- insert_event -------------------------------------------------------------------------
+
+TYPED_TEST(store_contract, an_event_fans_out_to_enabled_matching_endpoints_and_a_duplicate_writes_nothing) {
+    this->create_endpoint("ep_all", "[]");
+    this->create_endpoint("ep_booking", R"(["booking.*"])");
+    this->create_endpoint("ep_other", R"(["payment.failed"])");
+    this->create_endpoint("ep_off", R"(["*"])", false);
+    auto first = this->ingest("e1", "booking.created", 100);
+    EXPECT_FALSE(first.duplicate);
+    EXPECT_EQ(first.deliveries, 2);
+    auto ids = first.endpoint_ids;
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(ids, (std::vector<std::string>{"ep_all", "ep_booking"}));
+
+    auto again = this->ingest("e1", "other.type", 200);
+    EXPECT_TRUE(again.duplicate);
+    EXPECT_EQ(again.type, "booking.created");  // the stored event's
+    EXPECT_EQ(again.deliveries, 2);
+    EXPECT_TRUE(again.endpoint_ids.empty());
+    EXPECT_EQ(this->counts().pending, 2);
+    auto ev = this->store->get_event("e1").value();
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->deliveries.size(), 2u);
+    EXPECT_EQ(ev->body.substr(ev->data_offset, ev->body.size() - ev->data_offset - 1), R"({"n":1})");
+}
+
+// ---- claim, leases, release ---------------------------------------------------------------
+
+TYPED_TEST(store_contract, a_claim_leases_due_deliveries_oldest_first_and_the_lease_keeps_others_off) {
+    this->create_endpoint("ep_1");
+    this->ingest("e1", "a.b", 100);
+    this->ingest("e2", "a.b", 200);
+    this->ingest("e3", "a.b", 300);
+    EXPECT_TRUE(this->claim("ep_1", 10, 50).empty());  // nothing is due yet
+    auto got = this->claim("ep_1", 2, 400, 1000);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].event_id, "e1");
+    EXPECT_EQ(got[1].event_id, "e2");
+    EXPECT_EQ(got[0].attempt, 1);
+    EXPECT_EQ(got[0].lease_until_ms, 1400);
+    EXPECT_EQ(got[0].envelope.substr(got[0].data_offset, got[0].envelope.size() - got[0].data_offset - 1), R"({"n":1})");
+    // Leased: another claim before the lease ends gets only the third.
+    auto rest = this->claim("ep_1", 10, 500, 1000, "b");
+    ASSERT_EQ(rest.size(), 1u);
+    EXPECT_EQ(rest[0].event_id, "e3");
+    // The lease ends: the first two are due again by themselves, for any owner.
+    EXPECT_TRUE(this->claim("ep_1", 10, 1399, 1000, "b").empty());
+    EXPECT_EQ(this->claim("ep_1", 10, 1400, 1000, "b").size(), 2u);
+}
+
+TYPED_TEST(store_contract, first_attempts_are_claimed_before_older_retries) {
+    this->create_endpoint("ep_1");
+    this->ingest("old", "a.b", 100);
+    auto d = this->claim("ep_1", 1, 100);
+    ASSERT_EQ(d.size(), 1u);
+    ASSERT_TRUE(this->record(this->outcome(d[0], 100, attempt_outcome::http_error, false, false, 150), 110).ok());
+    this->ingest("new", "a.b", 200);
+    auto next = this->claim("ep_1", 1, 300);
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].event_id, "new");
+    auto retry = this->claim("ep_1", 1, 300);
+    ASSERT_EQ(retry.size(), 1u);
+    EXPECT_EQ(retry[0].event_id, "old");
+    EXPECT_EQ(retry[0].attempt, 2);
+}
+
+TYPED_TEST(store_contract, release_gives_back_only_the_owners_leases_and_release_leases_all) {
+    this->create_endpoint("ep_1");
+    this->ingest("e1", "a.b", 100);
+    this->ingest("e2", "a.b", 100);
+    auto mine = this->claim("ep_1", 1, 100, 10'000, "me");
+    auto theirs = this->claim("ep_1", 1, 100, 10'000, "them");
+    ASSERT_EQ(mine.size(), 1u);
+    ASSERT_EQ(theirs.size(), 1u);
+    std::vector<std::int64_t> both = {mine[0].id, theirs[0].id};
+    auto released = this->template value<std::int64_t>(
+        200, [&](outbox_store& s, std::int64_t now) { return s.release(both, "me", now); });
+    EXPECT_EQ(released, 1);
+    auto again = this->claim("ep_1", 10, 200);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].id, mine[0].id);
+    // At the start of the only instance, every lease goes.
+    auto all = this->template value<std::int64_t>(300, [](outbox_store& s, std::int64_t now) { return s.release_leases(now); });
+    EXPECT_EQ(all, 2);
+    EXPECT_EQ(this->claim("ep_1", 10, 300).size(), 2u);
+}
+
+// ---- record_attempt -----------------------------------------------------------------------
+
+TYPED_TEST(store_contract, outcomes_deliver_reschedule_and_kill_with_their_attempts_logged) {
+    this->create_endpoint("ep_1");
+    this->ingest("ok", "a.b", 100);
+    this->ingest("retry", "a.b", 100);
+    this->ingest("dies", "a.b", 100);
+    auto d = this->claim("ep_1", 3, 100);
+    ASSERT_EQ(d.size(), 3u);
+    ASSERT_TRUE(this->record(this->outcome(d[0], 100, attempt_outcome::success, true, false), 101).ok());
+    ASSERT_TRUE(this->record(this->outcome(d[1], 100, attempt_outcome::http_error, false, false, 5000), 101).ok());
+    ASSERT_TRUE(this->record(this->outcome(d[2], 100, attempt_outcome::timeout, false, true), 101).ok());
+
+    auto delivered = this->delivery(d[0].id);
+    ASSERT_TRUE(delivered);
+    EXPECT_EQ(delivered->status, "delivered");
+    EXPECT_EQ(delivered->delivered_ms, 101);
+    auto retried = this->delivery(d[1].id);
+    ASSERT_TRUE(retried);
+    EXPECT_EQ(retried->status, "pending");
+    EXPECT_EQ(retried->next_attempt_ms, 5000);
+    EXPECT_EQ(retried->last_status, 500);
+    auto dead = this->store->get_dead_letter(d[2].id).value();
+    ASSERT_TRUE(dead);
+    EXPECT_EQ(dead->status, "dead");
+    EXPECT_EQ(dead->event_id, "dies");
+    EXPECT_EQ(dead->attempts, 1);
+    EXPECT_EQ(dead->last_response, "snippet");
+    ASSERT_EQ(dead->attempt_log.size(), 1u);
+    EXPECT_EQ(dead->attempt_log[0].outcome, "timeout");
+    auto c = this->counts();
+    EXPECT_EQ(c.pending, 1);
+    EXPECT_EQ(c.dead_letters, 1);
+    // Two failures in a row since the last success, as the endpoint's health.
+    auto ep = this->endpoint("ep_1");
+    ASSERT_TRUE(ep);
+    EXPECT_EQ(ep->consecutive_failures, 2);
+    EXPECT_EQ(ep->failing_since_ms, 100);
+    // Not due before its time; due then.
+    EXPECT_TRUE(this->claim("ep_1", 10, 4999).empty());
+    EXPECT_EQ(this->claim("ep_1", 10, 5000).size(), 1u);
+}
+
+TYPED_TEST(store_contract, a_test_send_is_logged_against_the_endpoint_without_a_delivery) {
+    this->create_endpoint("ep_1");
+    attempt_record a;
+    a.endpoint_id = "ep_1";
+    a.attempt = 1;
+    a.started_ms = 100;
+    a.outcome = attempt_outcome::http_error;
+    a.status_code = 503;
+    ASSERT_TRUE(this->record(a, 100).ok());
+    auto log = this->store->list_attempts("ep_1", page_request{}).value();
+    ASSERT_EQ(log.size(), 1u);
+    EXPECT_FALSE(log[0].delivery_id);
+    EXPECT_EQ(log[0].status_code, 503);
+    EXPECT_EQ(this->counts().pending, 0);
+    EXPECT_EQ(this->endpoint("ep_1")->consecutive_failures, 0);  // test sends are no health signal
+}
+
+TYPED_TEST(store_contract, delivery_ids_are_never_reused_across_deliveries_and_dead_letters) {
+    this->create_endpoint("ep_1");
+    std::vector<std::int64_t> seen;
+    for (int i = 0; i < 3; ++i) {
+        this->ingest("e" + std::to_string(i), "a.b", 100 + i);
+        auto d = this->claim("ep_1", 1, 200 + i);
+        ASSERT_EQ(d.size(), 1u);
+        EXPECT_EQ(std::count(seen.begin(), seen.end(), d[0].id), 0) << "id " << d[0].id << " again";
+        seen.push_back(d[0].id);
+        // The newest delivery dies each time: the next one must still get a new id.
+        ASSERT_TRUE(this->record(this->outcome(d[0], 200 + i, attempt_outcome::connect_error, false, true), 300 + i).ok());
+    }
+    EXPECT_EQ(this->counts().dead_letters, 3);
+    for (auto id : seen) {
+        auto dl = this->store->get_dead_letter(id).value();
+        ASSERT_TRUE(dl) << id;
+        EXPECT_EQ(dl->attempt_log.size(), 1u) << id;
+    }
+}
+
+TYPED_TEST(store_contract, a_parked_delivery_is_never_due_again_and_says_why) {
+    this->create_endpoint("ep_1");
+    this->ingest("e1", "a.b", 100);
+    auto d = this->claim("ep_1", 1, 100, 50);
+    ASSERT_EQ(d.size(), 1u);
+    ASSERT_TRUE(this->write(120, [&](outbox_store& s, std::int64_t now) { return s.park(d[0].id, "cannot record", now); }).ok());
+    EXPECT_TRUE(this->claim("ep_1", 10, 1'000'000).empty());
+    EXPECT_EQ(this->template value<std::int64_t>(2'000'000, [](outbox_store& s, std::int64_t now) { return s.release_leases(now); }), 0);
+    EXPECT_TRUE(this->claim("ep_1", 10, 2'000'000).empty());
+    auto v = this->delivery(d[0].id);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->status, "pending");
+    EXPECT_FALSE(v->next_attempt_ms);
+    EXPECT_EQ(v->last_error, "cannot record");
+}
+
+// ---- endpoints ----------------------------------------------------------------------------
+
+TYPED_TEST(store_contract, endpoints_are_created_patched_listed_and_loaded_with_their_due_time) {
+    this->create_endpoint("ep_1", R"(["a.*"])");
+    this->create_endpoint("ep_2");
+    endpoint_settings patch;
+    patch.description = "renamed";
+    ASSERT_TRUE(this->write(5, [&](outbox_store& s, std::int64_t now) { return s.update_endpoint("ep_1", patch, now); }).ok());
+    auto ep = this->endpoint("ep_1");
+    ASSERT_TRUE(ep);
+    EXPECT_EQ(ep->description, "renamed");
+    EXPECT_EQ(ep->patterns_json, R"(["a.*"])");  // untouched by the patch
+    EXPECT_EQ(ep->updated_ms, 5);
+    ASSERT_EQ(ep->secrets.size(), 1u);
+    auto list = this->store->list_endpoints(page_request{}, 10).value();
+    ASSERT_EQ(list.size(), 2u);
+    EXPECT_EQ(list[0].id, "ep_2");  // newest first
+    EXPECT_FALSE(this->endpoint("ep_nope"));
+
+    this->ingest("e1", "a.b", 700);
+    auto loaded = this->endpoints(800);
+    ASSERT_EQ(loaded.size(), 2u);
+    for (const auto& r : loaded) {
+        EXPECT_EQ(r.secrets.size(), 1u) << r.id;
+        if (r.id == "ep_1") EXPECT_EQ(r.next_due_ms, 700);
+    }
+    auto due = this->template value<std::optional<std::int64_t>>(
+        800, [](outbox_store& s, std::int64_t) { return s.next_due("ep_1"); });
+    EXPECT_EQ(due, 700);
+}
+
+TYPED_TEST(store_contract, admin_writes_to_a_missing_endpoint_are_not_found) {
+    endpoint_settings patch;
+    patch.description = "x";
+    auto code_of = [](const status& st) { return st.ok() ? std::optional<error_code>() : st.err().code; };
+    EXPECT_EQ(code_of(this->write(1, [&](outbox_store& s, std::int64_t now) { return s.update_endpoint("ep_no", patch, now); })),
+              error_code::not_found);
+    EXPECT_EQ(code_of(this->write(1, [](outbox_store& s, std::int64_t) -> status {
+                  auto r = s.delete_endpoint("ep_no");
+                  return r ? status(ok_v) : status(r.err());
+              })),
+              error_code::not_found);
+    EXPECT_EQ(code_of(this->write(1, [](outbox_store& s, std::int64_t now) -> status {
+                  auto r = s.set_paused("ep_no", true, now);
+                  return r ? status(ok_v) : status(r.err());
+              })),
+              error_code::not_found);
+    EXPECT_EQ(code_of(this->write(1, [](outbox_store& s, std::int64_t now) {
+                  return s.rotate_secret("ep_no", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", now, now, 10);
+              })),
+              error_code::not_found);
+    EXPECT_EQ(code_of(this->write(1, [](outbox_store& s, std::int64_t now) { return s.requeue_dead_letter(12345, now); })),
+              error_code::not_found);
+    EXPECT_EQ(code_of(this->write(1, [](outbox_store& s, std::int64_t) { return s.delete_dead_letter(12345); })),
+              error_code::not_found);
+}
+
+TYPED_TEST(store_contract, a_paused_endpoint_keeps_the_wait_its_deliveries_had_left) {
+    this->create_endpoint("ep_1");
+    this->ingest("e1", "a.b", 100);
+    auto d = this->claim("ep_1", 1, 100);
+    ASSERT_EQ(d.size(), 1u);
+    ASSERT_TRUE(this->record(this->outcome(d[0], 100, attempt_outcome::http_error, false, false, 1100), 100).ok());
+    auto pause = [&](bool paused, std::int64_t at) {
+        return this->template value<std::int64_t>(at, [paused](outbox_store& s, std::int64_t now) {
+            return s.set_paused("ep_1", paused, now);
+        });
+    };
+    pause(true, 600);  // 500 ms of the 1000 left
+    EXPECT_EQ(this->endpoint("ep_1")->paused_ms, 600);
+    EXPECT_EQ(pause(false, 10'600), 1);
+    EXPECT_EQ(this->delivery(d[0].id)->next_attempt_ms, 11'100);
+    EXPECT_FALSE(this->endpoint("ep_1")->paused_ms);
+}
+
+TYPED_TEST(store_contract, a_rotation_keeps_the_old_secret_for_its_grace_period_and_at_most_max_previous) {
+    this->create_endpoint("ep_1");
+    const std::string next = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    ASSERT_TRUE(this->write(100, [&](outbox_store& s, std::int64_t now) {
+                        return s.rotate_secret("ep_1", next, now + 1000, now, 10);
+                    }).ok());
+    auto during = this->endpoints(500);
+    ASSERT_EQ(during.size(), 1u);
+    ASSERT_EQ(during[0].secrets.size(), 2u);
+    EXPECT_EQ(during[0].secrets[0], next);  // newest first
+    auto after = this->endpoints(1100);
+    ASSERT_EQ(after[0].secrets.size(), 1u);
+    EXPECT_EQ(after[0].secrets[0], next);
+    // With no previous secret allowed, a rotation drops every older one at once.
+    ASSERT_TRUE(this->write(2000, [&](outbox_store& s, std::int64_t now) {
+                        return s.rotate_secret("ep_1", "whsec_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", now + 1000, now, 0);
+                    }).ok());
+    EXPECT_EQ(this->endpoints(2001)[0].secrets.size(), 1u);
+}
+
+TYPED_TEST(store_contract, deleting_an_endpoint_cancels_its_pending_deliveries_and_keeps_its_history) {
+    this->create_endpoint("ep_1");
+    this->ingest("e1", "a.b", 100);
+    this->ingest("e2", "a.b", 100);
+    auto d = this->claim("ep_1", 1, 100);
+    ASSERT_EQ(d.size(), 1u);
+    ASSERT_TRUE(this->record(this->outcome(d[0], 100, attempt_outcome::success, true, false), 100).ok());
+    auto cancelled = this->template value<std::int64_t>(200, [](outbox_store& s, std::int64_t) { return s.delete_endpoint("ep_1"); });
+    EXPECT_EQ(cancelled, 1);
+    EXPECT_FALSE(this->endpoint("ep_1"));
+    EXPECT_EQ(this->counts().pending, 0);
+    EXPECT_TRUE(this->delivery(d[0].id));  // the delivered one stays, as history
+    EXPECT_TRUE(this->endpoints(300).empty());
+}
+
+// ---- dead letters -------------------------------------------------------------------------
+
+TYPED_TEST(store_contract, dead_letters_are_requeued_one_or_in_bulk_and_deleted) {
+    this->create_endpoint("ep_1");
+    this->create_endpoint("ep_2");
+    std::vector<std::int64_t> dead;
+    for (int i = 0; i < 3; ++i) this->ingest("e" + std::to_string(i), "a.b", 100);
+    for (const auto* ep : {"ep_1", "ep_2"}) {
+        for (const auto& d : this->claim(ep, 10, 100)) {
+            ASSERT_TRUE(this->record(this->outcome(d, 100, attempt_outcome::http_error, false, true), 100 + d.id).ok());
+            dead.push_back(d.id);
+        }
+    }
+    ASSERT_EQ(this->counts().dead_letters, 6);
+
+    // One, by id: back in the outbox under the same id, due now, with a fresh ladder.
+    ASSERT_TRUE(this->write(1000, [&](outbox_store& s, std::int64_t now) { return s.requeue_dead_letter(dead[0], now); }).ok());
+    EXPECT_FALSE(this->store->get_dead_letter(dead[0]).value());
+    auto back = this->claim("ep_1", 10, 1000);
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(back[0].id, dead[0]);
+    EXPECT_EQ(back[0].attempt, 2);         // attempt numbers keep counting
+    EXPECT_EQ(back[0].ladder_attempt, 1);  // the ladder starts again
+
+    // In bulk, by endpoint: a dry run counts, the real one moves.
+    dead_letter_filter f;
+    f.endpoint_id = "ep_2";
+    auto dry = this->template value<requeue_result>(1100, [&](outbox_store& s, std::int64_t now) {
+        return s.requeue_dead_letters(f, now, true);
+    });
+    EXPECT_EQ(dry.requeued, 3);
+    EXPECT_EQ(this->counts().dead_letters, 5);
+    auto real = this->template value<requeue_result>(1100, [&](outbox_store& s, std::int64_t now) {
+        return s.requeue_dead_letters(f, now, false);
+    });
+    EXPECT_EQ(real.requeued, 3);
+    EXPECT_EQ(this->counts().dead_letters, 2);
+    EXPECT_EQ(this->claim("ep_2", 10, 1100).size(), 3u);
+
+    // Deleted: gone from the list.
+    ASSERT_TRUE(this->write(1200, [&](outbox_store& s, std::int64_t) { return s.delete_dead_letter(dead[1]); }).ok());
+    EXPECT_EQ(this->store->list_dead_letters(dead_letter_filter{}, page_request{}).value().size(), 1u);
+
+    // A dead letter whose endpoint is gone has nowhere to go: conflict, and skipped in bulk.
+    ASSERT_TRUE(this->write(1300, [](outbox_store& s, std::int64_t) -> status {
+                        auto r = s.delete_endpoint("ep_1");
+                        return r ? status(ok_v) : status(r.err());
+                    }).ok());
+    auto orphan = this->write(1400, [&](outbox_store& s, std::int64_t now) { return s.requeue_dead_letter(dead[2], now); });
+    ASSERT_FALSE(orphan.ok());
+    EXPECT_EQ(orphan.err().code, error_code::conflict);
+    auto skipped = this->template value<requeue_result>(1400, [](outbox_store& s, std::int64_t now) {
+        return s.requeue_dead_letters(dead_letter_filter{}, now, false);
+    });
+    EXPECT_EQ(skipped.requeued, 0);
+    EXPECT_EQ(skipped.skipped, 1);
+}
+
+// ---- retention ----------------------------------------------------------------------------
+
+TYPED_TEST(store_contract, purges_remove_what_is_past_the_cutoff_at_most_limit_at_a_time) {
+    this->create_endpoint("ep_1");
+    for (int i = 0; i < 4; ++i) this->ingest("e" + std::to_string(i), "a.b", 100);
+    auto d = this->claim("ep_1", 4, 100);
+    ASSERT_EQ(d.size(), 4u);
+    ASSERT_TRUE(this->record(this->outcome(d[0], 100, attempt_outcome::success, true, false), 1000).ok());
+    ASSERT_TRUE(this->record(this->outcome(d[1], 100, attempt_outcome::success, true, false), 5000).ok());
+    ASSERT_TRUE(this->record(this->outcome(d[2], 100, attempt_outcome::http_error, false, true), 1000).ok());
+    ASSERT_TRUE(this->record(this->outcome(d[3], 100, attempt_outcome::http_error, false, true), 5000).ok());
+    auto purge_dead = [&](std::int64_t cutoff, std::size_t limit) {
+        return this->template value<std::int64_t>(9000, [&](outbox_store& s, std::int64_t) {
+            return s.purge_dead_letters(cutoff, limit);
+        });
+    };
+    auto purge_delivered = [&](std::int64_t cutoff, std::size_t limit) {
+        return this->template value<std::int64_t>(9000, [&](outbox_store& s, std::int64_t) {
+            return s.purge_delivered(cutoff, limit);
+        });
+    };
+    EXPECT_EQ(purge_dead(2000, 10), 1);
+    EXPECT_FALSE(this->store->get_dead_letter(d[2].id).value());
+    EXPECT_TRUE(this->store->get_dead_letter(d[3].id).value());
+    EXPECT_FALSE(this->store->get_event("e2").value());  // its event went with it
+    EXPECT_EQ(purge_delivered(2000, 10), 1);
+    EXPECT_FALSE(this->delivery(d[0].id));
+    EXPECT_TRUE(this->delivery(d[1].id));
+    EXPECT_EQ(purge_delivered(10'000, 0), 0);  // the limit bounds each sweep
+    EXPECT_EQ(purge_delivered(10'000, 1), 1);
+    EXPECT_EQ(purge_dead(10'000, 1), 1);
+    EXPECT_EQ(this->counts().dead_letters, 0);
+    EXPECT_TRUE(this->write(9000, [](outbox_store& s, std::int64_t now) { return s.heartbeat(now); }).ok());
+}
+
+}  // namespace
+}  // namespace webhookd
