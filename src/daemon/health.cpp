@@ -27,15 +27,13 @@ health_service::health_service(asio::io_context& ioc, writer& writer, reader& re
       timer_(strand_) {}
 
 void health_service::register_routes(http::router& r) {
+    r.add(http::verb::get, "/healthz", http::access::anyone,
+          [](http::request&& req, const http::route_context&, http::responder respond) {
+              respond(http::json_response(req, http_status::ok, "{\"status\":\"ok\"}\n"));
+          });
     r.add(
-        http::verb::get, "/healthz",
-        [](http::request&& req, const http::path_params&, http::responder respond) {
-            respond(http::json_response(req, http_status::ok, "{\"status\":\"ok\"}\n"));
-        },
-        false);
-    r.add(
-        http::verb::get, "/readyz",
-        [this](http::request&& req, const http::path_params&, http::responder respond) {
+        http::verb::get, "/readyz", http::access::anyone,
+        [this](http::request&& req, const http::route_context&, http::responder respond) {
             if (draining_) {
                 return respond(http::json_error(req, http_status::service_unavailable, error_code::shutting_down,
                                                 "webhookd is shutting down"));
@@ -45,9 +43,9 @@ void health_service::register_routes(http::router& r) {
                 respond(s ? http::json_response(*shared, http_status::ok, "{\"status\":\"ready\"}\n")
                           : http::json_error(*shared, http_status::service_unavailable, error_code::not_ready, s.err().message));
             });
-        },
-        false);
-    r.add(http::verb::get, "/metrics", [this](http::request&& req, const http::path_params&, http::responder respond) {
+        });
+    r.add(http::verb::get, "/metrics", http::access::listener,
+          [this](http::request&& req, const http::route_context&, http::responder respond) {
         metrics_.writer_queue_depth.set(static_cast<std::int64_t>(writer_.queued_weight()));
         auto shared = std::make_shared<http::request>(std::move(req));
         auto answer = [this, shared](http::responder& respond, const result<outbox_counts>& counts) {
@@ -55,9 +53,8 @@ void health_service::register_routes(http::router& r) {
                 return respond(http::json_error(*shared, http_status::service_unavailable, counts.err().code,
                                                 "reading the gauges failed: " + counts.err().message));
             }
-            auto res = http::json_response(*shared, http_status::ok, metrics_.render(*counts));
-            res.set(boost::beast::http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-            respond(std::move(res));
+            respond(http::body_response(*shared, http_status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                                        metrics_.render(*counts)));
         };
         auto job = [answer, respond](outbox_store& s) mutable { answer(respond, s.counts()); };
         if (!reader_.submit(std::move(job))) {

@@ -7,14 +7,18 @@
 
 namespace webhookd::http {
 
-response json_response(const request& req, status code, std::string body) {
+response body_response(const request& req, status code, std::string_view content_type, std::string body) {
     response res{code, req.version()};
     res.set(beast_http::field::server, std::string("webhookd/") + version);
-    res.set(beast_http::field::content_type, "application/json");
+    res.set(beast_http::field::content_type, content_type);
     res.keep_alive(req.keep_alive());
     res.body() = std::move(body);
     res.prepare_payload();
     return res;
+}
+
+response json_response(const request& req, status code, std::string body) {
+    return body_response(req, code, "application/json", std::move(body));
 }
 
 status status_of(error_code code) noexcept {

@@ -23,14 +23,21 @@ std::vector<std::string> split_path(std::string_view path) {
 }
 
 bool match(const std::vector<std::string>& pattern, const std::vector<std::string>& path, path_params& params) {
-    if (pattern.size() != path.size()) return false;
-    for (std::size_t i = 0; i < pattern.size(); ++i) {
+    bool rest = !pattern.empty() && pattern.back() == "*";
+    std::size_t fixed = rest ? pattern.size() - 1 : pattern.size();
+    if (rest ? path.size() < fixed : path.size() != fixed) return false;
+    for (std::size_t i = 0; i < fixed; ++i) {
         const auto& p = pattern[i];
         if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
             params[p.substr(1, p.size() - 2)] = path[i];
         } else if (p != path[i]) {
             return false;
         }
+    }
+    if (rest) {
+        std::string tail;
+        for (std::size_t i = fixed; i < path.size(); ++i) tail += (i > fixed ? "/" : "") + path[i];
+        params["*"] = std::move(tail);
     }
     return true;
 }
@@ -51,14 +58,14 @@ std::optional<std::string> query_param(std::string_view target, std::string_view
     return std::string((*it).value);
 }
 
-void router::add(verb method, std::string pattern, handler_fn fn, bool auth) {
+void router::add(verb method, std::string pattern, access who, handler_fn fn) {
     auto segments = split_path(pattern);
-    routes_.push_back(route{method, std::move(pattern), std::move(segments), std::move(fn), auth});
+    routes_.push_back(route{method, std::move(pattern), std::move(segments), who, std::move(fn)});
 }
 
 std::vector<route_info> router::routes() const {
     std::vector<route_info> out;
-    for (const auto& r : routes_) out.push_back({r.method, r.pattern});
+    for (const auto& r : routes_) out.push_back({r.method, r.pattern, r.who});
     return out;
 }
 
@@ -78,14 +85,16 @@ void router::handle(request&& req, responder respond) {
         if (!allow.empty()) allow += ", ";
         allow += std::string(beast_http::to_string(r.method));
     }
+    route_context ctx{std::move(params), caller{authorized(req, tokens_)}};
     // Without a valid token nothing but open routes answers, not even 404 or 405, so
     // that an unauthenticated client learns nothing of the API.
-    if (!(found && !found->auth) && !authorized(req, tokens_)) {
+    bool open = found && found->who == access::anyone;
+    if (!open && !ctx.who.has_listener_token) {
         auto res = json_error(req, status::unauthorized, error_code::unauthorized, "a valid bearer token is required");
         res.set(beast_http::field::www_authenticate, "Bearer");
         return respond(std::move(res));
     }
-    if (found) return found->fn(std::move(req), params, std::move(respond));
+    if (found) return found->fn(std::move(req), ctx, std::move(respond));
     if (!allow.empty()) {
         auto res = json_error(req, status::method_not_allowed, error_code::method_not_allowed,
                               std::string(req.method_string()) + " is not allowed here; allowed: " + allow);

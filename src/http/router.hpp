@@ -1,8 +1,14 @@
 #pragma once
-// Maps (method, path) to handlers. Patterns are literal segments and "{name}" segments
-// that match one non-empty segment. Unknown paths answer 404 not_found; known paths with
-// another method answer 405 method_not_allowed with Allow. Routes marked `auth` answer
-// 401 unauthorized unless the bearer token is one of the listener's tokens.
+// Maps (method, path) to handlers, and checks who may call each route before its handler
+// runs. Patterns are literal segments, "{name}" segments that match one non-empty segment,
+// and a last segment "*" that matches the rest of the path (none or more segments; the
+// params hold it under "*", without a leading slash): "/console/*" serves a whole tree.
+//
+// Unknown paths answer 404 not_found; known paths with another method answer 405
+// method_not_allowed with Allow. Every route declares its access: a route open to anyone
+// runs for every caller; any other answers 401 unauthorized to a caller without a valid
+// token, and without one nothing but open routes answers at all (not even 404 or 405), so
+// that a client without a token learns nothing of the API.
 
 #include <functional>
 #include <map>
@@ -14,18 +20,39 @@
 namespace webhookd::http {
 
 using path_params = std::map<std::string, std::string, std::less<>>;
-using handler_fn = std::function<void(request&& req, const path_params& params, responder respond)>;
+
+// Who may call a route.
+enum class access {
+    anyone,    // no token needed (the probes)
+    listener,  // a token of this listener (ingest.tokens on ingest, admin.tokens on admin)
+};
+
+// Who is calling, as the router authenticated them.
+struct caller {
+    bool has_listener_token = false;  // or the listener has no tokens: everyone is trusted
+};
+
+// What a handler gets besides the request: the path's parameters and the caller.
+struct route_context {
+    path_params params;
+    caller who;
+    // The value of path parameter `name`. Precondition: the route's pattern has it.
+    const std::string& at(std::string_view name) const { return params.find(name)->second; }
+};
+
+using handler_fn = std::function<void(request&& req, const route_context& ctx, responder respond)>;
 
 struct route_info {
     verb method;
     std::string pattern;
+    access who;
 };
 
 class router final : public request_handler {
 public:
     explicit router(std::vector<std::string> tokens) : tokens_(std::move(tokens)) {}
 
-    void add(verb method, std::string pattern, handler_fn fn, bool auth = true);
+    void add(verb method, std::string pattern, access who, handler_fn fn);
     void handle(request&& req, responder respond) override;
 
     // Every registered route, in registration order (for docs and their test).
@@ -36,8 +63,8 @@ private:
         verb method;
         std::string pattern;
         std::vector<std::string> segments;
+        access who;
         handler_fn fn;
-        bool auth;
     };
     std::vector<std::string> tokens_;
     std::vector<route> routes_;

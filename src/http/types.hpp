@@ -27,7 +27,11 @@ public:
     virtual void handle(request&& req, responder respond) = 0;
 };
 
-// A JSON response with the request's version and keep-alive.
+// A response with the request's version and keep-alive, the Server header, and `body` as
+// `content_type` (a page, an asset, the metrics text).
+response body_response(const request& req, status code, std::string_view content_type, std::string body);
+
+// The same as application/json.
 response json_response(const request& req, status code, std::string body);
 
 // The HTTP status that answers a failure with this code.

@@ -78,12 +78,12 @@ ingest_service::ingest_service(boost::asio::io_context& ioc, const ingest_config
       log_(std::move(log)) {}
 
 void ingest_service::register_routes(http::router& r) {
-    r.add(http::verb::post, "/v1/events",
-          [this](http::request&& req, const http::path_params&, http::responder respond) {
+    r.add(http::verb::post, "/v1/events", http::access::listener,
+          [this](http::request&& req, const http::route_context&, http::responder respond) {
               post_event(std::move(req), std::move(respond));
           });
-    r.add(http::verb::post, "/v1/events/batch",
-          [this](http::request&& req, const http::path_params&, http::responder respond) {
+    r.add(http::verb::post, "/v1/events/batch", http::access::listener,
+          [this](http::request&& req, const http::route_context&, http::responder respond) {
               post_batch(std::move(req), std::move(respond));
           });
 }

@@ -42,7 +42,8 @@ result<Json> parse_json_body(std::string_view body) {
     if (body.empty()) return error{error_code::invalid_json, "request body is empty"};
     // JSON has no raw NUL byte anywhere (in strings it is escaped), and the parser would
     // take one after the value for the end of the input.
-    if (body.find('\0') != std::string_view::npos) return error{error_code::invalid_json, "request body holds a NUL byte"};
+    if (body.find('\0') != std::string_view::npos)
+        return error{error_code::invalid_json, "request body holds a NUL byte"};
     // RFC 8259 section 8.1: a sender must not add a byte order mark. The parser would skip it,
     // byte-exact scans of the text would not: refuse it rather than read two ways.
     if (body.starts_with("\xEF\xBB\xBF")) {

@@ -29,9 +29,9 @@ response run(router& r, request req) {
 
 // A handler that answers 200 with "<name>" or "<name>:<param>".
 handler_fn answer(std::string name, std::string param = "") {
-    return [name, param](request&& req, const path_params& params, responder respond) {
+    return [name, param](request&& req, const route_context& ctx, responder respond) {
         std::string body = name;
-        if (!param.empty()) body += ":" + params.at(param);
+        if (!param.empty()) body += ":" + ctx.at(param);
         respond(json_response(req, status::ok, body));
     };
 }
@@ -43,9 +43,9 @@ std::string error_code_of(const response& res) {
 
 TEST(router, dispatches_literal_routes_by_method_and_path) {
     router r({});
-    r.add(verb::get, "/v1/endpoints", answer("list"));
-    r.add(verb::post, "/v1/endpoints", answer("create"));
-    r.add(verb::get, "/healthz", answer("health"));
+    r.add(verb::get, "/v1/endpoints", access::listener, answer("list"));
+    r.add(verb::post, "/v1/endpoints", access::listener, answer("create"));
+    r.add(verb::get, "/healthz", access::listener, answer("health"));
     EXPECT_EQ(run(r, make_request(verb::get, "/v1/endpoints")).body(), "list");
     EXPECT_EQ(run(r, make_request(verb::post, "/v1/endpoints")).body(), "create");
     EXPECT_EQ(run(r, make_request(verb::get, "/healthz")).body(), "health");
@@ -53,23 +53,23 @@ TEST(router, dispatches_literal_routes_by_method_and_path) {
 
 TEST(router, passes_param_segments_to_the_handler) {
     router r({});
-    r.add(verb::get, "/v1/endpoints/{id}", answer("get", "id"));
-    r.add(verb::post, "/v1/endpoints/{id}/pause", answer("pause", "id"));
+    r.add(verb::get, "/v1/endpoints/{id}", access::listener, answer("get", "id"));
+    r.add(verb::post, "/v1/endpoints/{id}/pause", access::listener, answer("pause", "id"));
     EXPECT_EQ(run(r, make_request(verb::get, "/v1/endpoints/ep_1")).body(), "get:ep_1");
     EXPECT_EQ(run(r, make_request(verb::post, "/v1/endpoints/ep_2/pause")).body(), "pause:ep_2");
 }
 
 TEST(router, passes_every_param_of_a_route) {
     router r({});
-    r.add(verb::get, "/v1/{kind}/{id}", [](request&& req, const path_params& params, responder respond) {
-        respond(json_response(req, status::ok, params.at("kind") + "/" + params.at("id")));
+    r.add(verb::get, "/v1/{kind}/{id}", access::listener, [](request&& req, const route_context& ctx, responder respond) {
+        respond(json_response(req, status::ok, ctx.at("kind") + "/" + ctx.at("id")));
     });
     EXPECT_EQ(run(r, make_request(verb::get, "/v1/deliveries/dl_9")).body(), "deliveries/dl_9");
 }
 
 TEST(router, passes_the_request_to_the_handler) {
     router r({});
-    r.add(verb::post, "/v1/events", [](request&& req, const path_params&, responder respond) {
+    r.add(verb::post, "/v1/events", access::listener, [](request&& req, const route_context&, responder respond) {
         respond(json_response(req, status::accepted, req.body()));
     });
     auto req = make_request(verb::post, "/v1/events");
@@ -81,9 +81,9 @@ TEST(router, passes_the_request_to_the_handler) {
 
 TEST(router, first_registered_matching_route_wins) {
     router r({});
-    r.add(verb::post, "/v1/dead-letters/retry", answer("bulk"));
-    r.add(verb::post, "/v1/dead-letters/{id}/retry", answer("one", "id"));
-    r.add(verb::get, "/v1/dead-letters/{id}", answer("get", "id"));
+    r.add(verb::post, "/v1/dead-letters/retry", access::listener, answer("bulk"));
+    r.add(verb::post, "/v1/dead-letters/{id}/retry", access::listener, answer("one", "id"));
+    r.add(verb::get, "/v1/dead-letters/{id}", access::listener, answer("get", "id"));
     EXPECT_EQ(run(r, make_request(verb::post, "/v1/dead-letters/retry")).body(), "bulk");
     EXPECT_EQ(run(r, make_request(verb::post, "/v1/dead-letters/dl_1/retry")).body(), "one:dl_1");
     EXPECT_EQ(run(r, make_request(verb::get, "/v1/dead-letters/retry")).body(), "get:retry");
@@ -91,15 +91,15 @@ TEST(router, first_registered_matching_route_wins) {
 
 TEST(router, ignores_the_query_string_when_matching) {
     router r({});
-    r.add(verb::get, "/v1/deliveries", answer("list"));
-    r.add(verb::get, "/v1/deliveries/{id}", answer("get", "id"));
+    r.add(verb::get, "/v1/deliveries", access::listener, answer("list"));
+    r.add(verb::get, "/v1/deliveries/{id}", access::listener, answer("get", "id"));
     EXPECT_EQ(run(r, make_request(verb::get, "/v1/deliveries?status=dead&limit=5")).body(), "list");
     EXPECT_EQ(run(r, make_request(verb::get, "/v1/deliveries/dl_1?x=1")).body(), "get:dl_1");
 }
 
 TEST(router, unknown_path_is_404_not_found_json) {
     router r({});
-    r.add(verb::get, "/v1/endpoints/{id}", answer("get", "id"));
+    r.add(verb::get, "/v1/endpoints/{id}", access::listener, answer("get", "id"));
     for (const char* target : {"/nope", "/v1/endpoints", "/v1/endpoints/ep_1/extra", "/v1/endpoints/"}) {
         auto res = run(r, make_request(verb::get, target));
         EXPECT_EQ(res.result(), status::not_found) << target;
@@ -113,10 +113,10 @@ TEST(router, unknown_path_is_404_not_found_json) {
 
 TEST(router, known_path_with_other_method_is_405_with_allow) {
     router r({});
-    r.add(verb::get, "/v1/endpoints/{id}", answer("get", "id"));
-    r.add(verb::patch, "/v1/endpoints/{id}", answer("patch", "id"));
-    r.add(verb::delete_, "/v1/endpoints/{id}", answer("delete", "id"));
-    r.add(verb::post, "/v1/endpoints", answer("create"));
+    r.add(verb::get, "/v1/endpoints/{id}", access::listener, answer("get", "id"));
+    r.add(verb::patch, "/v1/endpoints/{id}", access::listener, answer("patch", "id"));
+    r.add(verb::delete_, "/v1/endpoints/{id}", access::listener, answer("delete", "id"));
+    r.add(verb::post, "/v1/endpoints", access::listener, answer("create"));
     auto res = run(r, make_request(verb::put, "/v1/endpoints/ep_1"));
     EXPECT_EQ(res.result(), status::method_not_allowed);
     EXPECT_EQ(res[beast_http::field::allow], "GET, PATCH, DELETE");
@@ -125,7 +125,7 @@ TEST(router, known_path_with_other_method_is_405_with_allow) {
 
 TEST(router, auth_route_without_token_is_401) {
     router r({"s3cret"});
-    r.add(verb::get, "/v1/endpoints", answer("list"));
+    r.add(verb::get, "/v1/endpoints", access::listener, answer("list"));
     auto res = run(r, make_request(verb::get, "/v1/endpoints"));
     EXPECT_EQ(res.result(), status::unauthorized);
     EXPECT_EQ(error_code_of(res), "unauthorized");
@@ -134,7 +134,7 @@ TEST(router, auth_route_without_token_is_401) {
 
 TEST(router, auth_route_rejects_wrong_or_malformed_credentials) {
     router r({"s3cret"});
-    r.add(verb::get, "/v1/endpoints", answer("list"));
+    r.add(verb::get, "/v1/endpoints", access::listener, answer("list"));
     for (const char* auth : {"Bearer wrong", "Bearer s3cre", "Bearer s3cret2", "Bearer S3CRET", "Basic s3cret",
                              "s3cret", "Bearer ", "Bearer  s3cret", "Bearers3cret"}) {
         auto res = run(r, make_request(verb::get, "/v1/endpoints", auth));
@@ -145,7 +145,7 @@ TEST(router, auth_route_rejects_wrong_or_malformed_credentials) {
 
 TEST(router, auth_route_accepts_bearer_token_with_any_case_scheme) {
     router r({"other", "s3cret"});
-    r.add(verb::get, "/v1/endpoints", answer("list"));
+    r.add(verb::get, "/v1/endpoints", access::listener, answer("list"));
     for (const char* auth : {"Bearer s3cret", "bearer s3cret", "BEARER s3cret", "Bearer other"}) {
         auto res = run(r, make_request(verb::get, "/v1/endpoints", auth));
         EXPECT_EQ(res.result(), status::ok) << auth;
@@ -155,16 +155,16 @@ TEST(router, auth_route_accepts_bearer_token_with_any_case_scheme) {
 
 TEST(router, route_without_auth_needs_no_token) {
     router r({"s3cret"});
-    r.add(verb::get, "/healthz", answer("health"), false);
-    r.add(verb::get, "/v1/endpoints", answer("list"));
+    r.add(verb::get, "/healthz", access::anyone, answer("health"));
+    r.add(verb::get, "/v1/endpoints", access::listener, answer("list"));
     EXPECT_EQ(run(r, make_request(verb::get, "/healthz")).result(), status::ok);
     EXPECT_EQ(run(r, make_request(verb::get, "/v1/endpoints")).result(), status::unauthorized);
 }
 
 TEST(router, without_a_token_unknown_paths_and_methods_are_401_too) {
     router r({"s3cret"});
-    r.add(verb::get, "/v1/endpoints", answer("list"));
-    r.add(verb::get, "/healthz", answer("health"), false);
+    r.add(verb::get, "/v1/endpoints", access::listener, answer("list"));
+    r.add(verb::get, "/healthz", access::anyone, answer("health"));
     EXPECT_EQ(run(r, make_request(verb::get, "/v1/secret-route")).result(), status::unauthorized);
     EXPECT_EQ(run(r, make_request(verb::post, "/v1/endpoints")).result(), status::unauthorized);
     EXPECT_EQ(run(r, make_request(verb::post, "/healthz")).result(), status::unauthorized);
@@ -174,16 +174,16 @@ TEST(router, without_a_token_unknown_paths_and_methods_are_401_too) {
 
 TEST(router, empty_token_list_allows_all) {
     router r({});
-    r.add(verb::get, "/v1/endpoints", answer("list"));
+    r.add(verb::get, "/v1/endpoints", access::listener, answer("list"));
     EXPECT_EQ(run(r, make_request(verb::get, "/v1/endpoints")).result(), status::ok);
     EXPECT_EQ(run(r, make_request(verb::get, "/v1/endpoints", "Bearer anything")).result(), status::ok);
 }
 
 TEST(router, routes_lists_registrations_in_order) {
     router r({});
-    r.add(verb::post, "/v1/events", answer("a"));
-    r.add(verb::get, "/healthz", answer("b"), false);
-    r.add(verb::get, "/v1/events/{id}", answer("c", "id"));
+    r.add(verb::post, "/v1/events", access::listener, answer("a"));
+    r.add(verb::get, "/healthz", access::anyone, answer("b"));
+    r.add(verb::get, "/v1/events/{id}", access::listener, answer("c", "id"));
     auto routes = r.routes();
     ASSERT_EQ(routes.size(), 3u);
     EXPECT_EQ(routes[0].method, verb::post);
@@ -191,6 +191,42 @@ TEST(router, routes_lists_registrations_in_order) {
     EXPECT_EQ(routes[1].method, verb::get);
     EXPECT_EQ(routes[1].pattern, "/healthz");
     EXPECT_EQ(routes[2].pattern, "/v1/events/{id}");
+    EXPECT_EQ(routes[0].who, access::listener);
+    EXPECT_EQ(routes[1].who, access::anyone);
+}
+
+// A last segment "*" serves a whole tree: none or more segments, handed over under "*".
+TEST(router, a_star_route_matches_the_rest_of_the_path) {
+    router r({"s3cret"});
+    r.add(verb::get, "/console/*", access::anyone, answer("console", "*"));
+    r.add(verb::get, "/v1/endpoints/{id}", access::listener, answer("get", "id"));
+    EXPECT_EQ(run(r, make_request(verb::get, "/console/")).body(), "console:");
+    EXPECT_EQ(run(r, make_request(verb::get, "/console")).body(), "console:");
+    EXPECT_EQ(run(r, make_request(verb::get, "/console/endpoints/ep_1")).body(), "console:endpoints/ep_1");
+    EXPECT_EQ(run(r, make_request(verb::get, "/console/assets/app.3f2a.js?v=1")).body(), "console:assets/app.3f2a.js");
+    EXPECT_EQ(run(r, make_request(verb::get, "/consoles")).result(), status::unauthorized);  // no match, no token
+    EXPECT_EQ(run(r, make_request(verb::get, "/consoles", "Bearer s3cret")).result(), status::not_found);
+    EXPECT_EQ(run(r, make_request(verb::post, "/console/x", "Bearer s3cret")).result(), status::method_not_allowed);
+}
+
+// The handler learns who called: a listener token, or nobody (on an open route).
+TEST(router, the_handler_is_told_whether_the_caller_has_a_token) {
+    router r({"s3cret"});
+    auto who = [](request&& req, const route_context& ctx, responder respond) {
+        respond(json_response(req, status::ok, ctx.who.has_listener_token ? "token" : "anonymous"));
+    };
+    r.add(verb::get, "/healthz", access::anyone, who);
+    EXPECT_EQ(run(r, make_request(verb::get, "/healthz")).body(), "anonymous");
+    EXPECT_EQ(run(r, make_request(verb::get, "/healthz", "Bearer s3cret")).body(), "token");
+    EXPECT_EQ(run(r, make_request(verb::get, "/healthz", "Bearer wrong")).body(), "anonymous");
+}
+
+TEST(body_response, serves_another_content_type) {
+    auto res = body_response(make_request(verb::get, "/"), status::ok, "text/plain; charset=utf-8", "hello");
+    EXPECT_EQ(res[beast_http::field::content_type], "text/plain; charset=utf-8");
+    EXPECT_EQ(res.body(), "hello");
+    EXPECT_EQ(res[beast_http::field::content_length], "5");
+    EXPECT_TRUE(res[beast_http::field::server].starts_with("webhookd/"));
 }
 
 TEST(json_response, copies_version_and_keep_alive_and_sets_headers) {

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "ingest/event_validator.hpp"
-#include "store/outbox_store.hpp"
 #include "store/open_outbox.hpp"
+#include "store/outbox_store.hpp"
 #include "support/temp_dir.hpp"
 
 namespace webhookd {
@@ -142,8 +142,8 @@ protected:
         return c ? *c : outbox_counts{};
     }
     std::vector<endpoint_record> endpoints(std::int64_t now_ms) {
-        return value<std::vector<endpoint_record>>(now_ms,
-                                                   [](outbox_store& s, std::int64_t now) { return s.load_endpoints(now); });
+        return value<std::vector<endpoint_record>>(
+            now_ms, [](outbox_store& s, std::int64_t now) { return s.load_endpoints(now); });
     }
 
     test::temp_dir dir;
@@ -216,7 +216,8 @@ TYPED_TEST(store_contract, a_claim_leases_due_deliveries_oldest_first_and_the_le
     EXPECT_EQ(got[1].event_id, "e2");
     EXPECT_EQ(got[0].attempt, 1);
     EXPECT_EQ(got[0].lease_until_ms, 1400);
-    EXPECT_EQ(got[0].envelope.substr(got[0].data_offset, got[0].envelope.size() - got[0].data_offset - 1), R"({"n":1})");
+    EXPECT_EQ(got[0].envelope.substr(got[0].data_offset, got[0].envelope.size() - got[0].data_offset - 1),
+              R"({"n":1})");
     // Leased: another claim before the lease ends gets only the third.
     auto rest = this->claim("ep_1", 10, 500, 1000, "b");
     ASSERT_EQ(rest.size(), 1u);
@@ -258,7 +259,8 @@ TYPED_TEST(store_contract, release_gives_back_only_the_owners_leases_and_release
     ASSERT_EQ(again.size(), 1u);
     EXPECT_EQ(again[0].id, mine[0].id);
     // At the start of the only instance, every lease goes.
-    auto all = this->template value<std::int64_t>(300, [](outbox_store& s, std::int64_t now) { return s.release_leases(now); });
+    auto all = this->template value<std::int64_t>(
+        300, [](outbox_store& s, std::int64_t now) { return s.release_leases(now); });
     EXPECT_EQ(all, 2);
     EXPECT_EQ(this->claim("ep_1", 10, 300).size(), 2u);
 }
@@ -333,7 +335,8 @@ TYPED_TEST(store_contract, delivery_ids_are_never_reused_across_deliveries_and_d
         EXPECT_EQ(std::count(seen.begin(), seen.end(), d[0].id), 0) << "id " << d[0].id << " again";
         seen.push_back(d[0].id);
         // The newest delivery dies each time: the next one must still get a new id.
-        ASSERT_TRUE(this->record(this->outcome(d[0], 200 + i, attempt_outcome::connect_error, false, true), 300 + i).ok());
+        ASSERT_TRUE(
+            this->record(this->outcome(d[0], 200 + i, attempt_outcome::connect_error, false, true), 300 + i).ok());
     }
     EXPECT_EQ(this->counts().dead_letters, 3);
     for (auto id : seen) {
@@ -348,9 +351,13 @@ TYPED_TEST(store_contract, a_parked_delivery_is_never_due_again_and_says_why) {
     this->ingest("e1", "a.b", 100);
     auto d = this->claim("ep_1", 1, 100, 50);
     ASSERT_EQ(d.size(), 1u);
-    ASSERT_TRUE(this->write(120, [&](outbox_store& s, std::int64_t now) { return s.park(d[0].id, "cannot record", now); }).ok());
+    ASSERT_TRUE(
+        this->write(120, [&](outbox_store& s, std::int64_t now) { return s.park(d[0].id, "cannot record", now); })
+            .ok());
     EXPECT_TRUE(this->claim("ep_1", 10, 1'000'000).empty());
-    EXPECT_EQ(this->template value<std::int64_t>(2'000'000, [](outbox_store& s, std::int64_t now) { return s.release_leases(now); }), 0);
+    EXPECT_EQ(this->template value<std::int64_t>(
+                  2'000'000, [](outbox_store& s, std::int64_t now) { return s.release_leases(now); }),
+              0);
     EXPECT_TRUE(this->claim("ep_1", 10, 2'000'000).empty());
     auto v = this->delivery(d[0].id);
     ASSERT_TRUE(v);
@@ -366,7 +373,8 @@ TYPED_TEST(store_contract, endpoints_are_created_patched_listed_and_loaded_with_
     this->create_endpoint("ep_2");
     endpoint_settings patch;
     patch.description = "renamed";
-    ASSERT_TRUE(this->write(5, [&](outbox_store& s, std::int64_t now) { return s.update_endpoint("ep_1", patch, now); }).ok());
+    ASSERT_TRUE(
+        this->write(5, [&](outbox_store& s, std::int64_t now) { return s.update_endpoint("ep_1", patch, now); }).ok());
     auto ep = this->endpoint("ep_1");
     ASSERT_TRUE(ep);
     EXPECT_EQ(ep->description, "renamed");
@@ -394,24 +402,30 @@ TYPED_TEST(store_contract, admin_writes_to_a_missing_endpoint_are_not_found) {
     endpoint_settings patch;
     patch.description = "x";
     auto code_of = [](const status& st) { return st.ok() ? std::optional<error_code>() : st.err().code; };
-    EXPECT_EQ(code_of(this->write(1, [&](outbox_store& s, std::int64_t now) { return s.update_endpoint("ep_no", patch, now); })),
+    EXPECT_EQ(code_of(this->write(
+                  1, [&](outbox_store& s, std::int64_t now) { return s.update_endpoint("ep_no", patch, now); })),
               error_code::not_found);
-    EXPECT_EQ(code_of(this->write(1, [](outbox_store& s, std::int64_t) -> status {
-                  auto r = s.delete_endpoint("ep_no");
-                  return r ? status(ok_v) : status(r.err());
-              })),
+    EXPECT_EQ(code_of(this->write(1,
+                                  [](outbox_store& s, std::int64_t) -> status {
+                                      auto r = s.delete_endpoint("ep_no");
+                                      return r ? status(ok_v) : status(r.err());
+                                  })),
               error_code::not_found);
-    EXPECT_EQ(code_of(this->write(1, [](outbox_store& s, std::int64_t now) -> status {
-                  auto r = s.set_paused("ep_no", true, now);
-                  return r ? status(ok_v) : status(r.err());
-              })),
+    EXPECT_EQ(code_of(this->write(1,
+                                  [](outbox_store& s, std::int64_t now) -> status {
+                                      auto r = s.set_paused("ep_no", true, now);
+                                      return r ? status(ok_v) : status(r.err());
+                                  })),
               error_code::not_found);
-    EXPECT_EQ(code_of(this->write(1, [](outbox_store& s, std::int64_t now) {
-                  return s.rotate_secret("ep_no", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", now, now, 10);
-              })),
+    EXPECT_EQ(code_of(this->write(1,
+                                  [](outbox_store& s, std::int64_t now) {
+                                      return s.rotate_secret("ep_no", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", now,
+                                                             now, 10);
+                                  })),
               error_code::not_found);
-    EXPECT_EQ(code_of(this->write(1, [](outbox_store& s, std::int64_t now) { return s.requeue_dead_letter(12345, now); })),
-              error_code::not_found);
+    EXPECT_EQ(
+        code_of(this->write(1, [](outbox_store& s, std::int64_t now) { return s.requeue_dead_letter(12345, now); })),
+        error_code::not_found);
     EXPECT_EQ(code_of(this->write(1, [](outbox_store& s, std::int64_t) { return s.delete_dead_letter(12345); })),
               error_code::not_found);
 }
@@ -423,9 +437,8 @@ TYPED_TEST(store_contract, a_paused_endpoint_keeps_the_wait_its_deliveries_had_l
     ASSERT_EQ(d.size(), 1u);
     ASSERT_TRUE(this->record(this->outcome(d[0], 100, attempt_outcome::http_error, false, false, 1100), 100).ok());
     auto pause = [&](bool paused, std::int64_t at) {
-        return this->template value<std::int64_t>(at, [paused](outbox_store& s, std::int64_t now) {
-            return s.set_paused("ep_1", paused, now);
-        });
+        return this->template value<std::int64_t>(
+            at, [paused](outbox_store& s, std::int64_t now) { return s.set_paused("ep_1", paused, now); });
     };
     pause(true, 600);  // 500 ms of the 1000 left
     EXPECT_EQ(this->endpoint("ep_1")->paused_ms, 600);
@@ -437,9 +450,9 @@ TYPED_TEST(store_contract, a_paused_endpoint_keeps_the_wait_its_deliveries_had_l
 TYPED_TEST(store_contract, a_rotation_keeps_the_old_secret_for_its_grace_period_and_at_most_max_previous) {
     this->create_endpoint("ep_1");
     const std::string next = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-    ASSERT_TRUE(this->write(100, [&](outbox_store& s, std::int64_t now) {
-                        return s.rotate_secret("ep_1", next, now + 1000, now, 10);
-                    }).ok());
+    ASSERT_TRUE(this->write(100, [&](outbox_store& s,
+                                     std::int64_t now) { return s.rotate_secret("ep_1", next, now + 1000, now, 10); })
+                    .ok());
     auto during = this->endpoints(500);
     ASSERT_EQ(during.size(), 1u);
     ASSERT_EQ(during[0].secrets.size(), 2u);
@@ -448,9 +461,12 @@ TYPED_TEST(store_contract, a_rotation_keeps_the_old_secret_for_its_grace_period_
     ASSERT_EQ(after[0].secrets.size(), 1u);
     EXPECT_EQ(after[0].secrets[0], next);
     // With no previous secret allowed, a rotation drops every older one at once.
-    ASSERT_TRUE(this->write(2000, [&](outbox_store& s, std::int64_t now) {
-                        return s.rotate_secret("ep_1", "whsec_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", now + 1000, now, 0);
-                    }).ok());
+    ASSERT_TRUE(this->write(2000,
+                            [&](outbox_store& s, std::int64_t now) {
+                                return s.rotate_secret("ep_1", "whsec_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", now + 1000,
+                                                       now, 0);
+                            })
+                    .ok());
     EXPECT_EQ(this->endpoints(2001)[0].secrets.size(), 1u);
 }
 
@@ -461,7 +477,8 @@ TYPED_TEST(store_contract, deleting_an_endpoint_cancels_its_pending_deliveries_a
     auto d = this->claim("ep_1", 1, 100);
     ASSERT_EQ(d.size(), 1u);
     ASSERT_TRUE(this->record(this->outcome(d[0], 100, attempt_outcome::success, true, false), 100).ok());
-    auto cancelled = this->template value<std::int64_t>(200, [](outbox_store& s, std::int64_t) { return s.delete_endpoint("ep_1"); });
+    auto cancelled = this->template value<std::int64_t>(
+        200, [](outbox_store& s, std::int64_t) { return s.delete_endpoint("ep_1"); });
     EXPECT_EQ(cancelled, 1);
     EXPECT_FALSE(this->endpoint("ep_1"));
     EXPECT_EQ(this->counts().pending, 0);
@@ -485,7 +502,8 @@ TYPED_TEST(store_contract, dead_letters_are_requeued_one_or_in_bulk_and_deleted)
     ASSERT_EQ(this->counts().dead_letters, 6);
 
     // One, by id: back in the outbox under the same id, due now, with a fresh ladder.
-    ASSERT_TRUE(this->write(1000, [&](outbox_store& s, std::int64_t now) { return s.requeue_dead_letter(dead[0], now); }).ok());
+    ASSERT_TRUE(
+        this->write(1000, [&](outbox_store& s, std::int64_t now) { return s.requeue_dead_letter(dead[0], now); }).ok());
     EXPECT_FALSE(this->store->get_dead_letter(dead[0]).value());
     auto back = this->claim("ep_1", 10, 1000);
     ASSERT_EQ(back.size(), 1u);
@@ -496,14 +514,12 @@ TYPED_TEST(store_contract, dead_letters_are_requeued_one_or_in_bulk_and_deleted)
     // In bulk, by endpoint: a dry run counts, the real one moves.
     dead_letter_filter f;
     f.endpoint_id = "ep_2";
-    auto dry = this->template value<requeue_result>(1100, [&](outbox_store& s, std::int64_t now) {
-        return s.requeue_dead_letters(f, now, true);
-    });
+    auto dry = this->template value<requeue_result>(
+        1100, [&](outbox_store& s, std::int64_t now) { return s.requeue_dead_letters(f, now, true); });
     EXPECT_EQ(dry.requeued, 3);
     EXPECT_EQ(this->counts().dead_letters, 5);
-    auto real = this->template value<requeue_result>(1100, [&](outbox_store& s, std::int64_t now) {
-        return s.requeue_dead_letters(f, now, false);
-    });
+    auto real = this->template value<requeue_result>(
+        1100, [&](outbox_store& s, std::int64_t now) { return s.requeue_dead_letters(f, now, false); });
     EXPECT_EQ(real.requeued, 3);
     EXPECT_EQ(this->counts().dead_letters, 2);
     EXPECT_EQ(this->claim("ep_2", 10, 1100).size(), 3u);
@@ -513,11 +529,14 @@ TYPED_TEST(store_contract, dead_letters_are_requeued_one_or_in_bulk_and_deleted)
     EXPECT_EQ(this->store->list_dead_letters(dead_letter_filter{}, page_request{}).value().size(), 1u);
 
     // A dead letter whose endpoint is gone has nowhere to go: conflict, and skipped in bulk.
-    ASSERT_TRUE(this->write(1300, [](outbox_store& s, std::int64_t) -> status {
-                        auto r = s.delete_endpoint("ep_1");
-                        return r ? status(ok_v) : status(r.err());
-                    }).ok());
-    auto orphan = this->write(1400, [&](outbox_store& s, std::int64_t now) { return s.requeue_dead_letter(dead[2], now); });
+    ASSERT_TRUE(this->write(1300,
+                            [](outbox_store& s, std::int64_t) -> status {
+                                auto r = s.delete_endpoint("ep_1");
+                                return r ? status(ok_v) : status(r.err());
+                            })
+                    .ok());
+    auto orphan =
+        this->write(1400, [&](outbox_store& s, std::int64_t now) { return s.requeue_dead_letter(dead[2], now); });
     ASSERT_FALSE(orphan.ok());
     EXPECT_EQ(orphan.err().code, error_code::conflict);
     auto skipped = this->template value<requeue_result>(1400, [](outbox_store& s, std::int64_t now) {
@@ -539,14 +558,12 @@ TYPED_TEST(store_contract, purges_remove_what_is_past_the_cutoff_at_most_limit_a
     ASSERT_TRUE(this->record(this->outcome(d[2], 100, attempt_outcome::http_error, false, true), 1000).ok());
     ASSERT_TRUE(this->record(this->outcome(d[3], 100, attempt_outcome::http_error, false, true), 5000).ok());
     auto purge_dead = [&](std::int64_t cutoff, std::size_t limit) {
-        return this->template value<std::int64_t>(9000, [&](outbox_store& s, std::int64_t) {
-            return s.purge_dead_letters(cutoff, limit);
-        });
+        return this->template value<std::int64_t>(
+            9000, [&](outbox_store& s, std::int64_t) { return s.purge_dead_letters(cutoff, limit); });
     };
     auto purge_delivered = [&](std::int64_t cutoff, std::size_t limit) {
-        return this->template value<std::int64_t>(9000, [&](outbox_store& s, std::int64_t) {
-            return s.purge_delivered(cutoff, limit);
-        });
+        return this->template value<std::int64_t>(
+            9000, [&](outbox_store& s, std::int64_t) { return s.purge_delivered(cutoff, limit); });
     };
     EXPECT_EQ(purge_dead(2000, 10), 1);
     EXPECT_FALSE(this->store->get_dead_letter(d[2].id).value());

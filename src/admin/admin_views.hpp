@@ -1,0 +1,30 @@
+#pragma once
+// How the admin API shows what it reads: the JSON of endpoints, deliveries, dead letters and
+// attempts, and the dlv_<id> form of delivery ids. Pure functions.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "store/admin_types.hpp"
+
+namespace webhookd::admin {
+
+using json = nlohmann::ordered_json;
+
+json time_or_null(const std::optional<std::int64_t>& ms);  // RFC 3339 with milliseconds, or null
+json text_or_null(const std::string& s);                   // null for ""
+
+// "dlv_42" for 42; the inverse takes "dlv_42" or "42", nullopt for anything else.
+std::string delivery_name(std::int64_t id);
+std::optional<std::int64_t> parse_delivery_id(std::string_view text);
+
+// An endpoint, its secret masked unless revealed_secret (the create answer shows it once).
+json endpoint_json(const endpoint_view& e, const std::optional<std::string>& revealed_secret = std::nullopt);
+json attempt_json(const attempt_view& a);
+json delivery_json(const delivery_view& d, bool with_attempts);
+
+}  // namespace webhookd::admin
