@@ -3,6 +3,7 @@
 // parsed from commented JSON. Parsing is pure (no environment, no files) so tests feed
 // it strings; load_config() reads a file and apply_environment() adds the env overrides.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -13,11 +14,26 @@
 #include <string_view>
 #include <vector>
 
+#include "webhookd/net.hpp"
 #include "webhookd/result.hpp"
 
 namespace webhookd {
 
 using duration = std::chrono::milliseconds;
+
+// The choices of the keys that name one of a few words, each with its config spelling.
+enum class sync_mode { off, normal, full, extra };                       // storage.synchronous
+enum class log_level { trace, debug, info, warn, error, critical, off };  // log.level
+enum class log_format { text, json };                                     // log.format
+
+inline constexpr std::array<std::string_view, 4> sync_mode_names{"off", "normal", "full", "extra"};
+inline constexpr std::array<std::string_view, 7> log_level_names{"trace", "debug",    "info", "warn",
+                                                                 "error", "critical", "off"};
+inline constexpr std::array<std::string_view, 2> log_format_names{"text", "json"};
+
+constexpr std::string_view to_string(sync_mode m) { return sync_mode_names[static_cast<std::size_t>(m)]; }
+constexpr std::string_view to_string(log_level l) { return log_level_names[static_cast<std::size_t>(l)]; }
+constexpr std::string_view to_string(log_format f) { return log_format_names[static_cast<std::size_t>(f)]; }
 
 // One HTTP listener (ingest or admin).
 struct listener_config {
@@ -39,7 +55,7 @@ struct admin_config : listener_config {};
 
 struct storage_config {
     std::string path = "webhookd.db";
-    std::string synchronous = "full";            // off | normal | full | extra
+    sync_mode synchronous = sync_mode::full;
     duration busy_timeout = std::chrono::seconds(5);
     duration delivered_retention = std::chrono::hours(24 * 7);
     std::string secret_key_file;                 // key that encrypts endpoint secrets at rest; "" = stored in clear
@@ -49,7 +65,7 @@ struct delivery_config {
     duration timeout = std::chrono::seconds(30);
     std::size_t max_in_flight = 1024;
     std::size_t max_in_flight_per_endpoint = 64;
-    std::vector<std::string> allowed_cidrs;      // "10.0.0.0/8", "fd00::/8", ...
+    std::vector<cidr> allowed_cidrs;             // parsed from "10.0.0.0/8", "fd00::/8", ...
     std::string ca_file;                         // extra PEM CA bundle; "" = system store only
     bool dangerous_skip_tls_verify = false;      // never in production: no certificate checks
 };
@@ -65,8 +81,8 @@ struct dead_letter_config {
 };
 
 struct log_config {
-    std::string level = "info";                  // trace|debug|info|warn|error|critical|off
-    std::string format = "text";                 // text | json
+    log_level level = log_level::info;
+    log_format format = log_format::text;
     std::string file;                            // "" = stderr; else appended to, reopened on SIGHUP
 };
 

@@ -54,11 +54,15 @@ std::optional<std::string> get(const query_map& m, std::string_view key) {
 
 context::context(asio::io_context& i, const config& c, writer& w, reader& r, std::shared_ptr<dispatcher> d,
                  delivery_client& cl, metrics& m, const clock& k, std::shared_ptr<spdlog::logger> l)
-    : ioc(i), db_writer(w), db_reader(r), dispatch(std::move(d)), client(cl), stats(m), clk(k), log(std::move(l)) {
-    for (const auto& text : c.delivery.allowed_cidrs) {
-        if (auto parsed = parse_cidr(text)) allowed_cidrs.push_back(*parsed);
-    }
-}
+    : ioc(i),
+      db_writer(w),
+      db_reader(r),
+      dispatch(std::move(d)),
+      client(cl),
+      stats(m),
+      clk(k),
+      log(std::move(l)),
+      allowed_cidrs(c.delivery.allowed_cidrs) {}
 
 // Runs apply(store, now) in the writer's next group; then(status) runs on an io thread
 // after the commit. The dispatcher reloads after every change.

@@ -28,10 +28,6 @@ constexpr std::size_t max_schedule_entries = 100;
 constexpr std::size_t max_io_threads = 64;
 
 constexpr std::string_view duration_example = R"(a duration like "50ms", "5m", "24h")";
-constexpr std::array<std::string_view, 7> log_levels{"trace", "debug",    "info", "warn",
-                                                     "error", "critical", "off"};
-constexpr std::array<std::string_view, 2> log_formats{"text", "json"};
-constexpr std::array<std::string_view, 4> sync_modes{"off", "normal", "full", "extra"};
 
 error config_error(std::string message) { return error{error_code::invalid_config, std::move(message)}; }
 
@@ -55,43 +51,9 @@ std::string one_of(const std::array<std::string_view, N>& names) {
     return text;
 }
 
-template <std::size_t N>
-bool contains(const std::array<std::string_view, N>& names, std::string_view name) {
-    return std::find(names.begin(), names.end(), name) != names.end();
-}
 
 bool all_digits(std::string_view text) {
     return std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-struct host_port {
-    std::string host;  // without brackets
-    std::uint16_t port = 0;
-};
-
-// "host:port" or "[ipv6]:port", port 0-65535 (0: any free port); host is an IP address or a DNS name.
-std::optional<host_port> parse_listen(std::string_view text) {
-    const std::size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    std::string_view host = text.substr(0, colon);
-    const std::string_view port_text = text.substr(colon + 1);
-
-    if (port_text.empty() || port_text.size() > 5 || !all_digits(port_text)) return std::nullopt;
-    const unsigned long port = std::stoul(std::string(port_text));
-    if (port > 65535) return std::nullopt;
-
-    boost::system::error_code ec;
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-        host = host.substr(1, host.size() - 2);
-        ip::make_address_v6(std::string(host), ec);
-        if (ec || host.find('%') != std::string_view::npos) return std::nullopt;
-    } else {
-        const bool name_chars = std::all_of(host.begin(), host.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
-        });
-        if (host.empty() || !name_chars) return std::nullopt;
-    }
-    return host_port{std::string(host), static_cast<std::uint16_t>(port)};
 }
 
 bool is_loopback_host(const std::string& host) {
@@ -114,20 +76,6 @@ bool is_token(std::string_view text) {
     return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
-// "10.0.0.0/8", "fd00::/8", or a bare address (a single host).
-bool is_valid_cidr(std::string_view text) {
-    const std::size_t slash = text.find('/');
-    const std::string address_text(text.substr(0, slash));
-    if (address_text.find('%') != std::string::npos) return false;
-    boost::system::error_code ec;
-    const ip::address address = ip::make_address(address_text, ec);
-    if (ec) return false;
-    if (slash == std::string_view::npos) return true;
-
-    const std::string_view prefix = text.substr(slash + 1);
-    if (prefix.empty() || prefix.size() > 3 || !all_digits(prefix)) return false;
-    return std::stoi(std::string(prefix)) <= (address.is_v4() ? 32 : 128);
-}
 
 // A reader checks one JSON value found at `key` and stores it; nullopt on success.
 using failure = std::optional<error>;
@@ -212,13 +160,21 @@ reader count_reader(std::size_t& out, std::size_t max = std::numeric_limits<std:
     };
 }
 
+// The index of `name` in names, or nullopt.
 template <std::size_t N>
-reader choice_reader(std::string& out, const std::array<std::string_view, N>& choices) {
+std::optional<std::size_t> index_of(const std::array<std::string_view, N>& names, std::string_view name) {
+    auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) return std::nullopt;
+    return static_cast<std::size_t>(it - names.begin());
+}
+
+// One of `choices`, stored as the enumerator of the same index.
+template <class E, std::size_t N>
+reader choice_reader(E& out, const std::array<std::string_view, N>& choices) {
     return [&out, &choices](const json& value, const std::string& key) -> failure {
-        if (!value.is_string() || !contains(choices, value.get_ref<const std::string&>())) {
-            return bad_value(key, value, one_of(choices));
-        }
-        out = value.get<std::string>();
+        auto index = value.is_string() ? index_of(choices, value.get_ref<const std::string&>()) : std::nullopt;
+        if (!index) return bad_value(key, value, one_of(choices));
+        out = static_cast<E>(*index);
         return std::nullopt;
     };
 }
@@ -252,7 +208,7 @@ reader optional_path_reader(std::string& out) {
 
 reader listen_reader(std::string& out) {
     return [&out](const json& value, const std::string& key) -> failure {
-        if (!value.is_string() || !parse_listen(value.get_ref<const std::string&>())) {
+        if (!value.is_string() || !parse_host_port(value.get_ref<const std::string&>())) {
             return bad_value(
                 key, value,
                 R"(host:port with a port from 0 to 65535, like "127.0.0.1:8080" or "[::1]:8080")");
@@ -274,6 +230,22 @@ reader string_list_reader(std::vector<std::string>& out, bool (*valid)(std::stri
                 return bad_value(key + "[" + std::to_string(i) + "]", item, expected);
             }
             items.push_back(item.get<std::string>());
+        }
+        out = std::move(items);
+        return std::nullopt;
+    };
+}
+
+// An array of CIDRs, parsed here once; errors name the element ("key[2]").
+reader cidr_list_reader(std::vector<cidr>& out) {
+    return [&out](const json& value, const std::string& key) -> failure {
+        if (!value.is_array()) return bad_value(key, value, "an array");
+        std::vector<cidr> items;
+        for (std::size_t i = 0; i < value.size(); ++i) {
+            const json& item = value[i];
+            auto parsed = item.is_string() ? parse_cidr(item.get_ref<const std::string&>()) : std::nullopt;
+            if (!parsed) return bad_value(key + "[" + std::to_string(i) + "]", item, R"(an IPv4 or IPv6 CIDR like "10.0.0.0/8")");
+            items.push_back(*parsed);
         }
         out = std::move(items);
         return std::nullopt;
@@ -330,7 +302,7 @@ std::vector<field> config_fields(config& c) {
         {"storage",
          object_reader({
              {"path", path_reader(c.storage.path)},
-             {"synchronous", choice_reader(c.storage.synchronous, sync_modes)},
+             {"synchronous", choice_reader(c.storage.synchronous, sync_mode_names)},
              {"busy_timeout", duration_reader(c.storage.busy_timeout, false)},
              {"delivered_retention", duration_reader(c.storage.delivered_retention, true)},
              {"secret_key_file", optional_path_reader(c.storage.secret_key_file)},
@@ -340,8 +312,7 @@ std::vector<field> config_fields(config& c) {
              {"timeout", duration_reader(c.delivery.timeout, false)},
              {"max_in_flight", count_reader(c.delivery.max_in_flight)},
              {"max_in_flight_per_endpoint", count_reader(c.delivery.max_in_flight_per_endpoint)},
-             {"allowed_cidrs", string_list_reader(c.delivery.allowed_cidrs, is_valid_cidr,
-                                                  R"(an IPv4 or IPv6 CIDR like "10.0.0.0/8")")},
+             {"allowed_cidrs", cidr_list_reader(c.delivery.allowed_cidrs)},
              {"ca_file", optional_path_reader(c.delivery.ca_file)},
              {"dangerous_skip_tls_verify", bool_reader(c.delivery.dangerous_skip_tls_verify)},
          })},
@@ -355,8 +326,8 @@ std::vector<field> config_fields(config& c) {
              {"purge_interval", duration_reader(c.dead_letter.purge_interval, false)},
          })},
         {"log", object_reader({
-                    {"level", choice_reader(c.log.level, log_levels)},
-                    {"format", choice_reader(c.log.format, log_formats)},
+                    {"level", choice_reader(c.log.level, log_level_names)},
+                    {"format", choice_reader(c.log.format, log_format_names)},
                     {"file", optional_path_reader(c.log.file)},
                 })},
         {"io_threads", count_reader(c.io_threads, max_io_threads)},
@@ -366,7 +337,7 @@ std::vector<field> config_fields(config& c) {
 }
 
 status validate_listener(const listener_config& l, std::string_view name, std::string_view env) {
-    const auto address = parse_listen(l.listen);
+    const auto address = parse_host_port(l.listen);
     if (!address) {
         return config_error(std::string(name) + ".listen is \"" + l.listen +
                             "\", which is not host:port with a port from 0 to 65535");
@@ -470,7 +441,7 @@ void apply_environment(config& cfg, const std::function<const char*(const char*)
         std::string name = level;
         if (name == "warning") name = "warn";
         if (name == "err") name = "error";
-        if (contains(log_levels, name)) cfg.log.level = name;
+        if (auto index = index_of(log_level_names, name)) cfg.log.level = static_cast<log_level>(*index);
     }
 }
 
@@ -484,6 +455,16 @@ status validate(const config& cfg) {
     return ok_v;
 }
 
+namespace {
+
+std::vector<std::string> cidr_texts(const std::vector<cidr>& cidrs) {
+    std::vector<std::string> out;
+    for (const auto& c : cidrs) out.push_back(to_string(c));
+    return out;
+}
+
+}  // namespace
+
 std::string to_json(const config& cfg) {
     nlohmann::ordered_json j;
     j["ingest"] = listener_json(cfg.ingest);
@@ -492,7 +473,7 @@ std::string to_json(const config& cfg) {
     j["admin"] = listener_json(cfg.admin);
     j["storage"] = {
         {"path", cfg.storage.path},
-        {"synchronous", cfg.storage.synchronous},
+        {"synchronous", to_string(cfg.storage.synchronous)},
         {"busy_timeout", format_duration(cfg.storage.busy_timeout)},
         {"delivered_retention", format_duration(cfg.storage.delivered_retention)},
         {"secret_key_file", cfg.storage.secret_key_file},  // the path only: the key is read at start-up
@@ -501,7 +482,7 @@ std::string to_json(const config& cfg) {
         {"timeout", format_duration(cfg.delivery.timeout)},
         {"max_in_flight", cfg.delivery.max_in_flight},
         {"max_in_flight_per_endpoint", cfg.delivery.max_in_flight_per_endpoint},
-        {"allowed_cidrs", cfg.delivery.allowed_cidrs},
+        {"allowed_cidrs", cidr_texts(cfg.delivery.allowed_cidrs)},
         {"ca_file", cfg.delivery.ca_file},
         {"dangerous_skip_tls_verify", cfg.delivery.dangerous_skip_tls_verify},
     };
@@ -512,7 +493,7 @@ std::string to_json(const config& cfg) {
         {"retention", format_duration(cfg.dead_letter.retention)},
         {"purge_interval", format_duration(cfg.dead_letter.purge_interval)},
     };
-    j["log"] = {{"level", cfg.log.level}, {"format", cfg.log.format}, {"file", cfg.log.file}};
+    j["log"] = {{"level", to_string(cfg.log.level)}, {"format", to_string(cfg.log.format)}, {"file", cfg.log.file}};
     j["io_threads"] = cfg.io_threads;
     j["shutdown_timeout"] = format_duration(cfg.shutdown_timeout);
     j["drain_delay"] = format_duration(cfg.drain_delay);

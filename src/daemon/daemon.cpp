@@ -82,9 +82,9 @@ struct daemon::impl {
 };
 
 status daemon::impl::start() {
-    if (cfg.storage.synchronous != "full" && cfg.storage.synchronous != "extra") {
+    if (cfg.storage.synchronous != sync_mode::full && cfg.storage.synchronous != sync_mode::extra) {
         log->warn("storage.synchronous is {}: an acknowledged event can be lost on power failure",
-                  cfg.storage.synchronous);
+                  to_string(cfg.storage.synchronous));
     }
     std::shared_ptr<const secret_box> secrets;
     if (cfg.storage.secret_key_file.empty()) {
@@ -115,9 +115,7 @@ status daemon::impl::start() {
     // Keep as many connections to an origin as attempts may run at once against it: a
     // smaller pool closed and reopened most connections of every busy burst.
     client_options.max_idle_per_host = cfg.delivery.max_in_flight_per_endpoint;
-    for (const auto& c : cfg.delivery.allowed_cidrs) {
-        if (auto parsed = parse_cidr(c)) client_options.allowed_cidrs.push_back(*parsed);
-    }
+    client_options.allowed_cidrs = cfg.delivery.allowed_cidrs;
     try {
         client = std::make_unique<delivery_client>(ioc, std::move(client_options), log);
     } catch (const std::exception& e) {  // an unreadable delivery.ca_file

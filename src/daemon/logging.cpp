@@ -84,7 +84,7 @@ result<std::shared_ptr<spdlog::logger>> make_logger(const log_config& cfg) {
         sink = std::move(file);
     }
     auto log = std::make_shared<spdlog::logger>("webhookd", std::move(sink));
-    if (cfg.format == "json") {
+    if (cfg.format == log_format::json) {
         auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
         formatter->add_flag<json_message_flag>('*').set_pattern(
             R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%*"})");
@@ -92,7 +92,7 @@ result<std::shared_ptr<spdlog::logger>> make_logger(const log_config& cfg) {
     } else {
         log->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
     }
-    log->set_level(spdlog::level::from_str(cfg.level));
+    log->set_level(spdlog::level::from_str(std::string(to_string(cfg.level))));
     log->flush_on(spdlog::level::info);
     return log;
 }

@@ -201,34 +201,6 @@ std::optional<ip::address_v6> parse_v6(std::string_view text) {
 
 }  // namespace
 
-std::optional<cidr> parse_cidr(std::string_view text) {
-    const std::size_t slash = text.find('/');
-    const std::string_view address_text = text.substr(0, slash);
-    // Strict forms only: a config file is no place for "127.1" or a zone.
-    if (address_text.empty() || !all_of_chars(address_text, is_v6_char)) return std::nullopt;
-    boost::system::error_code ec;
-    const ip::address address = ip::make_address(std::string(address_text), ec);
-    if (ec) return std::nullopt;
-
-    const unsigned width = address.is_v4() ? 32 : 128;
-    unsigned prefix_length = width;
-    if (slash != std::string_view::npos) {
-        const std::string_view digits = text.substr(slash + 1);
-        if (digits.empty() || digits.size() > 3 || !all_of_chars(digits, is_digit)) return std::nullopt;
-        prefix_length = 0;
-        for (char c : digits) prefix_length = prefix_length * 10 + static_cast<unsigned>(c - '0');
-        if (prefix_length > width) return std::nullopt;
-    }
-
-    const auto length = static_cast<unsigned short>(prefix_length);
-    if (address.is_v4()) return cidr{ip::network_v4(address.to_v4(), length).network(), prefix_length};
-    return cidr{ip::network_v6(address.to_v6(), length).network(), prefix_length};
-}
-
-std::string to_string(const cidr& c) {
-    return c.network.to_string() + "/" + std::to_string(c.prefix_length);
-}
-
 bool cidr_contains(const cidr& c, const ip::address& a) {
     const std::optional<std::uint32_t> v4 = as_v4(a);
     if (c.network.is_v4()) return v4 && v4_in(*v4, c.network.to_v4().to_uint(), c.prefix_length);

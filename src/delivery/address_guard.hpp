@@ -22,25 +22,11 @@
 #include <string>
 #include <string_view>
 
+#include "webhookd/net.hpp"
+
 namespace webhookd {
 
-// An IPv4 or IPv6 network: an address with every bit past prefix_length zero.
-struct cidr {
-    boost::asio::ip::address network;
-    unsigned prefix_length = 0;  // 0..32 for IPv4, 0..128 for IPv6
-
-    friend bool operator==(const cidr&, const cidr&) = default;
-};
-
-// Parses "10.0.0.0/8", "fd00::/8" or a bare address (a /32 or /128). The address is a strict
-// dotted quad or an RFC 4291 IPv6 address without a zone ("%eth0"); the prefix is 1 to 3
-// decimal digits no larger than the family's width (the same syntax config's is_valid_cidr
-// accepts). Host bits may be set and are cleared: "10.1.2.3/8" is 10.0.0.0/8.
-// Returns nullopt on anything else, including "10.0.0.0/33", "::/129" and "127.1/8".
-std::optional<cidr> parse_cidr(std::string_view text);
-
-// "10.0.0.0/8", "fd00::/8".
-std::string to_string(const cidr& c);
+// cidr, parse_cidr and to_string(cidr) are in webhookd/net.hpp (the config holds them).
 
 // True when a lies inside c. The IPv6 zone of a is ignored. IPv4 and IPv4-mapped IPv6 are one
 // space: an IPv4 cidr contains ::ffff:a.b.c.d when it contains a.b.c.d, and an IPv6 cidr

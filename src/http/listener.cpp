@@ -17,29 +17,6 @@ namespace {
 constexpr auto accept_backoff = std::chrono::milliseconds(50);
 }  // namespace
 
-bool split_host_port(const std::string& listen, std::string& host, unsigned short& port) {
-    std::string port_text;
-    if (!listen.empty() && listen.front() == '[') {
-        auto close = listen.find(']');
-        if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') return false;
-        host = listen.substr(1, close - 1);
-        port_text = listen.substr(close + 2);
-    } else {
-        auto colon = listen.rfind(':');
-        if (colon == std::string::npos || colon == 0) return false;
-        host = listen.substr(0, colon);
-        port_text = listen.substr(colon + 1);
-    }
-    if (port_text.empty() || port_text.size() > 5) return false;
-    unsigned long p = 0;
-    for (char c : port_text) {
-        if (c < '0' || c > '9') return false;
-        p = p * 10 + static_cast<unsigned long>(c - '0');
-    }
-    if (p > 65535) return false;
-    port = static_cast<unsigned short>(p);
-    return true;
-}
 
 listener::listener(asio::io_context& ioc, const listener_config& cfg, std::string name, request_handler& handler,
                    std::shared_ptr<spdlog::logger> log)
@@ -54,16 +31,16 @@ listener::listener(asio::io_context& ioc, const listener_config& cfg, std::strin
 listener::~listener() = default;
 
 webhookd::status listener::bind() {
-    std::string host;
-    unsigned short port = 0;
-    if (!split_host_port(cfg_->listen, host, port)) {
-        return error{error_code::listen_failed, name_ + ".listen is not host:port: " + cfg_->listen};
-    }
+    // The same parse as the config's check at start-up (webhookd/net.hpp).
+    auto address = parse_host_port(cfg_->listen);
+    if (!address) return error{error_code::listen_failed, name_ + ".listen is not host:port: " + cfg_->listen};
     boost::system::error_code ec;
     tcp::resolver resolver(ioc_);
-    auto found = resolver.resolve(host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    auto found = resolver.resolve(address->host, std::to_string(address->port),
+                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
     if (ec || found.empty()) {
-        return error{error_code::listen_failed, "cannot resolve " + name_ + ".listen host " + host + ": " + ec.message()};
+        return error{error_code::listen_failed,
+                     "cannot resolve " + name_ + ".listen host " + address->host + ": " + ec.message()};
     }
     tcp::endpoint ep = found.begin()->endpoint();
     acceptor_.open(ep.protocol(), ec);

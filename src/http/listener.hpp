@@ -53,7 +53,4 @@ private:
     std::uint64_t next_session_id_ = 1;
 };
 
-// Splits "host:port" / "[v6]:port". False when malformed.
-bool split_host_port(const std::string& listen, std::string& host, unsigned short& port);
-
 }  // namespace webhookd::http

@@ -32,11 +32,11 @@ secure_delete_scope::~secure_delete_scope() {
     }
 }
 
-sqlite_outbox_store::sqlite_outbox_store(std::unique_ptr<sqlite::connection> db, std::string synchronous,
+sqlite_outbox_store::sqlite_outbox_store(std::unique_ptr<sqlite::connection> db, sync_mode synchronous,
                                          std::shared_ptr<const secret_box> secrets)
     : db_(std::move(db)),
       secrets_(std::move(secrets)),
-      synchronous_(std::move(synchronous)),
+      synchronous_(synchronous),
       current_sync_(synchronous_) {}
 
 result<std::string> sqlite_outbox_store::stored_secret(std::string_view endpoint_id, const std::string& secret) const {
@@ -96,9 +96,9 @@ void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::i
         // Lazy groups commit without fsync (synchronous=NORMAL writes the WAL and syncs only
         // at checkpoints); any durable unit makes the whole group wait for its fsync.
         bool durable = std::any_of(units.begin(), units.end(), [](const write_unit* u) { return u->durable(); });
-        const std::string& mode = durable || synchronous_ == "off" ? synchronous_ : std::string("normal");
+        sync_mode mode = durable || synchronous_ == sync_mode::off ? synchronous_ : sync_mode::normal;
         if (mode != current_sync_) {
-            db_->exec("PRAGMA synchronous = " + mode);
+            db_->exec("PRAGMA synchronous = " + std::string(to_string(mode)));
             current_sync_ = mode;
         }
         sqlite::transaction tx(*db_);
@@ -513,7 +513,7 @@ result<std::unique_ptr<outbox_store>> open_sqlite_outbox(const storage_config& c
         auto db = std::make_unique<sqlite::connection>(cfg.path);
         sqlite3_busy_timeout(db->handle(), static_cast<int>(cfg.busy_timeout.count()));
         db->exec("PRAGMA journal_mode = WAL");
-        db->exec("PRAGMA synchronous = " + cfg.synchronous);
+        db->exec("PRAGMA synchronous = " + std::string(to_string(cfg.synchronous)));
         db->exec("PRAGMA foreign_keys = ON");
         // Statement journals (each write unit runs in a savepoint) in memory: on disk, every
         // group commit created, wrote page by page and deleted a temp file, which was half

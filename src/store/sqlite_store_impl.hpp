@@ -9,6 +9,7 @@
 #include "store/outbox_store.hpp"
 #include "store/secret_box.hpp"
 #include "store/sqlite.hpp"
+#include "webhookd/config.hpp"
 
 namespace webhookd::detail {
 
@@ -40,10 +41,10 @@ private:
 
 class sqlite_outbox_store final : public outbox_store {
 public:
-    // synchronous: the configured mode ("full"), which durable commits use. secrets: the
+    // synchronous: the configured mode (full), which durable commits use. secrets: the
     // key that endpoint secrets are sealed with (storage.secret_key_file), or null to store
     // them in clear.
-    sqlite_outbox_store(std::unique_ptr<sqlite::connection> db, std::string synchronous,
+    sqlite_outbox_store(std::unique_ptr<sqlite::connection> db, sync_mode synchronous,
                         std::shared_ptr<const secret_box> secrets);
 
     void write_group(std::span<write_unit* const> units, std::int64_t now_ms) override;
@@ -109,8 +110,8 @@ private:
 
     std::unique_ptr<sqlite::connection> db_;
     std::shared_ptr<const secret_box> secrets_;  // null: secrets stored in clear
-    std::string synchronous_;   // the configured mode, for durable commits
-    std::string current_sync_;  // the connection's mode now
+    sync_mode synchronous_;   // the configured mode, for durable commits
+    sync_mode current_sync_;  // the connection's mode now
     std::vector<route> routes_;
     // PRAGMA data_version the cache was read at (-1: never). It moves only for other
     // connections' commits: a write to endpoints through this store must reset it.

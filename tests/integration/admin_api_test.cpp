@@ -41,7 +41,7 @@ struct switchable_receiver {
 class admin_api : public test::daemon_test {
 protected:
     void configure(config& cfg) override {
-        cfg.delivery.allowed_cidrs = {"127.0.0.0/8"};
+        cfg.delivery.allowed_cidrs = test::cidrs({"127.0.0.0/8"});
         cfg.delivery.timeout = 2s;
         cfg.retry.schedule = {0ms};
         cfg.retry.jitter = 0;

@@ -28,7 +28,7 @@ std::string status_response(int code) {
 class delivery : public test::daemon_test {
 protected:
     void configure(config& cfg) override {
-        cfg.delivery.allowed_cidrs = {"127.0.0.0/8"};
+        cfg.delivery.allowed_cidrs = test::cidrs({"127.0.0.0/8"});
         cfg.delivery.timeout = 2s;
         cfg.retry.schedule = {0ms, 20ms, 20ms};
         cfg.retry.jitter = 0;

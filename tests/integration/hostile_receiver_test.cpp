@@ -138,7 +138,7 @@ protected:
         ca_dir_ = nullptr;
     }
     void configure(config& cfg) override {
-        cfg.delivery.allowed_cidrs = {"127.0.0.1/32"};  // and nothing else: not 169.254.169.254
+        cfg.delivery.allowed_cidrs = test::cidrs({"127.0.0.1/32"});  // and nothing else: not 169.254.169.254
         cfg.delivery.ca_file = files_.ca_cert;
         cfg.delivery.timeout = attempt_timeout;
         cfg.retry.schedule = {0ms};  // one attempt, then a dead letter

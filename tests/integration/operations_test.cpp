@@ -279,7 +279,7 @@ TEST(operations, metrics_match_a_scripted_scenario) {
     test::temp_dir dir;
     auto db = dir.file("webhookd.db");
     auto cfg = test::test_config(dir);
-    cfg.delivery.allowed_cidrs = {"127.0.0.0/8"};
+    cfg.delivery.allowed_cidrs = test::cidrs({"127.0.0.0/8"});
     cfg.retry.schedule = {0ms, 20ms};  // two attempts, then dead
     cfg.retry.jitter = 0;
     test::daemon_runner runner(cfg);

@@ -39,7 +39,7 @@ void expect_receiver_accepts(test::process& receiver, const std::vector<std::str
     ASSERT_NE(port, 0) << receiver.output();
     test::temp_dir dir;
     auto cfg = test::test_config(dir);
-    cfg.delivery.allowed_cidrs = {"127.0.0.0/8"};
+    cfg.delivery.allowed_cidrs = test::cidrs({"127.0.0.0/8"});
     cfg.retry.schedule = {0ms};
     test::daemon_runner runner(cfg);
     test::add_endpoint(dir.file("webhookd.db"), {.id = "ep_1", .url = "http://127.0.0.1:" + std::to_string(port) + "/webhooks/yapp"});

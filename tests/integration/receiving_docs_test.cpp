@@ -137,7 +137,7 @@ void deliver_to_every_format(
 
     test::temp_dir dir;
     auto cfg = test::test_config(dir);
-    cfg.delivery.allowed_cidrs = {"127.0.0.0/8"};
+    cfg.delivery.allowed_cidrs = test::cidrs({"127.0.0.0/8"});
     cfg.retry.schedule = {0ms};
     test::daemon_runner runner(cfg);  // while the receivers start up
     auto db = dir.file("webhookd.db");

@@ -31,7 +31,7 @@ protected:
     }
     void TearDown() override { test::faultfs::fail_writes(0); }
     void configure(config& cfg) override {
-        cfg.delivery.allowed_cidrs = {"127.0.0.0/8"};
+        cfg.delivery.allowed_cidrs = test::cidrs({"127.0.0.0/8"});
         cfg.delivery.timeout = 2s;  // leases last timeout + 30 s: far longer than these tests
         cfg.retry.schedule = {0ms, 20ms, 20ms};
         cfg.retry.jitter = 0;

@@ -20,6 +20,17 @@
 
 namespace webhookd::test {
 
+// Parsed CIDRs, for delivery.allowed_cidrs. Throws on a bad one (a typo in the test).
+inline std::vector<cidr> cidrs(std::initializer_list<std::string_view> texts) {
+    std::vector<cidr> out;
+    for (auto t : texts) {
+        auto c = parse_cidr(t);
+        if (!c) throw std::invalid_argument("not a CIDR: " + std::string(t));
+        out.push_back(*c);
+    }
+    return out;
+}
+
 inline config test_config(const temp_dir& dir) {
     config cfg;
     cfg.ingest.listen = "127.0.0.1:0";
