@@ -14,6 +14,14 @@ namespace webhookd::admin {
 
 namespace {
 
+// The delivery id in the path ("dlv_42"); answers 404 (`what` names the kind) and returns
+// nullopt when the path holds no delivery id.
+std::optional<std::int64_t> id_param(const http::route_context& p, const reply& out, std::string_view what) {
+    auto id = parse_delivery_id(p.at("id"));
+    if (!id) out.fail(error_code::not_found, std::string(what) + p.at("id") + " does not exist");
+    return id;
+}
+
 // Filters shared by the delivery and dead-letter lists (and bulk retry).
 template <class Filter>
 status read_common_filter(const std::map<std::string, std::string, std::less<>>& params, Filter& f) {
@@ -58,10 +66,10 @@ void list_deliveries(const std::shared_ptr<context>& self, http::request&& req, 
 void get_delivery(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
                   http::responder respond, bool dead_only) {
     auto out = make_reply(req, std::move(respond));
-    auto name = p.at("id");
-    auto id = parse_delivery_id(name);
     const char* what = dead_only ? "dead letter " : "delivery ";
-    if (!id) return out.fail(error_code::not_found, what + name + " does not exist");
+    auto id = id_param(p, out, what);
+    if (!id) return;
+    const auto& name = p.at("id");
     self->read(out, [out, id = *id, name, dead_only, what](outbox_store& s) {
         auto d = dead_only ? s.get_dead_letter(id) : s.get_delivery(id);
         if (!d) return out.fail(d.err());
@@ -88,9 +96,8 @@ void list_dead_letters(const std::shared_ptr<context>& self, http::request&& req
 void retry_dead_letter(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
                        http::responder respond) {
     auto out = make_reply(req, std::move(respond));
-    auto name = p.at("id");
-    auto id = parse_delivery_id(name);
-    if (!id) return out.fail(error_code::not_found, "dead letter " + name + " does not exist");
+    auto id = id_param(p, out, "dead letter ");
+    if (!id) return;
     self->write(
         out, [id = *id](outbox_store& s, std::int64_t at) { return s.requeue_dead_letter(id, at); },
         [self, out, id = *id](const status& st) {
@@ -150,9 +157,8 @@ void retry_dead_letters(const std::shared_ptr<context>& self, http::request&& re
 void delete_dead_letter(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
                         http::responder respond) {
     auto out = make_reply(req, std::move(respond));
-    auto name = p.at("id");
-    auto id = parse_delivery_id(name);
-    if (!id) return out.fail(error_code::not_found, "dead letter " + name + " does not exist");
+    auto id = id_param(p, out, "dead letter ");
+    if (!id) return;
     self->write(
         out, [id = *id](outbox_store& s, std::int64_t) { return s.delete_dead_letter(id); },
         [self, out, id = *id](const status& st) {

@@ -6,22 +6,14 @@
 
 #include "ingest/event_validator.hpp"
 #include "support/daemon_fixture.hpp"
+#include "support/fn_unit.hpp"
 #include "support/temp_dir.hpp"
 
 namespace webhookd {
 namespace {
 
-// A write unit whose apply() is a test-supplied function; records what done() got.
-class fn_unit final : public write_unit {
-public:
-    explicit fn_unit(std::function<status(outbox_store&, std::int64_t)> fn) : fn_(std::move(fn)) {}
-    status apply(outbox_store& s, std::int64_t now) override { return fn_(s, now); }
-    void done(const status& outcome) override { result = outcome; }
-    std::optional<status> result;
+using test::fn_unit;
 
-private:
-    std::function<status(outbox_store&, std::int64_t)> fn_;
-};
 
 class outbox_store_test : public ::testing::Test {
 protected:

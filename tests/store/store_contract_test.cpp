@@ -17,10 +17,13 @@
 #include "ingest/event_validator.hpp"
 #include "store/open_outbox.hpp"
 #include "store/outbox_store.hpp"
+#include "support/fn_unit.hpp"
 #include "support/temp_dir.hpp"
 
 namespace webhookd {
 namespace {
+
+using test::fn_unit;
 
 // ---- Backends ---------------------------------------------------------------------------
 
@@ -37,17 +40,6 @@ struct sqlite_backend {
 
 // ---- Helpers ----------------------------------------------------------------------------
 
-// A unit running `fn`, remembering what done() got.
-class fn_unit final : public write_unit {
-public:
-    explicit fn_unit(std::function<status(outbox_store&, std::int64_t)> fn) : fn_(std::move(fn)) {}
-    status apply(outbox_store& s, std::int64_t now) override { return fn_(s, now); }
-    void done(const status& outcome) override { result = outcome; }
-    std::optional<status> result;
-
-private:
-    std::function<status(outbox_store&, std::int64_t)> fn_;
-};
 
 template <class Backend>
 class store_contract : public ::testing::Test {
