@@ -194,6 +194,7 @@ result<std::int64_t> sqlite_outbox_store::delete_endpoint(std::string_view id) {
     {
         secure_delete_scope scrub(*db_);
         db_->prepare("DELETE FROM endpoint_secrets WHERE endpoint_id = ?").bind(1, id).run();
+        scrub_wal_ = true;
     }
     db_->prepare("DELETE FROM endpoints WHERE id = ?").bind(1, id).run();
     routes_version_ = -1;
@@ -235,6 +236,7 @@ status sqlite_outbox_store::rotate_secret(std::string_view id, const std::string
     auto stored = stored_secret(id, secret);
     if (!stored) return stored.err();
     secure_delete_scope scrub(*db_);
+    scrub_wal_ = true;  // the secrets this rotation drops
     db_->prepare(
            "UPDATE endpoint_secrets SET expires_at = ?2 WHERE endpoint_id = ?1 "
            "AND (expires_at IS NULL OR expires_at > ?2)")

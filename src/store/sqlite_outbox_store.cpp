@@ -122,10 +122,27 @@ void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::i
         }
         tx.commit();
     } catch (const sqlite::failure& e) {
+        scrub_wal_ = false;
         fail_all(storage_error(e));
         return;
     }
+    if (scrub_wal_) scrub_wal();
     for (std::size_t i = 0; i < units.size(); ++i) units[i]->done(outcomes[i]);
+}
+
+void sqlite_outbox_store::scrub_wal() {
+    scrub_wal_ = false;
+    // secure_delete zeroed the secret in the page's new version; older frames of the WAL
+    // still hold it until they are overwritten. Copy every frame into the database file and
+    // truncate the WAL, so no copy is left. Best effort: a reader in the middle of a query
+    // keeps the WAL (it is truncated at the next deletion, or by the last close).
+    try {
+        auto& cp = db_->prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+        cp.step();
+        cp.reset();
+    } catch (const sqlite::failure&) {
+        // The deletion is committed; only the erasure of old frames waits.
+    }
 }
 
 result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event, std::int64_t now_ms,

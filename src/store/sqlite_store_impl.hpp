@@ -87,6 +87,7 @@ public:
 
 private:
     bool endpoint_exists(std::string_view id);
+    void scrub_wal();
     // Adds e's secrets valid at now_ms, in clear; an error when one does not decrypt.
     status load_secrets(endpoint_view& e, std::int64_t now_ms);
     void load_attempts(delivery_view& d);
@@ -116,6 +117,9 @@ private:
     // PRAGMA data_version the cache was read at (-1: never). It moves only for other
     // connections' commits: a write to endpoints through this store must reset it.
     std::int64_t routes_version_ = -1;
+    // A secret was deleted in this group: after the commit, scrub_wal() leaves no old
+    // frame holding it.
+    bool scrub_wal_ = false;
 };
 
 }  // namespace webhookd::detail
