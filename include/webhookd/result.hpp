@@ -20,8 +20,10 @@ enum class error_code {
     unauthorized,            // 401
     forbidden,               // 403
     not_found,               // 404
+    tenant_not_found,        // 404: an event or endpoint names a tenant that does not exist
     method_not_allowed,      // 405
     conflict,                // 409: the resource's state forbids it
+    id_conflict,             // 409: an event id taken by another tenant's event
     payload_too_large,       // 413
     unsupported_media_type,  // 415
     headers_too_large,       // 431

@@ -119,6 +119,11 @@ public:
     void write(const reply& out, std::function<status(outbox_store&, std::int64_t)> apply,
                std::function<void(const status&)> then);
 
+    // The admin router's http::token_resolver: a tenant token ("wht_...") to its tenant,
+    // by one read of the token hash's unique index on the reader. Expired, revoked and
+    // unknown tokens resolve to none.
+    bool resolve_token(std::string_view token, std::function<void(result<std::optional<std::string>>)> done);
+
     result<nlohmann::json> body_of(const http::request& req, bool empty_is_object);
 
     // Answers one page of a list. fetch(store, page) reads limit + 1 rows, so the extra row

@@ -12,6 +12,7 @@
 #include "util/base64.hpp"
 #include "util/endpoint_matcher.hpp"
 #include "util/ids.hpp"
+#include "util/ids.hpp"
 #include "util/json_parse.hpp"
 #include "util/time_format.hpp"
 
@@ -69,16 +70,25 @@ status only_fields(const json& object, std::initializer_list<std::string_view> a
 result<endpoint_settings> parse_endpoint_settings(const json& body, bool create,
                                                   std::optional<std::string>* secret_out) {
     if (auto st = create ? only_fields(body, {"url", "events", "description", "secret", "signature", "headers",
-                                              "body", "enabled"})
+                                              "body", "enabled", "tenant"})
                          : only_fields(body, {"url", "events", "description", "signature", "headers", "body",
                                               "enabled"});
         !st) {
         if (!create && body.contains("secret")) {
             return invalid("\"secret\" cannot be patched: use POST /v1/endpoints/{id}/rotate-secret");
         }
+        if (!create && body.contains("tenant")) return invalid("\"tenant\" is fixed when the endpoint is created");
         return st.err();
     }
     endpoint_settings s;
+
+    if (body.contains("tenant") && !body["tenant"].is_null()) {
+        const auto& t = body["tenant"];
+        if (!t.is_string() || !is_tenant_id(t.get<std::string>())) {
+            return invalid("\"tenant\" must be a tenant id: 1-255 characters of [A-Za-z0-9_.:-]");
+        }
+        s.tenant = t.get<std::string>();
+    }
 
     if (body.contains("url")) {
         const auto& url = body["url"];
@@ -194,6 +204,81 @@ result<endpoint_settings> parse_endpoint_settings(const json& body, bool create,
         s.enabled = true;
     }
     return s;
+}
+
+bool is_tenant_id(std::string_view text) { return is_valid_token(text, max_tenant_id); }
+
+result<tenant_settings> parse_tenant_settings(const json& body, bool create, std::optional<std::string>* id_out) {
+    if (auto st = create ? only_fields(body, {"id", "name", "metadata"}) : only_fields(body, {"name", "metadata"});
+        !st) {
+        if (!create && body.contains("id")) return invalid("\"id\" of a tenant cannot change");
+        return st.err();
+    }
+    tenant_settings s;
+    if (create && body.contains("id")) {
+        const auto& id = body["id"];
+        if (!id.is_string() || !is_tenant_id(id.get<std::string>())) {
+            return invalid("\"id\" must be 1-255 characters of [A-Za-z0-9_.:-]");
+        }
+        if (id_out) *id_out = id.get<std::string>();
+    }
+    if (body.contains("name")) {
+        const auto& n = body["name"];
+        if (!n.is_string()) return invalid("\"name\" must be a string");
+        if (n.get<std::string>().size() > max_tenant_name) {
+            return invalid("\"name\" is longer than " + std::to_string(max_tenant_name) + " bytes");
+        }
+        s.name = n.get<std::string>();
+    } else if (create) {
+        s.name = "";
+    }
+    if (body.contains("metadata")) {
+        const auto& m = body["metadata"];
+        if (!m.is_object()) return invalid("\"metadata\" must be an object of string values");
+        if (m.size() > max_metadata_keys) {
+            return invalid("\"metadata\" has more than " + std::to_string(max_metadata_keys) + " keys");
+        }
+        for (auto it = m.begin(); it != m.end(); ++it) {
+            const std::string field = "\"metadata." + it.key() + "\"";
+            if (it.key().empty() || it.key().size() > max_metadata_key) {
+                return invalid("\"metadata\" keys must be 1-" + std::to_string(max_metadata_key) + " bytes");
+            }
+            if (!it.value().is_string() || it.value().get<std::string>().size() > max_metadata_value) {
+                return invalid(field + " must be a string of at most " + std::to_string(max_metadata_value) +
+                               " bytes");
+            }
+        }
+        s.metadata_json = m.dump();
+    } else if (create) {
+        s.metadata_json = "{}";
+    }
+    return s;
+}
+
+result<token_request> parse_token_request(const json& body) {
+    if (auto st = only_fields(body, {"description", "expires_in"}); !st) return st.err();
+    token_request r;
+    if (body.contains("description")) {
+        const auto& d = body["description"];
+        if (!d.is_string()) return invalid("\"description\" must be a string");
+        if (d.get<std::string>().size() > max_description) {
+            return invalid("\"description\" is longer than " + std::to_string(max_description) + " bytes");
+        }
+        r.description = d.get<std::string>();
+    }
+    if (body.contains("expires_in")) {
+        const auto& e = body["expires_in"];
+        const char* why = "\"expires_in\" must be a duration from \"1s\" to \"366d\", or \"never\"";
+        if (!e.is_string()) return invalid(why);
+        if (e.get<std::string>() == "never") {
+            r.expires_in = std::nullopt;
+        } else {
+            auto d = parse_duration(e.get<std::string>());
+            if (!d || *d < std::chrono::seconds(1) || *d > max_token_lifetime) return invalid(why);
+            r.expires_in = *d;
+        }
+    }
+    return r;
 }
 
 std::string encode_cursor(const page_key& key) {

@@ -25,6 +25,13 @@ inline constexpr std::size_t max_header_value = 4096;
 inline constexpr std::size_t max_previous_secrets = 10;
 inline constexpr duration default_grace_period = std::chrono::hours(24);
 inline constexpr duration max_grace_period = std::chrono::hours(24 * 7);
+inline constexpr std::size_t max_tenant_id = 255;
+inline constexpr std::size_t max_tenant_name = 255;
+inline constexpr std::size_t max_metadata_keys = 50;  // Stripe's metadata bounds
+inline constexpr std::size_t max_metadata_key = 40;
+inline constexpr std::size_t max_metadata_value = 500;
+inline constexpr duration default_token_lifetime = std::chrono::hours(24);
+inline constexpr duration max_token_lifetime = std::chrono::hours(24 * 366);
 
 // Parses a request body that must be a JSON object (an empty body is {} when
 // empty_is_object). "invalid_json" otherwise.
@@ -40,6 +47,20 @@ status only_fields(const nlohmann::json& object, std::initializer_list<std::stri
 // is validated and returned through secret_out.
 result<endpoint_settings> parse_endpoint_settings(const nlohmann::json& body, bool create,
                                                   std::optional<std::string>* secret_out);
+
+// A tenant id: 1-255 characters of [A-Za-z0-9_.:-] (the platform's own customer id).
+bool is_tenant_id(std::string_view text);
+
+// A tenant body of POST /v1/tenants (create: defaults filled in, a given id returned
+// through id_out) or PATCH /v1/tenants/{id} (only what is given).
+result<tenant_settings> parse_tenant_settings(const nlohmann::json& body, bool create, std::optional<std::string>* id_out);
+
+// The body of POST /v1/tenants/{id}/tokens.
+struct token_request {
+    std::string description;
+    std::optional<duration> expires_in = default_token_lifetime;  // none: never expires
+};
+result<token_request> parse_token_request(const nlohmann::json& body);
 
 // Newest-first keyset cursors: opaque to clients, "c1" + base64url of "primary.id".
 std::string encode_cursor(const page_key& key);

@@ -20,6 +20,10 @@ void admin_service::register_routes(http::router& r) {
     admin::add_endpoint_routes(r, impl_->ctx);
     admin::add_event_routes(r, impl_->ctx);
     admin::add_delivery_routes(r, impl_->ctx);
+    admin::add_tenant_routes(r, impl_->ctx);
+    r.set_token_resolver([ctx = impl_->ctx](std::string_view token, auto done) {
+        return ctx->resolve_token(token, std::move(done));
+    });
 }
 
 }  // namespace webhookd

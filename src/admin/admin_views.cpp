@@ -37,6 +37,7 @@ json endpoint_json(const endpoint_view& e, const std::optional<std::string>& rev
     std::string current = e.secrets.empty() ? "" : e.secrets.front().secret;
     return json{
         {"id", e.id},
+        {"tenant", e.tenant ? json(*e.tenant) : json(nullptr)},
         {"url", e.url},
         {"description", e.description},
         {"events", json::parse(e.patterns_json, nullptr, false)},
@@ -76,6 +77,7 @@ json delivery_json(const delivery_view& d, bool with_attempts) {
         {"event_id", d.event_id},
         {"event", d.event_type},
         {"endpoint_id", d.endpoint_id},
+        {"tenant", d.tenant ? json(*d.tenant) : json(nullptr)},
         {"attempt_count", d.attempts},
         {"created_at", format_rfc3339_ms(d.created_ms)},
         {"next_attempt_at", time_or_null(d.next_attempt_ms)},
@@ -91,6 +93,43 @@ json delivery_json(const delivery_view& d, bool with_attempts) {
         for (const auto& a : d.attempt_log) attempts.push_back(attempt_json(a));
         j["attempts"] = std::move(attempts);
     }
+    return j;
+}
+
+json event_json(const event_view& e) {
+    json j{
+        {"id", e.id},
+        {"tenant", e.tenant ? json(*e.tenant) : json(nullptr)},
+        {"event", e.type},
+        {"timestamp", e.timestamp},
+        {"created_at", format_rfc3339_ms(e.created_ms)},
+    };
+    if (!e.body.empty()) {
+        j["data"] = json::parse(e.body.substr(e.data_offset, e.body.size() - e.data_offset - 1), nullptr, false);
+        json deliveries = json::array();
+        for (const auto& d : e.deliveries) deliveries.push_back(delivery_json(d, false));
+        j["deliveries"] = std::move(deliveries);
+    }
+    return j;
+}
+
+json tenant_json(const tenant_view& t) {
+    return json{
+        {"id", t.id},
+        {"name", t.name},
+        {"metadata", json::parse(t.metadata_json, nullptr, false)},
+        {"created_at", format_rfc3339_ms(t.created_ms)},
+        {"updated_at", format_rfc3339_ms(t.updated_ms)},
+    };
+}
+
+json token_json(const token_view& t, const std::optional<std::string>& revealed_token) {
+    json j{{"id", t.id}};
+    if (revealed_token) j["token"] = *revealed_token;
+    j["tenant"] = t.tenant_id;
+    j["description"] = t.description;
+    j["created_at"] = format_rfc3339_ms(t.created_ms);
+    j["expires_at"] = time_or_null(t.expires_ms);
     return j;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// How the admin API shows what it reads: the JSON of endpoints, deliveries, dead letters and
-// attempts, and the dlv_<id> form of delivery ids. Pure functions.
+// How the admin API shows what it reads: the JSON of endpoints, deliveries, dead letters,
+// attempts, events, tenants and tenant tokens, and the dlv_<id> form of delivery ids. Pure functions.
 
 #include <cstdint>
 #include <optional>
@@ -26,5 +26,10 @@ std::optional<std::int64_t> parse_delivery_id(std::string_view text);
 json endpoint_json(const endpoint_view& e, const std::optional<std::string>& revealed_secret = std::nullopt);
 json attempt_json(const attempt_view& a);
 json delivery_json(const delivery_view& d, bool with_attempts);
+// An event; with its data and deliveries when it has its body (get_event's, not a list's).
+json event_json(const event_view& e);
+json tenant_json(const tenant_view& t);
+// A tenant token, never its hash; the token itself only in the create answer.
+json token_json(const token_view& t, const std::optional<std::string>& revealed_token = std::nullopt);
 
 }  // namespace webhookd::admin

@@ -14,17 +14,22 @@ namespace webhookd::admin {
 
 namespace {
 
-// The delivery id in the path ("dlv_42"); answers 404 (`what` names the kind) and returns
-// nullopt when the path holds no delivery id.
-std::optional<std::int64_t> id_param(const http::route_context& p, const reply& out, std::string_view what) {
+// The delivery id in the path ("dlv_42"); answers 404 and returns nullopt when the path
+// holds no delivery id.
+std::optional<std::int64_t> id_param(const http::route_context& p, const reply& out, resource_kind kind) {
     auto id = parse_delivery_id(p.at("id"));
-    if (!id) out.fail(error_code::not_found, std::string(what) + p.at("id") + " does not exist");
+    if (!id) out.fail(missing(kind, p.at("id")));
     return id;
 }
 
-// Filters shared by the delivery and dead-letter lists (and bulk retry).
+// Filters shared by the delivery and dead-letter lists (and bulk retry); the tenant is the
+// caller's scope (a tenant token's own).
 template <class Filter>
-status read_common_filter(const std::map<std::string, std::string, std::less<>>& params, Filter& f) {
+status read_common_filter(const http::route_context& rc, const std::map<std::string, std::string, std::less<>>& params,
+                          Filter& f) {
+    auto tenant = tenant_scope(rc, get(params, "tenant"));
+    if (!tenant) return tenant.err();
+    f.tenant = *tenant;
     if (auto v = get(params, "endpoint_id")) f.endpoint_id = *v;
     if (auto v = get(params, "event")) {
         if (!is_valid_pattern(*v)) {
@@ -42,10 +47,11 @@ status read_common_filter(const std::map<std::string, std::string, std::less<>>&
     return ok_v;
 }
 
-void list_deliveries(const std::shared_ptr<context>& self, http::request&& req, const http::route_context&,
+void list_deliveries(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
                      http::responder respond) {
     auto out = make_reply(req, std::move(respond));
-    auto params = query_params(req.target(), {"status", "endpoint_id", "event", "since", "until", "limit", "cursor"});
+    auto params =
+        query_params(req.target(), {"status", "tenant", "endpoint_id", "event", "since", "until", "limit", "cursor"});
     if (!params) return out.fail(params.err());
     delivery_filter f;
     if (auto v = get(*params, "status")) {
@@ -54,7 +60,7 @@ void list_deliveries(const std::shared_ptr<context>& self, http::request&& req, 
         }
         f.status = *v;
     }
-    if (auto st = read_common_filter(*params, f); !st) return out.fail(st.err());
+    if (auto st = read_common_filter(p, *params, f); !st) return out.fail(st.err());
     self->send_page(
         out, *params, [f](outbox_store& s, const page_request& page) { return s.list_deliveries(f, page); },
         [](const delivery_view& d) { return delivery_json(d, false); },
@@ -66,25 +72,24 @@ void list_deliveries(const std::shared_ptr<context>& self, http::request&& req, 
 void get_delivery(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
                   http::responder respond, bool dead_only) {
     auto out = make_reply(req, std::move(respond));
-    const char* what = dead_only ? "dead letter " : "delivery ";
-    auto id = id_param(p, out, what);
+    auto kind = dead_only ? resource_kind::dead_letter : resource_kind::delivery;
+    auto id = id_param(p, out, kind);
     if (!id) return;
-    const auto& name = p.at("id");
-    self->read(out, [out, id = *id, name, dead_only, what](outbox_store& s) {
+    self->read(out, [out, id = *id, dead_only, kind](outbox_store& s) {
         auto d = dead_only ? s.get_dead_letter(id) : s.get_delivery(id);
         if (!d) return out.fail(d.err());
-        if (!*d) return out.fail(error_code::not_found, what + name + " does not exist");
+        if (!*d) return out.fail(missing(kind, delivery_name(id)));
         out.send(http_status::ok, delivery_json(**d, true));
     });
 }
 
-void list_dead_letters(const std::shared_ptr<context>& self, http::request&& req, const http::route_context&,
+void list_dead_letters(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
                        http::responder respond) {
     auto out = make_reply(req, std::move(respond));
-    auto params = query_params(req.target(), {"endpoint_id", "event", "since", "until", "limit", "cursor"});
+    auto params = query_params(req.target(), {"tenant", "endpoint_id", "event", "since", "until", "limit", "cursor"});
     if (!params) return out.fail(params.err());
     dead_letter_filter f;
-    if (auto st = read_common_filter(*params, f); !st) return out.fail(st.err());
+    if (auto st = read_common_filter(p, *params, f); !st) return out.fail(st.err());
     self->send_page(
         out, *params, [f](outbox_store& s, const page_request& page) { return s.list_dead_letters(f, page); },
         [](const delivery_view& d) { return delivery_json(d, false); },
@@ -96,7 +101,7 @@ void list_dead_letters(const std::shared_ptr<context>& self, http::request&& req
 void retry_dead_letter(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
                        http::responder respond) {
     auto out = make_reply(req, std::move(respond));
-    auto id = id_param(p, out, "dead letter ");
+    auto id = id_param(p, out, resource_kind::dead_letter);
     if (!id) return;
     self->write(
         out, [id = *id](outbox_store& s, std::int64_t at) { return s.requeue_dead_letter(id, at); },
@@ -107,16 +112,16 @@ void retry_dead_letter(const std::shared_ptr<context>& self, http::request&& req
         });
 }
 
-void retry_dead_letters(const std::shared_ptr<context>& self, http::request&& req, const http::route_context&,
+void retry_dead_letters(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
                         http::responder respond) {
     auto out = make_reply(req, std::move(respond));
     auto body = self->body_of(req, true);
     if (!body) return out.fail(body.err());
-    if (auto st = admin::only_fields(*body, {"endpoint_id", "event", "since", "until", "dry_run"}); !st) {
+    if (auto st = admin::only_fields(*body, {"tenant", "endpoint_id", "event", "since", "until", "dry_run"}); !st) {
         return out.fail(st.err());
     }
     std::map<std::string, std::string, std::less<>> params;
-    for (auto name : {"endpoint_id", "event", "since", "until"}) {
+    for (auto name : {"tenant", "endpoint_id", "event", "since", "until"}) {
         if (!body->contains(name)) continue;
         const auto& v = (*body)[name];
         if (v.is_number_integer() && (std::string_view(name) == "since" || std::string_view(name) == "until")) {
@@ -135,7 +140,7 @@ void retry_dead_letters(const std::shared_ptr<context>& self, http::request&& re
         dry_run = (*body)["dry_run"].get<bool>();
     }
     dead_letter_filter f;
-    if (auto st = read_common_filter(params, f); !st) return out.fail(st.err());
+    if (auto st = read_common_filter(p, params, f); !st) return out.fail(st.err());
     auto counted = std::make_shared<requeue_result>();
     self->write(
         out,
@@ -157,7 +162,7 @@ void retry_dead_letters(const std::shared_ptr<context>& self, http::request&& re
 void delete_dead_letter(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
                         http::responder respond) {
     auto out = make_reply(req, std::move(respond));
-    auto id = id_param(p, out, "dead letter ");
+    auto id = id_param(p, out, resource_kind::dead_letter);
     if (!id) return;
     self->write(
         out, [id = *id](outbox_store& s, std::int64_t) { return s.delete_dead_letter(id); },
@@ -172,14 +177,15 @@ void delete_dead_letter(const std::shared_ptr<context>& self, http::request&& re
 
 void add_delivery_routes(http::router& r, const std::shared_ptr<context>& ctx) {
     using http::verb;
-    constexpr auto who = http::access::listener;
-    r.add(verb::get, "/v1/deliveries", who, bind(ctx, list_deliveries));
-    r.add(verb::get, "/v1/deliveries/{id}", who, bind<bool>(ctx, get_delivery, false));
-    r.add(verb::get, "/v1/dead-letters", who, bind(ctx, list_dead_letters));
-    r.add(verb::post, "/v1/dead-letters/retry", who, bind(ctx, retry_dead_letters));
-    r.add(verb::get, "/v1/dead-letters/{id}", who, bind<bool>(ctx, get_delivery, true));
-    r.add(verb::post, "/v1/dead-letters/{id}/retry", who, bind(ctx, retry_dead_letter));
-    r.add(verb::delete_, "/v1/dead-letters/{id}", who, bind(ctx, delete_dead_letter));
+    constexpr auto delivery = owned(resource_kind::delivery);
+    constexpr auto dead = owned(resource_kind::dead_letter);
+    add_route(r, ctx, verb::get, "/v1/deliveries", tenant_rows, bind(ctx, list_deliveries));
+    add_route(r, ctx, verb::get, "/v1/deliveries/{id}", delivery, bind<bool>(ctx, get_delivery, false));
+    add_route(r, ctx, verb::get, "/v1/dead-letters", tenant_rows, bind(ctx, list_dead_letters));
+    add_route(r, ctx, verb::post, "/v1/dead-letters/retry", tenant_rows, bind(ctx, retry_dead_letters));
+    add_route(r, ctx, verb::get, "/v1/dead-letters/{id}", dead, bind<bool>(ctx, get_delivery, true));
+    add_route(r, ctx, verb::post, "/v1/dead-letters/{id}/retry", dead, bind(ctx, retry_dead_letter));
+    add_route(r, ctx, verb::delete_, "/v1/dead-letters/{id}", dead, bind(ctx, delete_dead_letter));
 }
 
 }  // namespace webhookd::admin

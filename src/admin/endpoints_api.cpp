@@ -26,7 +26,7 @@ namespace asio = boost::asio;
 void send_test(const std::shared_ptr<context>& self, const reply& out, const endpoint_view& ep, const std::string& type,
                const std::string& data);
 
-void create_endpoint(const std::shared_ptr<context>& self, http::request&& req, const http::route_context&,
+void create_endpoint(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
                      http::responder respond) {
     auto out = make_reply(req, std::move(respond));
     auto body = self->body_of(req, false);
@@ -34,6 +34,9 @@ void create_endpoint(const std::shared_ptr<context>& self, http::request&& req, 
     std::optional<std::string> given_secret;
     auto settings = admin::parse_endpoint_settings(*body, true, &given_secret);
     if (!settings) return out.fail(settings.err());
+    auto tenant = tenant_scope(p, settings->tenant);  // a tenant token creates in its own tenant
+    if (!tenant) return out.fail(tenant.err());
+    settings->tenant = *tenant;
     auto url = *settings->url;  // not from *settings: the lambda below moves it
     self->check_destination(url, [self, out, s = std::move(*settings), given_secret](std::string refusal) {
         if (!refusal.empty()) return out.fail(error_code::invalid_field, refusal);
@@ -50,8 +53,9 @@ void create_endpoint(const std::shared_ptr<context>& self, http::request&& req, 
             [id, s, secret](outbox_store& store, std::int64_t at) { return store.create_endpoint(id, s, secret, at); },
             [self, out, id, s, secret, now](const status& st) {
                 if (!st) return out.fail(st.err());
-                self->log->info("admin: created endpoint {} url={} events={} body={} signature={}", id, *s.url,
-                                *s.patterns_json, *s.body_mode, *s.signature_format);
+                self->log->info("admin: created endpoint {} tenant={} url={} events={} body={} signature={}", id,
+                                s.tenant.value_or("-"), *s.url, *s.patterns_json, *s.body_mode,
+                                *s.signature_format);
                 endpoint_view v{id,
                                 0,
                                 *s.url,
@@ -67,20 +71,24 @@ void create_endpoint(const std::shared_ptr<context>& self, http::request&& req, 
                                 now,
                                 0,
                                 std::nullopt,
+                                s.tenant,
                                 {{secret, now, std::nullopt}}};
                 out.send(http_status::created, endpoint_json(v, secret));
             });
     });
 }
 
-void list_endpoints(const std::shared_ptr<context>& self, http::request&& req, const http::route_context&,
+void list_endpoints(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
                     http::responder respond) {
     auto out = make_reply(req, std::move(respond));
-    auto params = query_params(req.target(), {"limit", "cursor"});
+    auto params = query_params(req.target(), {"tenant", "limit", "cursor"});
     if (!params) return out.fail(params.err());
+    auto tenant = tenant_scope(p, get(*params, "tenant"));
+    if (!tenant) return out.fail(tenant.err());
+    endpoint_filter f{*tenant};
     auto now = self->clk.now_ms();
     self->send_page(
-        out, *params, [now](outbox_store& s, const page_request& page) { return s.list_endpoints(page, now); },
+        out, *params, [f, now](outbox_store& s, const page_request& page) { return s.list_endpoints(f, page, now); },
         [](const endpoint_view& e) { return endpoint_json(e); },
         [](const endpoint_view& e) {
             return page_key{e.seq, e.seq};
@@ -94,7 +102,7 @@ void send_endpoint(const std::shared_ptr<context>& self, const reply& out, const
     self->read(out, [out, id, now, code](outbox_store& s) {
         auto e = s.get_endpoint(id, now);
         if (!e) return out.fail(e.err());
-        if (!*e) return out.fail(error_code::not_found, "endpoint " + id + " does not exist");
+        if (!*e) return out.fail(missing(resource_kind::endpoint, id));
         out.send(code, endpoint_json(**e));
     });
 }
@@ -232,7 +240,7 @@ void test_endpoint(const std::shared_ptr<context>& self, http::request&& req, co
     self->read(out, [self, out, id, type, data, now](outbox_store& s) {
         auto e = s.get_endpoint(id, now);
         if (!e) return out.fail(e.err());
-        if (!*e) return out.fail(error_code::not_found, "endpoint " + id + " does not exist");
+        if (!*e) return out.fail(missing(resource_kind::endpoint, id));
         asio::post(self->ioc, [self, out, ep = std::move(**e), type, data] { send_test(self, out, ep, type, data); });
     });
 }
@@ -240,6 +248,7 @@ void test_endpoint(const std::shared_ptr<context>& self, http::request&& req, co
 void send_test(const std::shared_ptr<context>& self, const reply& out, const endpoint_view& ep, const std::string& type,
                const std::string& data) {
     endpoint_record rec{ep.id,
+                        ep.tenant,
                         ep.url,
                         ep.body_mode,
                         ep.signature_format,
@@ -268,7 +277,8 @@ void send_test(const std::shared_ptr<context>& self, const reply& out, const end
     d.data_offset = event.data_offset;
     auto started = self->clk.now_ms();
     auto request = build_request(rec, d, started / 1000);
-    self->log->info("admin: sending test event {} ({}) to endpoint {}", event.id, type, ep.id);
+    self->log->info("admin: sending test event {} ({}) to endpoint {} tenant={}", event.id, type, ep.id,
+                    ep.tenant.value_or("-"));
     self->client.send(std::move(request), [self, out, d, started](delivery_response r) {
         self->stats.test_sends[static_cast<std::size_t>(r.outcome)].inc();
         auto rec = attempt_record_of(0, d.endpoint_id, 1, started, r);
@@ -305,7 +315,7 @@ void list_endpoint_attempts(const std::shared_ptr<context>& self, http::request&
         [id, now](outbox_store& s, const page_request& page) -> result<std::vector<attempt_view>> {
             auto e = s.get_endpoint(id, now);
             if (!e) return e.err();
-            if (!*e) return error{error_code::not_found, "endpoint " + id + " does not exist"};
+            if (!*e) return missing(resource_kind::endpoint, id);
             return s.list_attempts(id, page);
         },
         attempt_json,
@@ -318,17 +328,17 @@ void list_endpoint_attempts(const std::shared_ptr<context>& self, http::request&
 
 void add_endpoint_routes(http::router& r, const std::shared_ptr<context>& ctx) {
     using http::verb;
-    constexpr auto who = http::access::listener;
-    r.add(verb::post, "/v1/endpoints", who, bind(ctx, create_endpoint));
-    r.add(verb::get, "/v1/endpoints", who, bind(ctx, list_endpoints));
-    r.add(verb::get, "/v1/endpoints/{id}", who, bind(ctx, get_endpoint));
-    r.add(verb::patch, "/v1/endpoints/{id}", who, bind(ctx, patch_endpoint));
-    r.add(verb::delete_, "/v1/endpoints/{id}", who, bind(ctx, delete_endpoint));
-    r.add(verb::post, "/v1/endpoints/{id}/pause", who, bind<bool>(ctx, pause, true));
-    r.add(verb::post, "/v1/endpoints/{id}/resume", who, bind<bool>(ctx, pause, false));
-    r.add(verb::post, "/v1/endpoints/{id}/rotate-secret", who, bind(ctx, rotate_secret));
-    r.add(verb::post, "/v1/endpoints/{id}/test", who, bind(ctx, test_endpoint));
-    r.add(verb::get, "/v1/endpoints/{id}/attempts", who, bind(ctx, list_endpoint_attempts));
+    constexpr auto own = owned(resource_kind::endpoint);
+    add_route(r, ctx, verb::post, "/v1/endpoints", tenant_rows, bind(ctx, create_endpoint));
+    add_route(r, ctx, verb::get, "/v1/endpoints", tenant_rows, bind(ctx, list_endpoints));
+    add_route(r, ctx, verb::get, "/v1/endpoints/{id}", own, bind(ctx, get_endpoint));
+    add_route(r, ctx, verb::patch, "/v1/endpoints/{id}", own, bind(ctx, patch_endpoint));
+    add_route(r, ctx, verb::delete_, "/v1/endpoints/{id}", own, bind(ctx, delete_endpoint));
+    add_route(r, ctx, verb::post, "/v1/endpoints/{id}/pause", own, bind<bool>(ctx, pause, true));
+    add_route(r, ctx, verb::post, "/v1/endpoints/{id}/resume", own, bind<bool>(ctx, pause, false));
+    add_route(r, ctx, verb::post, "/v1/endpoints/{id}/rotate-secret", own, bind(ctx, rotate_secret));
+    add_route(r, ctx, verb::post, "/v1/endpoints/{id}/test", own, bind(ctx, test_endpoint));
+    add_route(r, ctx, verb::get, "/v1/endpoints/{id}/attempts", own, bind(ctx, list_endpoint_attempts));
 }
 
 }  // namespace webhookd::admin

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/resources.hpp"
-#include "util/time_format.hpp"
+#include "util/endpoint_matcher.hpp"
 
 namespace webhookd::admin {
 
@@ -19,24 +19,34 @@ void get_event(const std::shared_ptr<context>& self, http::request&& req, const 
     self->read(out, [out, id](outbox_store& s) {
         auto e = s.get_event(id);
         if (!e) return out.fail(e.err());
-        if (!*e) return out.fail(error_code::not_found, "event " + id + " does not exist");
-        const auto& ev = **e;
-        auto data_text = ev.body.substr(ev.data_offset, ev.body.size() - ev.data_offset - 1);
-        json deliveries = json::array();
-        for (const auto& d : ev.deliveries) deliveries.push_back(delivery_json(d, false));
-        out.send(http_status::ok, json{{"id", ev.id},
-                                       {"event", ev.type},
-                                       {"timestamp", ev.timestamp},
-                                       {"created_at", format_rfc3339_ms(ev.created_ms)},
-                                       {"data", json::parse(data_text, nullptr, false)},
-                                       {"deliveries", deliveries}});
+        if (!*e) return out.fail(missing(resource_kind::event, id));
+        out.send(http_status::ok, event_json(**e));
     });
+}
+
+void list_events(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
+                 http::responder respond) {
+    auto out = make_reply(req, std::move(respond));
+    auto params = query_params(req.target(), {"tenant", "event", "limit", "cursor"});
+    if (!params) return out.fail(params.err());
+    auto tenant = tenant_scope(p, get(*params, "tenant"));
+    if (!tenant) return out.fail(tenant.err());
+    event_filter f{*tenant, get(*params, "event")};
+    if (f.event_type && !is_valid_pattern(*f.event_type)) {
+        return out.fail(error_code::invalid_field, "\"event\" must be an event name, a \"prefix.*\" pattern or \"*\"");
+    }
+    self->send_page(
+        out, *params, [f](outbox_store& s, const page_request& page) { return s.list_events(f, page); }, event_json,
+        [](const event_view& e) {
+            return page_key{e.seq, e.seq};
+        });
 }
 
 }  // namespace
 
 void add_event_routes(http::router& r, const std::shared_ptr<context>& ctx) {
-    r.add(http::verb::get, "/v1/events/{id}", http::access::listener, bind(ctx, get_event));
+    add_route(r, ctx, http::verb::get, "/v1/events", tenant_rows, bind(ctx, list_events));
+    add_route(r, ctx, http::verb::get, "/v1/events/{id}", owned(resource_kind::event), bind(ctx, get_event));
 }
 
 }  // namespace webhookd::admin

@@ -51,11 +51,6 @@ std::string one_of(const std::array<std::string_view, N>& names) {
     return text;
 }
 
-
-bool all_digits(std::string_view text) {
-    return std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 bool is_loopback_host(const std::string& host) {
     std::string lower = host;
     std::transform(lower.begin(), lower.end(), lower.begin(),

@@ -328,6 +328,12 @@ void dispatcher::arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake
     });
 }
 
+std::string_view dispatcher::tenant_of(const std::string& endpoint_id) const {
+    auto it = endpoints_.find(endpoint_id);
+    if (it == endpoints_.end() || !it->second.record.tenant) return "-";
+    return *it->second.record.tenant;
+}
+
 void dispatcher::attempt(claimed_delivery d) {
     auto it = endpoints_.find(d.endpoint_id);
     auto started = clock_.now_ms();
@@ -346,7 +352,8 @@ void dispatcher::attempt(claimed_delivery d) {
         });
     }
     auto req = build_request(it->second.record, d, started / 1000);
-    log_->debug("attempt {} of delivery dlv_{} (event {}) to endpoint {}", d.attempt, d.id, d.event_id, d.endpoint_id);
+    log_->debug("attempt {} of delivery dlv_{} (event {}) to endpoint {} tenant={}", d.attempt, d.id, d.event_id,
+                d.endpoint_id, tenant_of(d.endpoint_id));
     client_.send(std::move(req), [self = shared_from_this(), d = std::move(d), started](delivery_response r) mutable {
         asio::post(self->strand_, [self, d = std::move(d), started, r = std::move(r)]() mutable {
             self->on_attempt_done(std::move(d), started, std::move(r));
@@ -376,11 +383,12 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
         rec.dead = decision.exhausted;
         rec.next_attempt_ms = decision.next_attempt_ms;
         if (rec.dead) {
-            log_->warn("delivery dlv_{} (event {}) to endpoint {} is dead after {} attempts: {}", d.id, d.event_id,
-                       d.endpoint_id, d.attempt, rec.error.empty() ? "HTTP " + std::to_string(rec.status_code) : rec.error);
+            log_->warn("delivery dlv_{} (event {}) to endpoint {} tenant={} is dead after {} attempts: {}", d.id,
+                       d.event_id, d.endpoint_id, tenant_of(d.endpoint_id), d.attempt,
+                       rec.error.empty() ? "HTTP " + std::to_string(rec.status_code) : rec.error);
         } else {
-            log_->info("delivery dlv_{} (event {}) to endpoint {}: attempt {} failed ({}{}), next in {} ms", d.id,
-                       d.event_id, d.endpoint_id, d.attempt, to_string(rec.outcome),
+            log_->info("delivery dlv_{} (event {}) to endpoint {} tenant={}: attempt {} failed ({}{}), next in {} ms",
+                       d.id, d.event_id, d.endpoint_id, tenant_of(d.endpoint_id), d.attempt, to_string(rec.outcome),
                        rec.status_code ? " " + std::to_string(rec.status_code) : "",
                        rec.next_attempt_ms - now);
         }
@@ -437,8 +445,9 @@ void dispatcher::on_recorded(const status& st, std::shared_ptr<std::vector<decid
         // This outcome cannot be stored. Left leased, the delivery would be attempted again
         // after every lease, for ever: it is parked for an operator instead.
         const auto& a = batch->front().record;
-        log_->error("delivery dlv_{} to endpoint {}: the outcome of attempt {} cannot be recorded, parking the "
-                    "delivery: {}", a.delivery_id, a.endpoint_id, a.attempt, st.err().message);
+        log_->error("delivery dlv_{} to endpoint {} tenant={}: the outcome of attempt {} cannot be recorded, "
+                    "parking the delivery: {}",
+                    a.delivery_id, a.endpoint_id, tenant_of(a.endpoint_id), a.attempt, st.err().message);
         if (a.delivery_id != 0) park(a.delivery_id, "the outcome of attempt " + std::to_string(a.attempt) +
                                                         " could not be recorded: " + st.err().message);
     } else {

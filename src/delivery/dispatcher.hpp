@@ -134,6 +134,9 @@ private:
     void park(std::int64_t delivery_id, std::string reason);
     void count_recorded(const decided_outcome& o);
 
+    // The tenant of an endpoint, for log lines ("-": a platform or unknown endpoint).
+    std::string_view tenant_of(const std::string& endpoint_id) const;
+
     void pump();
     void start_ready(std::int64_t now_ms);
     void give_back(std::deque<claimed_delivery>& ready);

@@ -28,9 +28,11 @@ status status_of(error_code code) noexcept {
     case error_code::invalid_field: return status::bad_request;
     case error_code::unauthorized: return status::unauthorized;
     case error_code::forbidden: return status::forbidden;
-    case error_code::not_found: return status::not_found;
+    case error_code::not_found:
+    case error_code::tenant_not_found: return status::not_found;
     case error_code::method_not_allowed: return status::method_not_allowed;
-    case error_code::conflict: return status::conflict;
+    case error_code::conflict:
+    case error_code::id_conflict: return status::conflict;
     case error_code::payload_too_large: return status::payload_too_large;
     case error_code::unsupported_media_type: return status::unsupported_media_type;
     case error_code::headers_too_large: return status::request_header_fields_too_large;
@@ -53,19 +55,21 @@ response json_error(const request& req, status code, error_code error, std::stri
     return json_response(req, code, error_body(error, message));
 }
 
-bool authorized(const request& req, const std::vector<std::string>& tokens) {
-    if (tokens.empty()) return true;
+std::optional<std::string_view> bearer_token(const request& req) {
     auto it = req.find(beast_http::field::authorization);
-    if (it == req.end()) return false;
+    if (it == req.end()) return std::nullopt;
     std::string_view value = it->value();
     constexpr std::string_view scheme = "Bearer ";
-    if (value.size() <= scheme.size()) return false;
+    if (value.size() <= scheme.size()) return std::nullopt;
     for (std::size_t i = 0; i < scheme.size(); ++i) {
         if (std::tolower(static_cast<unsigned char>(value[i])) != std::tolower(static_cast<unsigned char>(scheme[i]))) {
-            return false;
+            return std::nullopt;
         }
     }
-    std::string_view given = value.substr(scheme.size());
+    return value.substr(scheme.size());
+}
+
+bool is_listener_token(std::string_view given, const std::vector<std::string>& tokens) {
     bool match = false;
     for (const auto& t : tokens) {
         // Length is not secret; contents are compared in constant time.

@@ -85,7 +85,30 @@ void router::handle(request&& req, responder respond) {
         if (!allow.empty()) allow += ", ";
         allow += std::string(beast_http::to_string(r.method));
     }
-    route_context ctx{std::move(params), caller{authorized(req, tokens_)}};
+    route_context ctx{std::move(params), caller{}};
+    auto bearer = bearer_token(req);
+    if (bearer && !is_listener_token(*bearer, tokens_) && resolve_) {
+        // Perhaps a tenant token: the request waits for the resolver.
+        auto held = std::make_shared<request>(std::move(req));
+        auto on_resolved = [this, found, allow, ctx, held, respond](result<std::optional<std::string>> tenant) mutable {
+            if (!tenant) return respond(json_error(*held, tenant.err()));
+            if (*tenant) {
+                ctx.who.has_listener_token = true;
+                ctx.who.tenant = std::move(*tenant);
+            }
+            // An unknown, expired or revoked tenant token is refused even where the listener
+            // has no tokens of its own.
+            dispatch(found, allow, std::move(ctx), std::move(*held), std::move(respond));
+        };
+        if (resolve_(*bearer, on_resolved)) return;
+        req = std::move(*held);  // not a token of the resolver's kind
+    }
+    ctx.who.has_listener_token = tokens_.empty() || (bearer && is_listener_token(*bearer, tokens_));
+    dispatch(found, allow, std::move(ctx), std::move(req), std::move(respond));
+}
+
+void router::dispatch(const route* found, const std::string& allow, route_context ctx, request&& req,
+                      responder respond) const {
     // Without a valid token nothing but open routes answers, not even 404 or 405, so
     // that an unauthenticated client learns nothing of the API.
     bool open = found && found->who == access::anyone;
@@ -93,6 +116,11 @@ void router::handle(request&& req, responder respond) {
         auto res = json_error(req, status::unauthorized, error_code::unauthorized, "a valid bearer token is required");
         res.set(beast_http::field::www_authenticate, "Bearer");
         return respond(std::move(res));
+    }
+    if (found && ctx.who.tenant && found->who == access::listener) {
+        return respond(json_error(req, status::forbidden, error_code::forbidden,
+                                  "a tenant token may not call " + std::string(req.method_string()) + " " +
+                                      found->pattern));
     }
     if (found) return found->fn(std::move(req), ctx, std::move(respond));
     if (!allow.empty()) {

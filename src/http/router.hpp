@@ -9,9 +9,14 @@
 // runs for every caller; any other answers 401 unauthorized to a caller without a valid
 // token, and without one nothing but open routes answers at all (not even 404 or 405), so
 // that a client without a token learns nothing of the API.
+//
+// A listener may also accept tokens of its own kind that a resolver checks (the admin
+// listener's tenant tokens): such a caller reaches only `scoped` routes (403 forbidden on
+// the others), and those routes see whose token it is and answer for that tenant only.
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,12 +30,21 @@ using path_params = std::map<std::string, std::string, std::less<>>;
 enum class access {
     anyone,    // no token needed (the probes)
     listener,  // a token of this listener (ingest.tokens on ingest, admin.tokens on admin)
+    scoped,    // those, or a resolved token, whose tenant the route's policy confines it to
 };
 
 // Who is calling, as the router authenticated them.
 struct caller {
-    bool has_listener_token = false;  // or the listener has no tokens: everyone is trusted
+    bool has_listener_token = false;    // or the listener has no tokens: everyone is trusted
+    std::optional<std::string> tenant;  // a resolved token's tenant: it sees only this one
 };
+
+// Checks a bearer token that is none of the listener's. Returns false when the token is not
+// of the kind it resolves (done is not called); otherwise calls done once, at once or later
+// on an io thread, with the tenant of a valid token, nullopt for an unknown, expired or
+// revoked one, or an error when it could not tell (the request answers it).
+using token_resolver = std::function<bool(std::string_view token,
+                                          std::function<void(result<std::optional<std::string>>)> done)>;
 
 // What a handler gets besides the request: the path's parameters and the caller.
 struct route_context {
@@ -52,6 +66,9 @@ class router final : public request_handler {
 public:
     explicit router(std::vector<std::string> tokens) : tokens_(std::move(tokens)) {}
 
+    // Resolves the tokens that are not in `tokens` (set before serving).
+    void set_token_resolver(token_resolver resolve) { resolve_ = std::move(resolve); }
+
     void add(verb method, std::string pattern, access who, handler_fn fn);
     void handle(request&& req, responder respond) override;
 
@@ -66,7 +83,12 @@ private:
         access who;
         handler_fn fn;
     };
+    // The matched route (or none, with the methods allowed on the path) runs for `who`.
+    void dispatch(const route* found, const std::string& allow, route_context ctx, request&& req,
+                  responder respond) const;
+
     std::vector<std::string> tokens_;
+    token_resolver resolve_;
     std::vector<route> routes_;
 };
 

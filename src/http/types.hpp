@@ -5,7 +5,9 @@
 #include <boost/beast/http.hpp>
 
 #include <functional>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 #include "webhookd/result.hpp"
 
@@ -43,8 +45,10 @@ std::string error_body(error_code code, std::string_view message);
 response json_error(const request& req, const error& e);
 response json_error(const request& req, status code, error_code error, std::string_view message);
 
-// True when the Authorization header carries "Bearer <t>" for some t in tokens, compared
-// in constant time; true when tokens is empty.
-bool authorized(const request& req, const std::vector<std::string>& tokens);
+// The token of an "Authorization: Bearer <token>" header (scheme in any case), if any.
+std::optional<std::string_view> bearer_token(const request& req);
+
+// Whether `given` is one of tokens, compared in constant time (false for none).
+bool is_listener_token(std::string_view given, const std::vector<std::string>& tokens);
 
 }  // namespace webhookd::http

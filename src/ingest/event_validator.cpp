@@ -35,8 +35,8 @@ result<new_event> event_from_json(json& obj, std::string_view raw, const std::st
     }
     for (auto it = obj.begin(); it != obj.end(); ++it) {
         const auto& k = it.key();
-        if (k != "event" && k != "data" && k != "id" && k != "timestamp") {
-            return invalid(where + k, "is not a known field (expected event, data, id, timestamp)");
+        if (k != "event" && k != "data" && k != "id" && k != "timestamp" && k != "tenant") {
+            return invalid(where + k, "is not a known field (expected event, data, id, timestamp, tenant)");
         }
     }
     auto ev = obj.find("event");
@@ -65,6 +65,14 @@ result<new_event> event_from_json(json& obj, std::string_view raw, const std::st
     }
     if (id.empty()) id = new_id("evt", now);
 
+    std::optional<std::string> tenant;
+    if (auto it = obj.find("tenant"); it != obj.end()) {
+        if (!it->is_string() || !is_valid_token(it->get_ref<const std::string&>(), max_tenant_id_length)) {
+            return invalid(where + "tenant", "must be 1-255 characters of [A-Za-z0-9_.:-]");
+        }
+        tenant = it->get<std::string>();
+    }
+
     std::string timestamp;
     if (auto it = obj.find("timestamp"); it != obj.end()) {
         if (!it->is_string() || !is_rfc3339(it->get_ref<const std::string&>())) {
@@ -77,7 +85,9 @@ result<new_event> event_from_json(json& obj, std::string_view raw, const std::st
     // data travels as the producer wrote it (numbers keep their digits), minus whitespace.
     auto raw_data = raw_member(raw, "data");
     std::string data_json = raw_data ? minify_json(*raw_data) : data->dump();
-    return build_envelope(std::move(id), ev->get<std::string>(), std::move(timestamp), data_json);
+    auto event = build_envelope(std::move(id), ev->get<std::string>(), std::move(timestamp), data_json);
+    event.tenant = std::move(tenant);
+    return event;
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ namespace webhookd {
 
 inline constexpr std::size_t max_event_type_length = 128;
 inline constexpr std::size_t max_event_id_length = 255;
+inline constexpr std::size_t max_tenant_id_length = 255;
 
 // The envelope {"id","timestamp","event","data"} as compact JSON; data_json is already
 // serialized. Sets data_offset to where data starts in the returned body.

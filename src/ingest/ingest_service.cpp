@@ -18,7 +18,11 @@ using http_status = http::status;
 namespace field = boost::beast::http;
 
 nlohmann::ordered_json outcome_json(const ingest_outcome& o) {
-    nlohmann::ordered_json j = {{"id", o.id}, {"event", o.type}, {"timestamp", o.timestamp}, {"deliveries", o.deliveries}};
+    nlohmann::ordered_json j = {{"id", o.id}};
+    if (o.tenant) j["tenant"] = *o.tenant;
+    j["event"] = o.type;
+    j["timestamp"] = o.timestamp;
+    j["deliveries"] = o.deliveries;
     if (o.duplicate) j["duplicate"] = true;
     return j;
 }
@@ -29,15 +33,24 @@ public:
     using completion = std::function<void(const webhookd::status&, std::vector<ingest_outcome>&)>;
     // `done` runs on `ex` (not on the writer thread, whose time is the group commit's).
     // Deliveries are due first_delay_ms after the commit's time.
-    ingest_unit(std::vector<new_event> events, std::int64_t first_delay_ms, boost::asio::any_io_executor ex,
-                completion done)
-        : events_(std::move(events)), first_delay_ms_(first_delay_ms), ex_(std::move(ex)), done_(std::move(done)) {}
+    ingest_unit(std::vector<new_event> events, bool batch, std::int64_t first_delay_ms,
+                boost::asio::any_io_executor ex, completion done)
+        : events_(std::move(events)),
+          batch_(batch),
+          first_delay_ms_(first_delay_ms),
+          ex_(std::move(ex)),
+          done_(std::move(done)) {}
 
+    // One event refused (an unknown tenant, an id of another tenant's) refuses the whole
+    // request: the writer rolls back the unit, and the message names the batch item.
     webhookd::status apply(outbox_store& store, std::int64_t now_ms) override {
         outcomes_.clear();
-        for (const auto& e : events_) {
-            auto r = store.insert_event(e, now_ms, now_ms + first_delay_ms_);
-            if (!r) return r.err();
+        for (std::size_t i = 0; i < events_.size(); ++i) {
+            auto r = store.insert_event(events_[i], now_ms, now_ms + first_delay_ms_);
+            if (!r) {
+                if (!batch_) return r.err();
+                return error{r.err().code, "events[" + std::to_string(i) + "]: " + r.err().message};
+            }
             outcomes_.push_back(std::move(r).value());
         }
         return ok_v;
@@ -51,6 +64,7 @@ public:
 
 private:
     std::vector<new_event> events_;
+    bool batch_;
     std::int64_t first_delay_ms_;
     std::vector<ingest_outcome> outcomes_;
     boost::asio::any_io_executor ex_;
@@ -125,7 +139,13 @@ void ingest_service::post_batch(http::request&& req, http::responder respond) {
 void ingest_service::store(http::request&& req, std::vector<new_event> events, bool batch, http::responder respond) {
     auto shared_req = std::make_shared<http::request>(std::move(req));
     auto unit = std::make_shared<ingest_unit>(
-        std::move(events), first_attempt_delay_.count(), ioc_.get_executor(), [this, shared_req, batch, respond](const webhookd::status& s, std::vector<ingest_outcome>& out) {
+        std::move(events), batch, first_attempt_delay_.count(), ioc_.get_executor(),
+        [this, shared_req, batch, respond](const webhookd::status& s, std::vector<ingest_outcome>& out) {
+            if (!s && (s.err().code == error_code::tenant_not_found || s.err().code == error_code::id_conflict)) {
+                // The producer's mistake, not the store's: nothing was stored, and retrying
+                // the same request cannot help.
+                return respond(http::json_error(*shared_req, s.err()));
+            }
             if (!s) {
                 log_->error("ingest: storing events failed: {}", s.err().message);
                 auto res = http::json_error(*shared_req, http_status::service_unavailable, s.err().code,

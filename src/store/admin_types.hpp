@@ -21,6 +21,55 @@ struct endpoint_settings {
     std::optional<std::string> headers_json;      // JSON object of custom request headers
     std::optional<std::string> body_mode;         // envelope | data
     std::optional<bool> enabled;
+    std::optional<std::string> tenant;            // at creation only: the tenant it belongs to
+};
+
+// A tenant's settings: every field of a create (defaults filled in); in a patch, only the
+// fields that are set change.
+struct tenant_settings {
+    std::optional<std::string> name;
+    std::optional<std::string> metadata_json;  // JSON object of strings
+};
+
+struct tenant_view {
+    std::string id;
+    std::int64_t seq{};
+    std::string name;
+    std::string metadata_json;
+    std::int64_t created_ms{};
+    std::int64_t updated_ms{};
+};
+
+// A tenant token as stored: its hash, never the token.
+struct token_record {
+    std::string id;          // tok_...
+    std::string tenant_id;
+    std::string token_hash;  // lowercase hex SHA-256 of the token
+    std::string description;
+    std::int64_t created_ms{};
+    std::optional<std::int64_t> expires_ms;  // none: never
+};
+
+struct token_view {
+    std::string id;
+    std::int64_t seq{};
+    std::string tenant_id;
+    std::string description;
+    std::int64_t created_ms{};
+    std::optional<std::int64_t> expires_ms;
+};
+
+// What a path's {id} names, for the scope check of a tenant token: the resource and
+// whose it is.
+enum class resource_kind { endpoint, event, delivery, dead_letter };
+struct resource_ref {
+    resource_kind kind = resource_kind::endpoint;
+    std::string id;         // endpoints and events
+    std::int64_t number{};  // deliveries and dead letters
+};
+struct resource_owner {
+    bool exists{};
+    std::optional<std::string> tenant;  // none: the platform's
 };
 
 struct secret_view {
@@ -45,6 +94,7 @@ struct endpoint_view {
     std::int64_t updated_ms{};
     std::int64_t consecutive_failures{};          // failed attempts since the last success
     std::optional<std::int64_t> failing_since_ms;  // first of those failures
+    std::optional<std::string> tenant;            // none: a platform endpoint
     std::vector<secret_view> secrets;  // valid ones, newest (the current secret) first
 };
 
@@ -68,6 +118,7 @@ struct delivery_view {
     std::string event_id;
     std::string event_type;
     std::string endpoint_id;
+    std::optional<std::string> tenant;  // the event's
     int attempts{};
     std::int64_t created_ms{};
     std::optional<std::int64_t> next_attempt_ms;  // pending only
@@ -87,7 +138,9 @@ struct event_view {
     std::string body;          // the envelope
     std::size_t data_offset{};
     std::int64_t created_ms{};
-    std::vector<delivery_view> deliveries;
+    std::optional<std::string> tenant;
+    std::vector<delivery_view> deliveries;  // get_event only
+    std::int64_t seq{};                     // the page key of list_events
 };
 
 // A page request: newest first, strictly older than `after` when set. Keys are (time, id)
@@ -101,7 +154,18 @@ struct page_request {
     std::optional<page_key> after;
 };
 
+// Which tenant's rows a list holds: none (every row), or one tenant's.
+struct endpoint_filter {
+    std::optional<std::string> tenant;
+};
+
+struct event_filter {
+    std::optional<std::string> tenant;
+    std::optional<std::string> event_type;  // exact, "prefix.*" or "*"
+};
+
 struct delivery_filter {
+    std::optional<std::string> tenant;
     std::optional<std::string> status;  // pending | delivered | dead
     std::optional<std::string> endpoint_id;
     std::optional<std::string> event_type;
@@ -110,6 +174,7 @@ struct delivery_filter {
 };
 
 struct dead_letter_filter {
+    std::optional<std::string> tenant;
     std::optional<std::string> endpoint_id;
     std::optional<std::string> event_type;
     std::optional<std::int64_t> since_ms;  // died at or after

@@ -33,6 +33,7 @@ namespace webhookd {
 // An event that passed validation, with its envelope built.
 struct new_event {
     std::string id;
+    std::optional<std::string> tenant;  // none: a platform event
     std::string type;
     std::string timestamp;      // RFC 3339
     std::string body;           // the envelope, sent byte-for-byte on every attempt
@@ -42,6 +43,7 @@ struct new_event {
 // What ingest answers for one event.
 struct ingest_outcome {
     std::string id;
+    std::optional<std::string> tenant;
     std::string type;
     std::string timestamp;
     std::int64_t deliveries{};  // deliveries created (for a duplicate: those of the original)
@@ -72,6 +74,7 @@ public:
 // An endpoint as the dispatcher needs it.
 struct endpoint_record {
     std::string id;
+    std::optional<std::string> tenant;  // for the log lines of its deliveries
     std::string url;
     std::string body_mode;           // "envelope" | "data"
     std::string signature_format;    // "hex" | "sha256" | "stripe"
@@ -140,8 +143,11 @@ public:
     virtual void write_group(std::span<write_unit* const> units, std::int64_t now_ms) = 0;
 
     // Inside apply(): stores the event and one pending delivery, due at due_ms, per
-    // enabled endpoint whose patterns match its type. A known id is a duplicate: nothing
-    // is written and the outcome describes the stored event.
+    // enabled endpoint of the event's tenant (or, for an event without one, per platform
+    // endpoint) whose patterns match its type. A known id is a duplicate: nothing is
+    // written and the outcome describes the stored event. Errors: tenant_not_found (no
+    // such tenant), id_conflict (the id is taken by an event of another tenant, or with a
+    // tenant where this one has none, or the reverse).
     virtual result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms, std::int64_t due_ms) = 0;
 
     // Inside apply(): leases up to `limit` deliveries of one endpoint that are due at
@@ -218,10 +224,24 @@ public:
                                                         bool dry_run) = 0;
     virtual status delete_dead_letter(std::int64_t id) = 0;
 
+    // Tenants. create_tenant: conflict when the id is taken. delete_tenant deletes its
+    // endpoints (as delete_endpoint), its tokens, and its history: events, deliveries,
+    // dead letters and attempts. Returns how many endpoints went.
+    virtual status create_tenant(const std::string& id, const tenant_settings& s, std::int64_t now_ms) = 0;
+    virtual status update_tenant(std::string_view id, const tenant_settings& s, std::int64_t now_ms) = 0;
+    virtual result<std::int64_t> delete_tenant(std::string_view id) = 0;
+    // Stores a token of an existing tenant (not_found otherwise); revoke_token deletes one
+    // of that tenant's (not_found when it has no such token).
+    virtual status create_token(const token_record& t) = 0;
+    virtual status revoke_token(std::string_view tenant_id, std::string_view token_id) = 0;
+
     // ---- Admin API reads (outside the writer: on a connection of their own) -----------------
     virtual result<std::optional<endpoint_view>> get_endpoint(std::string_view id, std::int64_t now_ms) = 0;
-    virtual result<std::vector<endpoint_view>> list_endpoints(const page_request& page, std::int64_t now_ms) = 0;
+    virtual result<std::vector<endpoint_view>> list_endpoints(const endpoint_filter& f, const page_request& page,
+                                                              std::int64_t now_ms) = 0;
     virtual result<std::optional<event_view>> get_event(std::string_view id) = 0;
+    // Events newest first, without their payload or deliveries.
+    virtual result<std::vector<event_view>> list_events(const event_filter& f, const page_request& page) = 0;
     virtual result<std::vector<delivery_view>> list_deliveries(const delivery_filter& f, const page_request& page) = 0;
     // A delivery or dead letter with its attempt log.
     virtual result<std::optional<delivery_view>> get_delivery(std::int64_t id) = 0;
@@ -230,6 +250,13 @@ public:
     virtual result<std::optional<delivery_view>> get_dead_letter(std::int64_t id) = 0;
     // The newest attempts to an endpoint, test events included.
     virtual result<std::vector<attempt_view>> list_attempts(std::string_view endpoint_id, const page_request& page) = 0;
+    virtual result<std::optional<tenant_view>> get_tenant(std::string_view id) = 0;
+    virtual result<std::vector<tenant_view>> list_tenants(const page_request& page) = 0;
+    virtual result<std::vector<token_view>> list_tokens(std::string_view tenant_id, const page_request& page) = 0;
+    // The token whose hash this is, expired or not (one read of a unique index).
+    virtual result<std::optional<token_view>> find_token(std::string_view token_hash) = 0;
+    // Whether the resource exists and whose it is.
+    virtual result<resource_owner> owner_of(const resource_ref& r) = 0;
 };
 
 }  // namespace webhookd

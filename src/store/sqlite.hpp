@@ -30,6 +30,10 @@ public:
     statement& bind(int index, std::string_view text);
     statement& bind_blob(int index, std::span<const char> bytes);
     statement& bind_null(int index);
+    // NULL for none (named apart: std::string converts to both this and string_view).
+    statement& bind_text(int index, const std::optional<std::string>& text) {
+        return text ? bind(index, std::string_view(*text)) : bind_null(index);
+    }
     statement& bind(int index, std::optional<std::int64_t> value) {
         return value ? bind(index, *value) : bind_null(index);
     }

@@ -68,16 +68,17 @@ delivery_view read_delivery_row(const sqlite::statement& q) {
     d.delivered_ms = optional_int64(q, 11);
     d.died_ms = optional_int64(q, 12);
     d.last_response = q.is_null(13) ? "" : q.text(13);
+    if (!q.is_null(14)) d.tenant = q.text(14);
     return d;
 }
 
 constexpr const char* delivery_columns =
     "SELECT d.id, d.state, e.id, e.type, d.endpoint_id, d.attempts, d.created_at, d.next_attempt_at, "
-    "d.last_attempt_at, d.last_status, d.last_error, d.delivered_at, NULL, NULL "
+    "d.last_attempt_at, d.last_status, d.last_error, d.delivered_at, NULL, NULL, e.tenant_id "
     "FROM deliveries d JOIN events e ON e.seq = d.event_seq";
 constexpr const char* dead_columns =
     "SELECT d.id, 'dead', e.id, e.type, d.endpoint_id, d.attempts, d.created_at, NULL, d.died_at, "
-    "d.last_status, d.last_error, NULL, d.died_at, d.last_response "
+    "d.last_status, d.last_error, NULL, d.died_at, d.last_response, e.tenant_id "
     "FROM dead_letters d JOIN events e ON e.seq = d.event_seq";
 
 // The conditions of an event-type filter on events e: exact, "prefix.*" or "*".
@@ -115,6 +116,23 @@ auto read_snapshot(sqlite::connection& db, F&& f) -> decltype(f()) {
 
 }  // namespace
 
+std::optional<std::string> sqlite_outbox_store::endpoint_tenant(std::string_view id) {
+    auto& q = db_->prepare("SELECT tenant_id FROM endpoints WHERE id = ?");
+    q.bind(1, id);
+    std::optional<std::string> tenant;
+    if (q.step() && !q.is_null(0)) tenant = q.text(0);
+    q.reset();
+    return tenant;
+}
+
+bool sqlite_outbox_store::tenant_exists(std::string_view id) {
+    auto& q = db_->prepare("SELECT 1 FROM tenants WHERE id = ?");
+    q.bind(1, id);
+    bool found = q.step();
+    q.reset();
+    return found;
+}
+
 bool sqlite_outbox_store::endpoint_exists(std::string_view id) {
     auto& q = db_->prepare("SELECT 1 FROM endpoints WHERE id = ?");
     q.bind(1, id);
@@ -128,12 +146,15 @@ bool sqlite_outbox_store::endpoint_exists(std::string_view id) {
 status sqlite_outbox_store::create_endpoint(const std::string& id, const endpoint_settings& s,
                                             const std::string& secret, std::int64_t now_ms) {
     if (endpoint_exists(id)) return error{error_code::conflict, "endpoint " + id + " already exists"};
+    if (s.tenant && !tenant_exists(*s.tenant)) {
+        return error{error_code::tenant_not_found, "tenant " + *s.tenant + " does not exist"};
+    }
     auto stored = stored_secret(id, secret);
     if (!stored) return stored.err();
     db_->prepare(
            "INSERT INTO endpoints (id, seq, url, description, event_patterns, body_mode, signature_format, "
-           "signature_header, headers, enabled, created_at, updated_at) VALUES (?1, "
-           "(SELECT COALESCE(MAX(seq), 0) + 1 FROM endpoints), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)")
+           "signature_header, headers, enabled, created_at, updated_at, tenant_id) VALUES (?1, "
+           "(SELECT COALESCE(MAX(seq), 0) + 1 FROM endpoints), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)")
         .bind(1, id)
         .bind(2, s.url.value_or(""))
         .bind(3, s.description.value_or(""))
@@ -144,6 +165,7 @@ status sqlite_outbox_store::create_endpoint(const std::string& id, const endpoin
         .bind(8, s.headers_json.value_or("{}"))
         .bind(9, std::int64_t{s.enabled.value_or(true) ? 1 : 0})
         .bind(10, now_ms)
+        .bind_text(11, s.tenant)
         .run();
     secure_delete_scope scrub(*db_);
     db_->prepare("INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES (?, ?, ?)")
@@ -151,7 +173,7 @@ status sqlite_outbox_store::create_endpoint(const std::string& id, const endpoin
         .bind(2, *stored)
         .bind(3, now_ms)
         .run();
-    routes_version_ = -1;  // this connection's own writes do not move data_version
+    forget_routes(s.tenant);  // this connection's own writes do not move data_version
     return ok_v;
 }
 
@@ -178,12 +200,13 @@ status sqlite_outbox_store::update_endpoint(std::string_view id, const endpoint_
     auto& q = db_->prepare(sql);
     values.bind(q);
     q.run();
-    routes_version_ = -1;
+    forget_routes(endpoint_tenant(id));
     return ok_v;
 }
 
 result<std::int64_t> sqlite_outbox_store::delete_endpoint(std::string_view id) {
     if (!endpoint_exists(id)) return not_found("endpoint", id);
+    forget_routes(endpoint_tenant(id));
     db_->prepare(
            "DELETE FROM attempts WHERE delivery_id IN "
            "(SELECT id FROM deliveries WHERE endpoint_id = ? AND state = 'pending')")
@@ -197,7 +220,6 @@ result<std::int64_t> sqlite_outbox_store::delete_endpoint(std::string_view id) {
         scrub_wal_ = true;
     }
     db_->prepare("DELETE FROM endpoints WHERE id = ?").bind(1, id).run();
-    routes_version_ = -1;
     return cancelled;
 }
 
@@ -293,6 +315,7 @@ status sqlite_outbox_store::requeue_dead_letter(std::int64_t id, std::int64_t no
 result<requeue_result> sqlite_outbox_store::requeue_dead_letters(const dead_letter_filter& f, std::int64_t now_ms,
                                                                  bool dry_run) {
     where_clause w;
+    if (f.tenant) w.add("e.tenant_id = ?", *f.tenant);
     if (f.endpoint_id) w.add("d.endpoint_id = ?", *f.endpoint_id);
     add_type_filter(w, f.event_type);
     if (f.since_ms) w.add("d.died_at >= ?", *f.since_ms);
@@ -323,6 +346,86 @@ status sqlite_outbox_store::delete_dead_letter(std::int64_t id) {
     db_->prepare("DELETE FROM dead_letters WHERE id = ?").bind(1, id).run();
     if (db_->changes() == 0) return not_found("dead letter", "dlv_" + std::to_string(id));
     db_->prepare("DELETE FROM attempts WHERE delivery_id = ?").bind(1, id).run();
+    return ok_v;
+}
+
+// ---- Tenants and their tokens -------------------------------------------------------------
+
+status sqlite_outbox_store::create_tenant(const std::string& id, const tenant_settings& s, std::int64_t now_ms) {
+    if (tenant_exists(id)) return error{error_code::conflict, "tenant " + id + " already exists"};
+    db_->prepare(
+           "INSERT INTO tenants (id, seq, name, metadata, created_at, updated_at) VALUES "
+           "(?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tenants), ?2, ?3, ?4, ?4)")
+        .bind(1, id)
+        .bind(2, s.name.value_or(""))
+        .bind(3, s.metadata_json.value_or("{}"))
+        .bind(4, now_ms)
+        .run();
+    forget_routes(id);  // a failed lookup of this id is not cached, but be plain about it
+    return ok_v;
+}
+
+status sqlite_outbox_store::update_tenant(std::string_view id, const tenant_settings& s, std::int64_t now_ms) {
+    if (!tenant_exists(id)) return not_found("tenant", id);
+    db_->prepare(
+           "UPDATE tenants SET name = COALESCE(?2, name), metadata = COALESCE(?3, metadata), updated_at = ?4 "
+           "WHERE id = ?1")
+        .bind(1, id)
+        .bind_text(2, s.name)
+        .bind_text(3, s.metadata_json)
+        .bind(4, now_ms)
+        .run();
+    return ok_v;
+}
+
+result<std::int64_t> sqlite_outbox_store::delete_tenant(std::string_view id) {
+    if (!tenant_exists(id)) return not_found("tenant", id);
+    // Its history first (the attempts of its endpoints, test sends included; the deliveries
+    // and dead letters of its events; the events), then each endpoint as delete_endpoint
+    // does, then its tokens and itself. A later tenant of the same id starts empty.
+    db_->prepare("DELETE FROM attempts WHERE endpoint_id IN (SELECT id FROM endpoints WHERE tenant_id = ?)")
+        .bind(1, id)
+        .run();
+    for (const char* table : {"deliveries", "dead_letters"}) {
+        db_->prepare(std::string("DELETE FROM ") + table +
+                     " WHERE event_seq IN (SELECT seq FROM events INDEXED BY events_tenant WHERE tenant_id = ?)")
+            .bind(1, id)
+            .run();
+    }
+    db_->prepare("DELETE FROM events WHERE tenant_id = ?").bind(1, id).run();
+    std::vector<std::string> endpoints;
+    auto& q = db_->prepare("SELECT id FROM endpoints WHERE tenant_id = ?");
+    q.bind(1, id);
+    while (q.step()) endpoints.push_back(q.text(0));
+    q.reset();
+    for (const auto& e : endpoints) {
+        if (auto r = delete_endpoint(e); !r) return r.err();
+    }
+    db_->prepare("DELETE FROM tenant_tokens WHERE tenant_id = ?").bind(1, id).run();
+    db_->prepare("DELETE FROM tenants WHERE id = ?").bind(1, id).run();
+    forget_routes(std::string(id));
+    return static_cast<std::int64_t>(endpoints.size());
+}
+
+status sqlite_outbox_store::create_token(const token_record& t) {
+    if (!tenant_exists(t.tenant_id)) return not_found("tenant", t.tenant_id);
+    db_->prepare(
+           "INSERT INTO tenant_tokens (id, seq, tenant_id, token_hash, description, created_at, expires_at) VALUES "
+           "(?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tenant_tokens), ?2, ?3, ?4, ?5, ?6)")
+        .bind(1, t.id)
+        .bind(2, t.tenant_id)
+        .bind(3, t.token_hash)
+        .bind(4, t.description)
+        .bind(5, t.created_ms)
+        .bind(6, t.expires_ms)
+        .run();
+    return ok_v;
+}
+
+status sqlite_outbox_store::revoke_token(std::string_view tenant_id, std::string_view token_id) {
+    if (!tenant_exists(tenant_id)) return not_found("tenant", tenant_id);
+    db_->prepare("DELETE FROM tenant_tokens WHERE id = ? AND tenant_id = ?").bind(1, token_id).bind(2, tenant_id).run();
+    if (db_->changes() == 0) return not_found("token", token_id);
     return ok_v;
 }
 
@@ -385,12 +488,13 @@ endpoint_view read_endpoint_row(const sqlite::statement& q) {
     e.updated_ms = q.int64(12);
     e.consecutive_failures = q.int64(13);
     e.failing_since_ms = optional_int64(q, 14);
+    if (!q.is_null(15)) e.tenant = q.text(15);
     return e;
 }
 
 constexpr const char* endpoint_columns =
     "SELECT id, seq, url, description, event_patterns, body_mode, signature_format, signature_header, headers, "
-    "enabled, paused_at, created_at, updated_at, consecutive_failures, failing_since FROM endpoints";
+    "enabled, paused_at, created_at, updated_at, consecutive_failures, failing_since, tenant_id FROM endpoints";
 
 }  // namespace
 
@@ -409,9 +513,11 @@ result<std::optional<endpoint_view>> sqlite_outbox_store::get_endpoint(std::stri
     });
 }
 
-result<std::vector<endpoint_view>> sqlite_outbox_store::list_endpoints(const page_request& page, std::int64_t now_ms) {
+result<std::vector<endpoint_view>> sqlite_outbox_store::list_endpoints(const endpoint_filter& f,
+                                                                      const page_request& page, std::int64_t now_ms) {
     return read_snapshot(*db_, [&]() -> result<std::vector<endpoint_view>> {
         where_clause w;
+        if (f.tenant) w.add("tenant_id = ?", *f.tenant);
         if (page.after) w.add("seq < ?", page.after->id);
         auto& q = db_->prepare(std::string(endpoint_columns) + w.sql + " ORDER BY seq DESC LIMIT ?");
         q.bind(w.bind(q), static_cast<std::int64_t>(page.limit));
@@ -440,14 +546,17 @@ std::vector<delivery_view> sqlite_outbox_store::read_deliveries(const std::strin
 
 result<std::optional<event_view>> sqlite_outbox_store::get_event(std::string_view id) {
     return read_snapshot(*db_, [&]() -> result<std::optional<event_view>> {
-        auto& q = db_->prepare("SELECT seq, id, type, timestamp, body, data_offset, created_at FROM events WHERE id = ?");
+        auto& q = db_->prepare(
+            "SELECT seq, id, type, timestamp, body, data_offset, created_at, tenant_id FROM events WHERE id = ?");
         q.bind(1, id);
         if (!q.step()) {
             q.reset();
             return std::optional<event_view>();
         }
         std::int64_t seq = q.int64(0);
-        event_view ev{q.text(1), q.text(2), q.text(3), q.text(4), static_cast<std::size_t>(q.int64(5)), q.int64(6), {}};
+        event_view ev{q.text(1), q.text(2), q.text(3), q.text(4), static_cast<std::size_t>(q.int64(5)),
+                      q.int64(6), std::nullopt, {}};
+        if (!q.is_null(7)) ev.tenant = q.text(7);
         q.reset();
         ev.deliveries = read_deliveries(std::string(delivery_columns) + " WHERE d.event_seq = ?1 UNION ALL " +
                                             dead_columns + " WHERE d.event_seq = ?1 ORDER BY 1",
@@ -456,11 +565,37 @@ result<std::optional<event_view>> sqlite_outbox_store::get_event(std::string_vie
     });
 }
 
+result<std::vector<event_view>> sqlite_outbox_store::list_events(const event_filter& f, const page_request& page) {
+    return read_snapshot(*db_, [&]() -> result<std::vector<event_view>> {
+        where_clause w;
+        if (f.tenant) w.add("e.tenant_id = ?", *f.tenant);
+        add_type_filter(w, f.event_type);
+        if (page.after) w.add("e.seq < ?", page.after->id);
+        auto& q = db_->prepare("SELECT e.seq, e.id, e.type, e.timestamp, e.created_at, e.tenant_id FROM events e" +
+                               w.sql + " ORDER BY e.seq DESC LIMIT ?");
+        q.bind(w.bind(q), static_cast<std::int64_t>(page.limit));
+        std::vector<event_view> out;
+        while (q.step()) {
+            event_view ev;
+            ev.seq = q.int64(0);
+            ev.id = q.text(1);
+            ev.type = q.text(2);
+            ev.timestamp = q.text(3);
+            ev.created_ms = q.int64(4);
+            if (!q.is_null(5)) ev.tenant = q.text(5);
+            out.push_back(std::move(ev));
+        }
+        q.reset();
+        return out;
+    });
+}
+
 result<std::vector<delivery_view>> sqlite_outbox_store::list_deliveries(const delivery_filter& f,
                                                                         const page_request& page) {
     return read_snapshot(*db_, [&]() -> result<std::vector<delivery_view>> {
         auto arm = [&](const char* columns, bool dead) {
             where_clause w;
+            if (f.tenant) w.add("e.tenant_id = ?", *f.tenant);
             if (!dead && f.status) w.add("d.state = ?", *f.status);
             if (f.endpoint_id) w.add("d.endpoint_id = ?", *f.endpoint_id);
             add_type_filter(w, f.event_type);
@@ -511,6 +646,7 @@ result<std::vector<delivery_view>> sqlite_outbox_store::list_dead_letters(const 
                                                                           const page_request& page) {
     return read_snapshot(*db_, [&]() -> result<std::vector<delivery_view>> {
         where_clause w;
+        if (f.tenant) w.add("e.tenant_id = ?", *f.tenant);
         if (f.endpoint_id) w.add("d.endpoint_id = ?", *f.endpoint_id);
         add_type_filter(w, f.event_type);
         if (f.since_ms) w.add("d.died_at >= ?", *f.since_ms);
@@ -546,6 +682,108 @@ result<std::vector<attempt_view>> sqlite_outbox_store::list_attempts(std::string
         q.reset();
         return out;
     });
+}
+
+namespace {
+
+constexpr const char* tenant_columns = "SELECT id, seq, name, metadata, created_at, updated_at FROM tenants";
+
+tenant_view read_tenant_row(const sqlite::statement& q) {
+    return {q.text(0), q.int64(1), q.text(2), q.text(3), q.int64(4), q.int64(5)};
+}
+
+// find_token_sql without its condition.
+const std::string token_columns(find_token_sql.substr(0, find_token_sql.find(" WHERE")));
+
+token_view read_token_row(const sqlite::statement& q) {
+    return {q.text(0), q.int64(1), q.text(2), q.text(3), q.int64(4), optional_int64(q, 5)};
+}
+
+}  // namespace
+
+result<std::optional<tenant_view>> sqlite_outbox_store::get_tenant(std::string_view id) {
+    return read_snapshot(*db_, [&]() -> result<std::optional<tenant_view>> {
+        auto& q = db_->prepare(std::string(tenant_columns) + " WHERE id = ?");
+        q.bind(1, id);
+        std::optional<tenant_view> out;
+        if (q.step()) out = read_tenant_row(q);
+        q.reset();
+        return out;
+    });
+}
+
+result<std::vector<tenant_view>> sqlite_outbox_store::list_tenants(const page_request& page) {
+    return read_snapshot(*db_, [&]() -> result<std::vector<tenant_view>> {
+        where_clause w;
+        if (page.after) w.add("seq < ?", page.after->id);
+        auto& q = db_->prepare(std::string(tenant_columns) + w.sql + " ORDER BY seq DESC LIMIT ?");
+        q.bind(w.bind(q), static_cast<std::int64_t>(page.limit));
+        std::vector<tenant_view> out;
+        while (q.step()) out.push_back(read_tenant_row(q));
+        q.reset();
+        return out;
+    });
+}
+
+result<std::vector<token_view>> sqlite_outbox_store::list_tokens(std::string_view tenant_id, const page_request& page) {
+    return read_snapshot(*db_, [&]() -> result<std::vector<token_view>> {
+        where_clause w;
+        w.add("tenant_id = ?", std::string(tenant_id));
+        if (page.after) w.add("seq < ?", page.after->id);
+        auto& q = db_->prepare(token_columns + w.sql + " ORDER BY seq DESC LIMIT ?");
+        q.bind(w.bind(q), static_cast<std::int64_t>(page.limit));
+        std::vector<token_view> out;
+        while (q.step()) out.push_back(read_token_row(q));
+        q.reset();
+        return out;
+    });
+}
+
+result<std::optional<token_view>> sqlite_outbox_store::find_token(std::string_view token_hash) {
+    try {
+        // One statement, one read of the unique index on token_hash: no transaction needed.
+        auto& q = db_->prepare(std::string(find_token_sql));
+        q.bind(1, token_hash);
+        std::optional<token_view> out;
+        if (q.step()) out = read_token_row(q);
+        q.reset();
+        return out;
+    } catch (const sqlite::failure& e) {
+        return storage_error(e);
+    }
+}
+
+result<resource_owner> sqlite_outbox_store::owner_of(const resource_ref& r) {
+    try {
+        const char* sql = nullptr;
+        switch (r.kind) {
+        case resource_kind::endpoint: sql = "SELECT tenant_id FROM endpoints WHERE id = ?"; break;
+        case resource_kind::event: sql = "SELECT tenant_id FROM events WHERE id = ?"; break;
+        case resource_kind::delivery:
+            sql = "SELECT e.tenant_id FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?1 "
+                  "UNION ALL SELECT e.tenant_id FROM dead_letters d JOIN events e ON e.seq = d.event_seq "
+                  "WHERE d.id = ?1";
+            break;
+        case resource_kind::dead_letter:
+            sql = "SELECT e.tenant_id FROM dead_letters d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?";
+            break;
+        }
+        auto& q = db_->prepare(sql);
+        if (r.kind == resource_kind::endpoint || r.kind == resource_kind::event) {
+            q.bind(1, r.id);
+        } else {
+            q.bind(1, r.number);
+        }
+        resource_owner out;
+        if (q.step()) {
+            out.exists = true;
+            if (!q.is_null(0)) out.tenant = q.text(0);
+        }
+        q.reset();
+        return out;
+    } catch (const sqlite::failure& e) {
+        return storage_error(e);
+    }
 }
 
 result<outbox_counts> sqlite_outbox_store::counts() {

@@ -68,10 +68,28 @@ std::int64_t sqlite_outbox_store::data_version() {
 }
 
 void sqlite_outbox_store::refresh_routes() {
+    // Another connection's commit may have changed any endpoint: forget every tenant's.
     std::int64_t version = data_version();
     if (version == routes_version_) return;
+    routes_.clear();
+    routes_version_ = version;
+}
+
+void sqlite_outbox_store::forget_routes(const std::optional<std::string>& tenant) {
+    routes_.erase(tenant.value_or(""));
+}
+
+const std::vector<route>* sqlite_outbox_store::routes_for(const std::optional<std::string>& tenant) {
+    const std::string& key = tenant ? *tenant : std::string();
+    if (auto it = routes_.find(key); it != routes_.end()) return &it->second;
+    if (tenant && !tenant_exists(*tenant)) return nullptr;
+    // The platform's endpoints, or one tenant's through endpoints_tenant.
+    auto& q = tenant ? db_->prepare("SELECT id, event_patterns FROM endpoints WHERE tenant_id = ? AND enabled = 1 "
+                                    "ORDER BY seq")
+                     : db_->prepare("SELECT id, event_patterns FROM endpoints WHERE tenant_id IS NULL AND enabled = 1 "
+                                    "ORDER BY seq");
+    if (tenant) q.bind(1, *tenant);
     std::vector<route> fresh;
-    auto& q = db_->prepare("SELECT id, event_patterns FROM endpoints WHERE enabled = 1 ORDER BY seq");
     while (q.step()) {
         route r{q.text(0), {}};
         auto patterns = nlohmann::json::parse(q.text_view(1), nullptr, false);
@@ -83,8 +101,8 @@ void sqlite_outbox_store::refresh_routes() {
         fresh.push_back(std::move(r));
     }
     q.reset();
-    routes_ = std::move(fresh);
-    routes_version_ = version;
+    if (routes_.size() >= max_cached_tenants) routes_.clear();
+    return &routes_.emplace(key, std::move(fresh)).first->second;
 }
 
 void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::int64_t now_ms) {
@@ -147,31 +165,41 @@ void sqlite_outbox_store::scrub_wal() {
 
 result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event, std::int64_t now_ms,
                                                          std::int64_t due_ms) {
+    const auto* routes = routes_for(event.tenant);
+    if (!routes) return error{error_code::tenant_not_found, "tenant " + *event.tenant + " does not exist"};
     auto& ins = db_->prepare(
-        "INSERT INTO events (id, type, timestamp, body, data_offset, created_at) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (id) DO NOTHING");
+        "INSERT INTO events (id, type, timestamp, body, data_offset, created_at, tenant_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING");
     ins.bind(1, event.id)
         .bind(2, event.type)
         .bind(3, event.timestamp)
         .bind_blob(4, event.body)
         .bind(5, static_cast<std::int64_t>(event.data_offset))
         .bind(6, now_ms)
+        .bind_text(7, event.tenant)
         .run();
     if (db_->changes() == 0) {
         auto& q = db_->prepare(
             "SELECT e.id, e.type, e.timestamp, "
             "(SELECT COUNT(*) FROM deliveries d WHERE d.event_seq = e.seq) + "
-            "(SELECT COUNT(*) FROM dead_letters l WHERE l.event_seq = e.seq) "
+            "(SELECT COUNT(*) FROM dead_letters l WHERE l.event_seq = e.seq), e.tenant_id "
             "FROM events e WHERE e.id = ?");
         q.bind(1, event.id);
         if (!q.step()) return error{error_code::storage_error, "duplicate event " + event.id + " vanished"};
-        ingest_outcome out{q.text(0), q.text(1), q.text(2), q.int64(3), true, {}};
+        ingest_outcome out{q.text(0), std::nullopt, q.text(1), q.text(2), q.int64(3), true, {}};
+        if (!q.is_null(4)) out.tenant = q.text(4);
         q.reset();
+        if (out.tenant != event.tenant) {
+            // Never a silent duplicate: the second tenant's event would be dropped.
+            return error{error_code::id_conflict,
+                         "event id " + event.id + " is already taken by an event of " +
+                             (out.tenant ? "another tenant" : "no tenant") + "; give this event another id"};
+        }
         return out;
     }
     std::int64_t seq = db_->last_insert_rowid();
-    ingest_outcome out{event.id, event.type, event.timestamp, 0, false, {}};
-    for (const auto& r : routes_) {
+    ingest_outcome out{event.id, event.tenant, event.type, event.timestamp, 0, false, {}};
+    for (const auto& r : *routes) {
         if (!any_pattern_matches(r.patterns, event.type)) continue;
         db_->prepare(
                "INSERT INTO deliveries (event_seq, endpoint_id, next_attempt_at, created_at) VALUES (?, ?, ?, ?)")
@@ -326,7 +354,7 @@ result<std::vector<endpoint_record>> sqlite_outbox_store::load_endpoints(std::in
     auto& q = db_->prepare(
         "SELECT id, url, body_mode, signature_format, signature_header, headers, enabled, paused_at, "
         "(SELECT MIN(next_attempt_at) FROM deliveries d INDEXED BY deliveries_endpoint_due "
-        "WHERE d.endpoint_id = endpoints.id AND d.state = 'pending') FROM endpoints ORDER BY seq");
+        "WHERE d.endpoint_id = endpoints.id AND d.state = 'pending'), tenant_id FROM endpoints ORDER BY seq");
     while (q.step()) {
         endpoint_record e;
         e.id = q.text(0);
@@ -338,6 +366,7 @@ result<std::vector<endpoint_record>> sqlite_outbox_store::load_endpoints(std::in
         e.enabled = q.int64(6) != 0;
         if (!q.is_null(7)) e.paused_at_ms = q.int64(7);
         if (!q.is_null(8)) e.next_due_ms = q.int64(8);
+        if (!q.is_null(9)) e.tenant = q.text(9);
         out.push_back(std::move(e));
     }
     q.reset();

@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "store/outbox_store.hpp"
@@ -18,6 +20,11 @@ struct route {
     std::string id;
     std::vector<std::string> patterns;
 };
+
+// The tenant token lookup: one read of the unique index on token_hash (its query plan is
+// tested, so that it never becomes a scan).
+inline constexpr std::string_view find_token_sql =
+    "SELECT id, seq, tenant_id, description, created_at, expires_at FROM tenant_tokens WHERE token_hash = ?";
 
 inline error storage_error(const sqlite::failure& e) {
     return error{e.transient() ? error_code::storage_unavailable : error_code::storage_error, e.what()};
@@ -75,15 +82,27 @@ public:
     result<requeue_result> requeue_dead_letters(const dead_letter_filter& f, std::int64_t now_ms,
                                                 bool dry_run) override;
     status delete_dead_letter(std::int64_t id) override;
+    status create_tenant(const std::string& id, const tenant_settings& s, std::int64_t now_ms) override;
+    status update_tenant(std::string_view id, const tenant_settings& s, std::int64_t now_ms) override;
+    result<std::int64_t> delete_tenant(std::string_view id) override;
+    status create_token(const token_record& t) override;
+    status revoke_token(std::string_view tenant_id, std::string_view token_id) override;
     result<std::optional<endpoint_view>> get_endpoint(std::string_view id, std::int64_t now_ms) override;
-    result<std::vector<endpoint_view>> list_endpoints(const page_request& page, std::int64_t now_ms) override;
+    result<std::vector<endpoint_view>> list_endpoints(const endpoint_filter& f, const page_request& page,
+                                                      std::int64_t now_ms) override;
     result<std::optional<event_view>> get_event(std::string_view id) override;
+    result<std::vector<event_view>> list_events(const event_filter& f, const page_request& page) override;
     result<std::vector<delivery_view>> list_deliveries(const delivery_filter& f, const page_request& page) override;
     result<std::optional<delivery_view>> get_delivery(std::int64_t id) override;
     result<std::vector<delivery_view>> list_dead_letters(const dead_letter_filter& f,
                                                          const page_request& page) override;
     result<std::optional<delivery_view>> get_dead_letter(std::int64_t id) override;
     result<std::vector<attempt_view>> list_attempts(std::string_view endpoint_id, const page_request& page) override;
+    result<std::optional<tenant_view>> get_tenant(std::string_view id) override;
+    result<std::vector<tenant_view>> list_tenants(const page_request& page) override;
+    result<std::vector<token_view>> list_tokens(std::string_view tenant_id, const page_request& page) override;
+    result<std::optional<token_view>> find_token(std::string_view token_hash) override;
+    result<resource_owner> owner_of(const resource_ref& r) override;
 
 private:
     bool endpoint_exists(std::string_view id);
@@ -101,7 +120,16 @@ private:
     // The clear secret of a stored value. A value in clear is returned as is (written
     // before the key was set, or by another program); it is sealed at the next start.
     result<std::string> clear_secret(std::string_view endpoint_id, std::string_view stored) const;
+    // Forgets the cached routes when another connection committed (once per group).
     void refresh_routes();  // throws sqlite::failure
+    // The enabled endpoints an event of `tenant` (none: the platform) fans out to, read
+    // once and cached; null when the tenant does not exist. Throws sqlite::failure.
+    const std::vector<route>* routes_for(const std::optional<std::string>& tenant);
+    // After a write through this store to one tenant's endpoints (none: the platform's).
+    void forget_routes(const std::optional<std::string>& tenant);
+    // The tenant of an existing endpoint (none: a platform endpoint).
+    std::optional<std::string> endpoint_tenant(std::string_view id);
+    bool tenant_exists(std::string_view id);
     std::int64_t data_version();
     // Deletes events that no delivery or dead letter refers to any more.
     void delete_orphan_events(const std::vector<std::int64_t>& seqs);
@@ -113,10 +141,12 @@ private:
     std::shared_ptr<const secret_box> secrets_;  // null: secrets stored in clear
     sync_mode synchronous_;   // the configured mode, for durable commits
     sync_mode current_sync_;  // the connection's mode now
-    std::vector<route> routes_;
-    // PRAGMA data_version the cache was read at (-1: never). It moves only for other
-    // connections' commits: a write to endpoints through this store must reset it.
-    std::int64_t routes_version_ = -1;
+    // Fan-out routes by tenant id ("" for the platform), filled as events arrive. A write
+    // to endpoints through this store forgets its tenant's entry (forget_routes); a commit
+    // of another connection, seen as a new PRAGMA data_version, forgets them all.
+    static constexpr std::size_t max_cached_tenants = 100'000;
+    std::unordered_map<std::string, std::vector<route>> routes_;
+    std::int64_t routes_version_ = -1;  // PRAGMA data_version when routes_ was last valid
     // A secret was deleted in this group: after the commit, scrub_wal() leaves no old
     // frame holding it.
     bool scrub_wal_ = false;

@@ -16,10 +16,14 @@ std::string_view to_string(error_code c) noexcept {
             return "forbidden";
         case error_code::not_found:
             return "not_found";
+        case error_code::tenant_not_found:
+            return "tenant_not_found";
         case error_code::method_not_allowed:
             return "method_not_allowed";
         case error_code::conflict:
             return "conflict";
+        case error_code::id_conflict:
+            return "id_conflict";
         case error_code::payload_too_large:
             return "payload_too_large";
         case error_code::unsupported_media_type:

@@ -1,6 +1,6 @@
 // Endpoint secrets at rest and out of the logs, with the real binary (decision 44): with
 // storage.secret_key_file set, no file the daemon writes (database, WAL, shared memory,
-// log at debug level) holds a signing secret or an API token, deliveries are still signed
+// log at debug level) holds a signing secret, an API token or a tenant token, deliveries are still signed
 // with the right secrets after a restart, and a start without the key is refused. Without
 // a key file, a warning says secrets are stored in clear. (The store's own view:
 // tests/store/secret_storage_test.cpp.)
@@ -99,6 +99,12 @@ TEST_F(secrets_at_rest, with_a_key_no_file_the_daemon_writes_holds_a_secret_or_a
     // A test event and a failed admin call with a wrong token: both paths that log.
     ASSERT_EQ(call(*admin, admin_token, "POST", "/v1/endpoints/" + ep_b + "/test", R"({"event": "a.b"})").status, 200);
     EXPECT_EQ(call(*admin, "wrong-token", "GET", "/v1/endpoints").status, 401);
+    // A tenant token, used once: only its hash may be stored.
+    ASSERT_EQ(call(*admin, admin_token, "POST", "/v1/tenants", R"({"id": "biz_1"})").status, 201);
+    auto minted = call(*admin, admin_token, "POST", "/v1/tenants/biz_1/tokens", R"({"description": "portal"})");
+    ASSERT_EQ(minted.status, 201) << minted.body;
+    const std::string tenant_token = json::parse(minted.body)["token"];
+    ASSERT_EQ(call(*admin, tenant_token, "GET", "/v1/endpoints").status, 200);
     ASSERT_EQ(call(*ingest, ingest_token, "POST", "/v1/events", R"({"event":"a.b","id":"one","data":1})").status, 202);
     ASSERT_EQ(test::wait_for_count(dir.file("webhookd.db"), "SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 2), 2);
 
@@ -116,7 +122,7 @@ TEST_F(secrets_at_rest, with_a_key_no_file_the_daemon_writes_holds_a_secret_or_a
 
     // Every file of the directory but the config and the key file, which the operator wrote.
     const std::vector<std::string> needles = {"whsec_", given_secret + 6, generated.substr(6), newest.substr(6),
-                                              admin_token, ingest_token};
+                                              admin_token, ingest_token, tenant_token, tenant_token.substr(4)};
     int scanned = 0;
     for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
         const auto name = entry.path().filename().string();

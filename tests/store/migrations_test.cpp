@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "ingest/event_validator.hpp"
+#include "store/open_outbox.hpp"
+#include "support/fn_unit.hpp"
 #include "support/temp_dir.hpp"
 
 namespace webhookd {
@@ -126,6 +129,50 @@ TEST(migrations, delivery_ids_are_renumbered_apart_from_dead_letters_and_never_r
     EXPECT_EQ(one("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' "
                   "AND name LIKE 'deliveries_%'"),
               8);
+}
+
+// A database of the release before tenants (migration 5) upgrades in place: its endpoints
+// and events become the platform's, and an event without a tenant reaches them as before.
+TEST(migrations, a_database_from_before_tenants_keeps_its_endpoints_and_events_as_the_platforms) {
+    test::temp_dir dir;
+    auto all = detail::embedded_migrations();
+    ASSERT_GE(all.size(), 6u);
+    {
+        sqlite::connection db(dir.file("old.db"));
+        ASSERT_EQ(*migrate(db, std::vector<migration>(all.begin(), all.begin() + 5)), 5);
+        db.exec("INSERT INTO endpoints (id, seq, url, event_patterns, created_at, updated_at) VALUES "
+                "('ep_old', 1, 'https://example.com/hook', '[\"booking.*\"]', 0, 0)");
+        db.exec("INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES "
+                "('ep_old', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0)");
+        db.exec("INSERT INTO events (seq, id, type, timestamp, body, data_offset, created_at) VALUES "
+                "(1, 'evt_old', 'booking.created', 'ts', '{}', 0, 0)");
+    }
+    storage_config cfg;
+    cfg.path = dir.file("old.db");
+    auto opened = open_outbox(cfg, nullptr);
+    ASSERT_TRUE(opened.ok()) << opened.err().message;
+    auto& store = *opened->writer;
+    auto old_event = store.get_event("evt_old").value();
+    ASSERT_TRUE(old_event);
+    EXPECT_FALSE(old_event->tenant);
+    auto listed = store.list_endpoints(endpoint_filter{}, page_request{}, 0).value();
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_FALSE(listed[0].tenant);
+
+    std::optional<result<ingest_outcome>> fresh, taken;
+    test::fn_unit u([&](outbox_store& s, std::int64_t now) -> status {
+        fresh = s.insert_event(build_envelope("evt_new", "booking.created", "ts", "{}"), now, now);
+        auto with_tenant = build_envelope("evt_old", "booking.created", "ts", "{}");
+        with_tenant.tenant = "biz_1";
+        taken = s.insert_event(with_tenant, now, now);
+        return ok_v;
+    });
+    write_unit* units[] = {&u};
+    store.write_group(units, 10);
+    ASSERT_TRUE(fresh && fresh->ok()) << fresh->err().message;
+    EXPECT_EQ((*fresh)->endpoint_ids, std::vector<std::string>{"ep_old"});
+    ASSERT_TRUE(taken);
+    EXPECT_EQ(taken->err().code, error_code::tenant_not_found);  // no tenant exists yet
 }
 
 }  // namespace

@@ -95,7 +95,7 @@ TEST_F(secret_storage, with_a_key_secrets_are_stored_sealed_and_read_in_clear) {
     ASSERT_EQ((*view)->secrets.size(), 2u);
     EXPECT_EQ((*view)->secrets[0].secret, second_secret);
     EXPECT_EQ((*view)->secrets[1].secret, first_secret);
-    auto listed = s->list_endpoints(page_request{}, 2500);
+    auto listed = s->list_endpoints(endpoint_filter{}, page_request{}, 2500);
     ASSERT_TRUE(listed.ok()) << listed.err().message;
     ASSERT_EQ(listed->size(), 2u);
     EXPECT_EQ((*listed)[1].secrets.at(0).secret, second_secret);  // newest endpoint first: ep_b, ep_a

@@ -67,8 +67,10 @@ protected:
         return out.value_or(T{});
     }
 
-    void create_endpoint(const std::string& id, const std::string& patterns = "[]", bool enabled = true) {
+    void create_endpoint(const std::string& id, const std::string& patterns = "[]", bool enabled = true,
+                         std::optional<std::string> tenant = std::nullopt) {
         endpoint_settings s;
+        s.tenant = std::move(tenant);
         s.url = "https://example.com/" + id;
         s.description = "";
         s.patterns_json = patterns;
@@ -83,10 +85,29 @@ protected:
         ASSERT_TRUE(st.ok()) << st.err().message;
     }
 
-    ingest_outcome ingest(const std::string& id, const std::string& type, std::int64_t now_ms) {
+    ingest_outcome ingest(const std::string& id, const std::string& type, std::int64_t now_ms,
+                          std::optional<std::string> tenant = std::nullopt) {
         return value<ingest_outcome>(now_ms, [&](outbox_store& s, std::int64_t now) {
-            return s.insert_event(build_envelope(id, type, "2026-12-02T12:00:00Z", R"({"n":1})"), now, now);
+            auto e = build_envelope(id, type, "2026-12-02T12:00:00Z", R"({"n":1})");
+            e.tenant = tenant;
+            return s.insert_event(e, now, now);
         });
+    }
+    // insert_event's whole answer, errors included.
+    result<ingest_outcome> try_ingest(const std::string& id, std::optional<std::string> tenant, std::int64_t now_ms) {
+        std::optional<result<ingest_outcome>> out;
+        write(now_ms, [&](outbox_store& s, std::int64_t now) -> status {
+            auto e = build_envelope(id, "a.b", "2026-12-02T12:00:00Z", R"({"n":1})");
+            e.tenant = tenant;
+            out = s.insert_event(e, now, now);
+            return out->ok() ? status(ok_v) : status(out->err());
+        });
+        return *out;
+    }
+    void create_tenant(const std::string& id) {
+        tenant_settings t{"Tenant " + id, R"({"plan":"pro"})"};
+        auto st = write(1, [&](outbox_store& s, std::int64_t now) { return s.create_tenant(id, t, now); });
+        ASSERT_TRUE(st.ok()) << st.err().message;
     }
 
     std::vector<claimed_delivery> claim(const std::string& endpoint, std::size_t limit, std::int64_t now_ms,
@@ -373,7 +394,7 @@ TYPED_TEST(store_contract, endpoints_are_created_patched_listed_and_loaded_with_
     EXPECT_EQ(ep->patterns_json, R"(["a.*"])");  // untouched by the patch
     EXPECT_EQ(ep->updated_ms, 5);
     ASSERT_EQ(ep->secrets.size(), 1u);
-    auto list = this->store->list_endpoints(page_request{}, 10).value();
+    auto list = this->store->list_endpoints(endpoint_filter{}, page_request{}, 10).value();
     ASSERT_EQ(list.size(), 2u);
     EXPECT_EQ(list[0].id, "ep_2");  // newest first
     EXPECT_FALSE(this->endpoint("ep_nope"));
@@ -383,7 +404,9 @@ TYPED_TEST(store_contract, endpoints_are_created_patched_listed_and_loaded_with_
     ASSERT_EQ(loaded.size(), 2u);
     for (const auto& r : loaded) {
         EXPECT_EQ(r.secrets.size(), 1u) << r.id;
-        if (r.id == "ep_1") EXPECT_EQ(r.next_due_ms, 700);
+        if (r.id == "ep_1") {
+            EXPECT_EQ(r.next_due_ms, 700);
+        }
     }
     auto due = this->template value<std::optional<std::int64_t>>(
         800, [](outbox_store& s, std::int64_t) { return s.next_due("ep_1"); });
@@ -569,6 +592,158 @@ TYPED_TEST(store_contract, purges_remove_what_is_past_the_cutoff_at_most_limit_a
     EXPECT_EQ(purge_dead(10'000, 1), 1);
     EXPECT_EQ(this->counts().dead_letters, 0);
     EXPECT_TRUE(this->write(9000, [](outbox_store& s, std::int64_t now) { return s.heartbeat(now); }).ok());
+}
+
+// ---- Tenants --------------------------------------------------------------------------------
+
+TYPED_TEST(store_contract, an_event_reaches_only_the_endpoints_of_its_own_tenant) {
+    this->create_tenant("biz_a");
+    this->create_tenant("biz_b");
+    this->create_endpoint("ep_a", "[]", true, "biz_a");
+    this->create_endpoint("ep_b", "[]", true, "biz_b");
+    this->create_endpoint("ep_p");
+    auto a = this->ingest("e_a", "a.b", 10, "biz_a");
+    auto b = this->ingest("e_b", "a.b", 10, "biz_b");
+    auto p = this->ingest("e_p", "a.b", 10);
+    EXPECT_EQ(a.endpoint_ids, std::vector<std::string>{"ep_a"});
+    EXPECT_EQ(b.endpoint_ids, std::vector<std::string>{"ep_b"});
+    EXPECT_EQ(p.endpoint_ids, std::vector<std::string>{"ep_p"});
+    EXPECT_EQ(a.tenant, "biz_a");
+    EXPECT_FALSE(p.tenant);
+    // Endpoints created after the first event of a tenant are routed to at once.
+    this->create_endpoint("ep_a2", "[]", true, "biz_a");
+    EXPECT_EQ(this->ingest("e_a2", "a.b", 11, "biz_a").deliveries, 2);
+    EXPECT_EQ(this->ingest("e_p2", "a.b", 11).deliveries, 1);
+    auto ev = this->store->get_event("e_a").value();
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->tenant, "biz_a");
+    ASSERT_EQ(ev->deliveries.size(), 1u);
+    EXPECT_EQ(ev->deliveries[0].tenant, "biz_a");
+}
+
+TYPED_TEST(store_contract, an_unknown_tenant_and_an_id_of_another_tenant_store_nothing) {
+    this->create_tenant("biz_a");
+    this->create_tenant("biz_b");
+    this->create_endpoint("ep_b", "[]", true, "biz_b");
+    auto unknown = this->try_ingest("e1", std::string("biz_nope"), 10);
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_EQ(unknown.err().code, error_code::tenant_not_found);
+    EXPECT_FALSE(this->store->get_event("e1").value());
+    ASSERT_TRUE(this->try_ingest("e1", std::string("biz_a"), 10).ok());
+    for (auto other : {std::optional<std::string>("biz_b"), std::optional<std::string>()}) {
+        auto taken = this->try_ingest("e1", other, 11);
+        ASSERT_FALSE(taken.ok());
+        EXPECT_EQ(taken.err().code, error_code::id_conflict);
+    }
+    auto same = this->try_ingest("e1", std::string("biz_a"), 12);
+    ASSERT_TRUE(same.ok());
+    EXPECT_TRUE(same->duplicate);
+    EXPECT_EQ(this->counts().pending, 0);  // biz_b's endpoint got nothing
+    // And the reverse: a platform event's id is not a tenant's.
+    ASSERT_TRUE(this->try_ingest("e2", std::nullopt, 13).ok());
+    EXPECT_EQ(this->try_ingest("e2", std::string("biz_b"), 14).err().code, error_code::id_conflict);
+}
+
+TYPED_TEST(store_contract, lists_filter_by_tenant_and_owner_of_names_the_owner) {
+    this->create_tenant("biz_a");
+    this->create_endpoint("ep_a", "[]", true, "biz_a");
+    this->create_endpoint("ep_p");
+    this->ingest("e_a", "a.b", 10, "biz_a");
+    this->ingest("e_p", "a.b", 10);
+    page_request page;
+    auto eps = this->store->list_endpoints(endpoint_filter{"biz_a"}, page, 10).value();
+    ASSERT_EQ(eps.size(), 1u);
+    EXPECT_EQ(eps[0].id, "ep_a");
+    EXPECT_EQ(eps[0].tenant, "biz_a");
+    EXPECT_EQ(this->store->list_endpoints(endpoint_filter{}, page, 10).value().size(), 2u);
+    delivery_filter df;
+    df.tenant = "biz_a";
+    auto ds = this->store->list_deliveries(df, page).value();
+    ASSERT_EQ(ds.size(), 1u);
+    EXPECT_EQ(ds[0].endpoint_id, "ep_a");
+    auto evs = this->store->list_events(event_filter{"biz_a", std::nullopt}, page).value();
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_EQ(evs[0].id, "e_a");
+    EXPECT_EQ(this->store->list_events(event_filter{}, page).value().size(), 2u);
+
+    auto owner = [&](resource_kind k, std::string id, std::int64_t n = 0) {
+        return this->store->owner_of(resource_ref{k, std::move(id), n}).value();
+    };
+    EXPECT_EQ(owner(resource_kind::endpoint, "ep_a").tenant, "biz_a");
+    EXPECT_TRUE(owner(resource_kind::endpoint, "ep_p").exists);
+    EXPECT_FALSE(owner(resource_kind::endpoint, "ep_p").tenant);
+    EXPECT_FALSE(owner(resource_kind::endpoint, "ep_x").exists);
+    EXPECT_EQ(owner(resource_kind::event, "e_a").tenant, "biz_a");
+    EXPECT_EQ(owner(resource_kind::delivery, "", ds[0].id).tenant, "biz_a");
+    EXPECT_FALSE(owner(resource_kind::dead_letter, "", ds[0].id).exists);  // pending, not dead
+    EXPECT_FALSE(owner(resource_kind::delivery, "", 999).exists);
+}
+
+TYPED_TEST(store_contract, tenants_are_created_once_changed_and_deleted_with_everything_they_own) {
+    this->create_tenant("biz_a");
+    auto again = this->write(2, [](outbox_store& s, std::int64_t now) {
+        return s.create_tenant("biz_a", tenant_settings{"", "{}"}, now);
+    });
+    EXPECT_EQ(again.err().code, error_code::conflict);
+    ASSERT_TRUE(this->write(3, [](outbox_store& s, std::int64_t now) {
+                        return s.update_tenant("biz_a", tenant_settings{"Acme", std::nullopt}, now);
+                    }).ok());
+    auto t = this->store->get_tenant("biz_a").value();
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->name, "Acme");
+    EXPECT_EQ(t->metadata_json, R"({"plan":"pro"})");  // untouched by the patch
+    EXPECT_EQ(t->updated_ms, 3);
+    EXPECT_EQ(this->store->list_tenants(page_request{}).value().size(), 1u);
+
+    token_record tok{"tok_1", "biz_a", std::string(64, 'f'), "portal", 3, 100};
+    ASSERT_TRUE(this->write(3, [&](outbox_store& s, std::int64_t) { return s.create_token(tok); }).ok());
+    auto found = this->store->find_token(std::string(64, 'f')).value();
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->tenant_id, "biz_a");
+    EXPECT_EQ(found->expires_ms, 100);
+    EXPECT_FALSE(this->store->find_token(std::string(64, 'e')).value());
+    EXPECT_EQ(this->store->list_tokens("biz_a", page_request{}).value().size(), 1u);
+
+    this->create_endpoint("ep_a", "[]", true, "biz_a");
+    this->create_endpoint("ep_p");
+    this->ingest("e_a", "a.b", 10, "biz_a");
+    this->ingest("e_p", "a.b", 10);
+    auto gone = this->template value<std::int64_t>(
+        20, [](outbox_store& s, std::int64_t) { return s.delete_tenant("biz_a"); });
+    EXPECT_EQ(gone, 1);
+    EXPECT_FALSE(this->store->get_tenant("biz_a").value());
+    EXPECT_FALSE(this->endpoint("ep_a"));
+    EXPECT_FALSE(this->store->get_event("e_a").value());  // a later tenant of that id starts empty
+    EXPECT_FALSE(this->store->find_token(std::string(64, 'f')).value());
+    EXPECT_TRUE(this->endpoint("ep_p"));
+    EXPECT_TRUE(this->store->get_event("e_p").value());
+    EXPECT_EQ(this->counts().pending, 1);
+    auto unknown = this->try_ingest("e_a2", std::string("biz_a"), 21);
+    EXPECT_EQ(unknown.err().code, error_code::tenant_not_found);  // no stale route survives
+    EXPECT_EQ(this->write(22, [](outbox_store& s, std::int64_t) { return s.revoke_token("biz_a", "tok_1"); })
+                  .err()
+                  .code,
+              error_code::not_found);
+}
+
+TYPED_TEST(store_contract, an_endpoint_of_an_unknown_tenant_is_refused_and_a_revoked_token_is_gone) {
+    endpoint_settings s;
+    s.url = "https://example.com/x";
+    s.tenant = "biz_nope";
+    auto st = this->write(1, [&](outbox_store& o, std::int64_t now) {
+        return o.create_endpoint("ep_x", s, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", now);
+    });
+    EXPECT_EQ(st.err().code, error_code::tenant_not_found);
+    this->create_tenant("biz_a");
+    token_record tok{"tok_1", "biz_a", std::string(64, 'a'), "", 3, std::nullopt};
+    ASSERT_TRUE(this->write(3, [&](outbox_store& o, std::int64_t) { return o.create_token(tok); }).ok());
+    EXPECT_FALSE(this->store->find_token(std::string(64, 'a')).value()->expires_ms);  // never
+    EXPECT_EQ(this->write(4, [](outbox_store& o, std::int64_t) { return o.revoke_token("biz_b", "tok_1"); })
+                  .err()
+                  .code,
+              error_code::not_found);  // another tenant's token id
+    ASSERT_TRUE(this->write(4, [](outbox_store& o, std::int64_t) { return o.revoke_token("biz_a", "tok_1"); }).ok());
+    EXPECT_FALSE(this->store->find_token(std::string(64, 'a')).value());
 }
 
 }  // namespace
