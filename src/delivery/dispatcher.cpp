@@ -101,8 +101,7 @@ void dispatcher::notify_due(std::vector<std::string> endpoint_ids, std::int64_t 
                 self->rescan_requested_ = true;  // an endpoint we have not loaded yet
                 continue;
             }
-            auto& due = it->second.next_due;
-            if (!due || due_ms < *due) due = due_ms;
+            self->advance_next_due(it->second, due_ms);
         }
         self->pump();
     });
@@ -141,7 +140,8 @@ void dispatcher::on_scanned(const status& st, std::vector<endpoint_record> recor
         log_->error("dispatcher: loading endpoints failed: {}", st.err().message);
         return pump();
     }
-    std::map<std::string, endpoint_state, std::less<>> fresh;
+    endpoint_map fresh;
+    fresh.reserve(records.size());
     for (auto& rec : records) {
         endpoint_state state;
         if (auto old = endpoints_.find(rec.id); old != endpoints_.end()) {
@@ -168,15 +168,38 @@ void dispatcher::on_scanned(const status& st, std::vector<endpoint_record> recor
     }
     for (auto& [_, gone] : endpoints_) give_back(gone.ready);  // deleted endpoints
     endpoints_ = std::move(fresh);
+    rebuild_indexes();
     changes_seen_ = changes_seen;
     pump();
+}
+
+void dispatcher::rebuild_indexes() {
+    due_index_.clear();
+    with_ready_.clear();
+    for (auto& [_, ep] : endpoints_) {
+        if (ep.sendable() && ep.next_due) due_index_.emplace(*ep.next_due, &ep);
+        if (!ep.ready.empty()) with_ready_.insert(&ep);
+    }
+}
+
+void dispatcher::set_next_due(endpoint_state& ep, std::optional<std::int64_t> due) {
+    if (ep.next_due == due) return;
+    if (ep.next_due) due_index_.erase({*ep.next_due, &ep});
+    ep.next_due = due;
+    if (due && ep.sendable()) due_index_.emplace(*due, &ep);
+}
+
+void dispatcher::advance_next_due(endpoint_state& ep, std::int64_t due) {
+    if (!ep.next_due || due < *ep.next_due) set_next_due(ep, due);
 }
 
 void dispatcher::pump() {
     if (!started_) return;
     flush_outcomes();  // outcomes held back after a failed write are due again
     if (stopping_) {
-        for (auto& [_, ep] : endpoints_) give_back(ep.ready);
+        std::vector<endpoint_state*> queued(with_ready_.begin(), with_ready_.end());
+        with_ready_.clear();
+        for (auto* ep : queued) give_back(ep->ready);
         return update_idle();
     }
     auto now = clock_.now_ms();
@@ -191,10 +214,12 @@ void dispatcher::start_ready(std::int64_t now_ms) {
     // starts before the dispatcher has loaded it.
     if (changes_seen_ != changes_) return;
     auto min_lease_left = (options_.attempt_timeout + (options_.lease - options_.attempt_timeout) / 2).count();
-    for (auto& [_, ep] : endpoints_) {
+    // A copy: giving back and starting attempts may come back here before the loop ends.
+    std::vector<endpoint_state*> queued(with_ready_.begin(), with_ready_.end());
+    for (auto* e : queued) {
+        auto& ep = *e;
         if (!ep.sendable()) {
             give_back(ep.ready);  // paused or disabled since the claim
-            continue;
         }
         while (!ep.ready.empty() && ep.in_flight < options_.max_in_flight_per_endpoint &&
                in_flight_ < options_.max_in_flight) {
@@ -209,6 +234,7 @@ void dispatcher::start_ready(std::int64_t now_ms) {
             }
             attempt(std::move(d));
         }
+        if (ep.ready.empty()) with_ready_.erase(&ep);
     }
     flush_releases();
 }
@@ -216,38 +242,40 @@ void dispatcher::start_ready(std::int64_t now_ms) {
 void dispatcher::claim(std::int64_t now_ms) {
     // Due, sendable endpoints whose in-flight attempts and ready queue are below twice
     // the per-endpoint cap, oldest due first, within twice the global cap.
+    // The front of due_index_ is due, oldest first; the first entry not due yet is when to
+    // wake. Endpoints at their cap are passed over: an attempt ending pumps again.
     auto cap = options_.max_in_flight_per_endpoint;
-    std::vector<std::pair<std::int64_t, endpoint_state*>> due;
-    std::optional<std::int64_t> wake = next_rescan_ms_;
-    for (auto& [id, ep] : endpoints_) {
-        if (!ep.sendable() || !ep.next_due || ep.in_flight + ep.ready.size() >= 2 * cap) continue;
-        if (*ep.next_due <= now_ms) {
-            due.emplace_back(*ep.next_due, &ep);
-        } else if (!wake || *ep.next_due < *wake) {
-            wake = *ep.next_due;
-        }
-    }
-    if (!outcomes_.empty() && (!wake || outcomes_retry_at_ms_ < *wake)) wake = outcomes_retry_at_ms_;
     auto leased = in_flight_ + ready_;
     std::size_t room = 2 * options_.max_in_flight > leased ? 2 * options_.max_in_flight - leased : 0;
-    if (due.empty() || room == 0) return arm_timer(now_ms, due.empty() ? wake : std::nullopt);
-    std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    auto orders = std::make_shared<std::vector<claim_order>>();
-    for (auto& [_, ep] : due) {
-        if (room == 0) break;
-        std::size_t limit = std::min(room, 2 * cap - ep->in_flight - ep->ready.size());
-        room -= limit;
-        orders->push_back({ep->record.id, limit});
+    std::vector<endpoint_state*> due;
+    std::optional<std::int64_t> wake = next_rescan_ms_;
+    for (const auto& [at, ep] : due_index_) {
+        if (at > now_ms) {
+            if (!wake || at < *wake) wake = at;
+            break;
+        }
+        if (ep->in_flight + ep->ready.size() >= 2 * cap) continue;
+        if (due.size() >= room) break;  // every order claims one at least
+        due.push_back(ep);
     }
+    if (!outcomes_.empty() && (!wake || outcomes_retry_at_ms_ < *wake)) wake = outcomes_retry_at_ms_;
+    if (due.empty() || room == 0) return arm_timer(now_ms, due.empty() ? wake : std::nullopt);
+    auto orders = std::make_shared<std::vector<claim_order>>();
+    for (auto* ep : due) orders->push_back({ep->record.id, 2 * cap - ep->in_flight - ep->ready.size()});
 
     claiming_ = true;
     auto results = std::make_shared<std::vector<claim_outcome>>();
     auto lease_until = now_ms + options_.lease.count();
     bool queued = submit(
-        [orders, results, lease_until, owner = options_.owner](outbox_store& s, std::int64_t at) -> status {
+        [orders, results, room, lease_until, owner = options_.owner](outbox_store& s, std::int64_t at) -> status {
+            // The room is shared as the claims come back: an endpoint with little due
+            // takes little of it, so one claim serves many small endpoints.
+            std::size_t left = room;
             for (const auto& o : *orders) {
-                auto claimed = s.claim(o.endpoint_id, o.limit, at, lease_until, owner);
+                if (left == 0) break;
+                auto claimed = s.claim(o.endpoint_id, std::min(o.limit, left), at, lease_until, owner);
                 if (!claimed) return claimed.err();
+                left -= std::min(left, claimed->size());
                 auto next = s.next_due(o.endpoint_id);
                 if (!next) return next.err();
                 results->push_back({o.endpoint_id, std::move(claimed).value(), *next});
@@ -274,9 +302,10 @@ void dispatcher::on_claimed(const status& st, std::vector<claim_outcome> results
             for (auto& d : r.deliveries) releases_.push_back(d.id);
             continue;
         }
-        it->second.next_due = r.next_due;
+        set_next_due(it->second, r.next_due);
         ready_ += r.deliveries.size();
         for (auto& d : r.deliveries) it->second.ready.push_back(std::move(d));
+        if (!it->second.ready.empty()) with_ready_.insert(&it->second);
     }
     flush_releases();
     pump();
@@ -352,8 +381,10 @@ void dispatcher::attempt(claimed_delivery d) {
         });
     }
     auto req = build_request(it->second.record, d, started / 1000);
-    log_->debug("attempt {} of delivery dlv_{} (event {}) to endpoint {} tenant={}", d.attempt, d.id, d.event_id,
-                d.endpoint_id, tenant_of(d.endpoint_id));
+    if (log_->should_log(spdlog::level::debug)) {
+        log_->debug("attempt {} of delivery dlv_{} (event {}) to endpoint {} tenant={}", d.attempt, d.id,
+                    d.event_id, d.endpoint_id, tenant_of(d.endpoint_id));
+    }
     client_.send(std::move(req), [self = shared_from_this(), d = std::move(d), started](delivery_response r) mutable {
         asio::post(self->strand_, [self, d = std::move(d), started, r = std::move(r)]() mutable {
             self->on_attempt_done(std::move(d), started, std::move(r));
@@ -466,8 +497,7 @@ void dispatcher::count_recorded(const decided_outcome& o) {
     } else if (a.dead) {
         metrics_.deliveries_dead.inc();
     } else if (auto it = endpoints_.find(a.endpoint_id); it != endpoints_.end()) {
-        auto& due = it->second.next_due;
-        if (!due || a.next_attempt_ms < *due) due = a.next_attempt_ms;
+        advance_next_due(it->second, a.next_attempt_ms);
     }
 }
 

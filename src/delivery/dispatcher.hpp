@@ -32,6 +32,8 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "delivery/retry_policy.hpp"
@@ -137,6 +139,12 @@ private:
     // The tenant of an endpoint, for log lines ("-": a platform or unknown endpoint).
     std::string_view tenant_of(const std::string& endpoint_id) const;
 
+    // Sets an endpoint's due time (none: nothing pending), keeping due_index_ in step.
+    void set_next_due(endpoint_state& ep, std::optional<std::int64_t> due);
+    // The same when `due` is earlier than the one it has.
+    void advance_next_due(endpoint_state& ep, std::int64_t due);
+    void rebuild_indexes();
+
     void pump();
     void start_ready(std::int64_t now_ms);
     void give_back(std::deque<claimed_delivery>& ready);
@@ -156,7 +164,20 @@ private:
     std::shared_ptr<spdlog::logger> log_;
 
     // Strand-only state.
-    std::map<std::string, endpoint_state, std::less<>> endpoints_;
+    // Hashed: looked up several times per attempt, among tens of thousands with tenants.
+    // Pointers to its elements stay valid as it grows (the indexes below rely on it).
+    struct id_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    using endpoint_map = std::unordered_map<std::string, endpoint_state, id_hash, std::equal_to<>>;
+    endpoint_map endpoints_;
+    // What each pump looks at, so that its work follows the endpoints with work, not all
+    // of them (tens of thousands with tenants): the sendable endpoints with a due time, by
+    // it, and the endpoints whose ready queue holds deliveries. Entries point into
+    // endpoints_ and are rebuilt whenever a scan replaces it.
+    std::set<std::pair<std::int64_t, endpoint_state*>> due_index_;
+    std::set<endpoint_state*> with_ready_;
     std::size_t in_flight_ = 0;
     std::size_t ready_ = 0;        // deliveries in all ready queues
     bool claiming_ = false;        // a claim or rescan unit is with the writer
