@@ -11,6 +11,7 @@
 
 #include "admin/resources.hpp"
 #include "admin/tenant_tokens.hpp"
+#include "delivery/signer.hpp"
 
 namespace webhookd::admin {
 
@@ -30,15 +31,21 @@ const char* kind_name(resource_kind k) {
 
 }  // namespace
 
+namespace {
+
+error other_tenant(const http::route_context& rc) {
+    return error{error_code::forbidden, "this token belongs to tenant " + *rc.who.tenant + " and sees no other"};
+}
+
+}  // namespace
+
 error missing(resource_kind kind, std::string_view id) {
     return error{error_code::not_found, std::string(kind_name(kind)) + " " + std::string(id) + " does not exist"};
 }
 
 result<std::optional<std::string>> tenant_scope(const http::route_context& rc, const std::optional<std::string>& asked) {
     if (!rc.who.tenant) return asked;
-    if (asked && *asked != *rc.who.tenant) {
-        return error{error_code::forbidden, "this token belongs to tenant " + *rc.who.tenant + " and sees no other"};
-    }
+    if (asked && *asked != *rc.who.tenant) return other_tenant(rc);
     return rc.who.tenant;
 }
 
@@ -53,9 +60,7 @@ void add_route(http::router& r, const std::shared_ptr<context>& ctx, http::verb 
               const auto& id = rc.at("id");
               if (p.k == kind::own_tenant) {
                   if (id == *rc.who.tenant) return fn(std::move(req), rc, std::move(respond));
-                  return respond(http::json_error(
-                      req, error{error_code::forbidden, "this token belongs to tenant " + *rc.who.tenant +
-                                                            " and sees no other"}));
+                  return respond(http::json_error(req, other_tenant(rc)));
               }
               // The name in the 404 is the one the handler and the store use for a missing one.
               resource_ref ref{p.resource, id, 0};
@@ -78,24 +83,10 @@ void add_route(http::router& r, const std::shared_ptr<context>& ctx, http::verb 
           });
 }
 
-namespace {
-constexpr char hex_digits[] = "0123456789abcdef";
-
-std::string to_hex(const unsigned char* bytes, std::size_t n) {
-    std::string out;
-    out.reserve(2 * n);
-    for (std::size_t i = 0; i < n; ++i) {
-        out += hex_digits[bytes[i] >> 4];
-        out += hex_digits[bytes[i] & 0xf];
-    }
-    return out;
-}
-}  // namespace
-
 std::string generate_tenant_token() {
     std::array<unsigned char, 32> raw{};
     if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) throw std::runtime_error("RAND_bytes failed");
-    return std::string(tenant_token_prefix) + to_hex(raw.data(), raw.size());
+    return std::string(tenant_token_prefix) + to_hex(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
 }
 
 std::string hash_tenant_token(std::string_view token) {
@@ -104,7 +95,7 @@ std::string hash_tenant_token(std::string_view token) {
     if (EVP_Digest(token.data(), token.size(), digest.data(), &n, EVP_sha256(), nullptr) != 1) {
         throw std::runtime_error("SHA-256 failed");
     }
-    return to_hex(digest.data(), n);
+    return to_hex(std::string_view(reinterpret_cast<const char*>(digest.data()), n));
 }
 
 bool context::resolve_token(std::string_view token,

@@ -29,6 +29,13 @@ result<target> parse_target(std::string_view url) {
     }
     if (!u.has_authority() || u.encoded_host().empty()) return bad("no host");
     if (u.has_userinfo()) return bad("credentials in the URL (user@host) are not allowed");
+    // A percent-encoded host ("ex%61mple.com") names its host twice: decoded for the dial
+    // and the address check, as written in the Host header. Decoding can also make a name
+    // that parses as something else ("9.254.3%38.254x" is "9.254.38.254x", which Boost.URL
+    // splits as below). No receiver needs one: refuse it.
+    if (u.encoded_host().find('%') != std::string_view::npos) {
+        return bad("percent-encoded host \"" + std::string(u.encoded_host()) + "\": write it plainly");
+    }
     // Boost.URL 1.81 ends an IPv4-looking host or a port at the first stray character and
     // takes the rest as the path ("http://127.0.0.1.5:8080/" has host 127.0.0.1 and path
     // ".5:8080/"; boostorg/url#755, #680). After an authority the path is empty or starts

@@ -361,8 +361,7 @@ status sqlite_outbox_store::create_tenant(const std::string& id, const tenant_se
         .bind(3, s.metadata_json.value_or("{}"))
         .bind(4, now_ms)
         .run();
-    forget_routes(id);  // a failed lookup of this id is not cached, but be plain about it
-    return ok_v;
+    return ok_v;  // no route entry to forget: an unknown tenant is never cached
 }
 
 status sqlite_outbox_store::update_tenant(std::string_view id, const tenant_settings& s, std::int64_t now_ms) {

@@ -456,6 +456,8 @@ TEST_F(DeliveryClientTest, MalformedOrForbiddenUrlsAreRefused) {
         {"http://127.0.0.1.5:" + port + "/", "malformed host or port"},
         {"http://127.0.0.1x:" + port + "/", "malformed host or port"},
         {"http://127.0.0.1:" + port + "junk/", "malformed host or port"},
+        {"http://9.254.3%38.254tp64330/", "percent-encoded host"},  // found by fuzz/url_fuzz
+        {"http://ex%61mple.com:" + port + "/", "percent-encoded host"},
         {"http://0x100.0.0.1:" + port + "/", "looks like an IP address"},
         {"http://256.0.0.1:" + port + "/", "looks like an IP address"},
         {"http://127.0.0.1:0/", "out of range"},

@@ -221,6 +221,61 @@ TEST(router, the_handler_is_told_whether_the_caller_has_a_token) {
     EXPECT_EQ(run(r, make_request(verb::get, "/healthz", "Bearer wrong")).body(), "anonymous");
 }
 
+// A resolver that knows one tenant token, "wht_a", of tenant "biz_a"; "wht_down" is a
+// token it cannot check now; tokens without "wht_" are not its kind.
+token_resolver test_resolver(int* calls) {
+    return [calls](std::string_view token, std::function<void(result<std::optional<std::string>>)> done) {
+        if (!token.starts_with("wht_")) return false;
+        ++*calls;
+        if (token == "wht_down") {
+            done(error{error_code::overloaded, "busy"});
+        } else {
+            done(token == "wht_a" ? std::optional<std::string>("biz_a") : std::nullopt);
+        }
+        return true;
+    };
+}
+
+// A handler that answers with the caller's tenant, or "operator".
+handler_fn who_answers() {
+    return [](request&& req, const route_context& ctx, responder respond) {
+        respond(json_response(req, status::ok, ctx.who.tenant.value_or("operator")));
+    };
+}
+
+TEST(router, a_resolved_token_reaches_scoped_routes_only_and_carries_its_tenant) {
+    int calls = 0;
+    router r({"op"});
+    r.set_token_resolver(test_resolver(&calls));
+    r.add(verb::get, "/v1/endpoints", access::scoped, who_answers());
+    r.add(verb::get, "/v1/tenants", access::listener, who_answers());
+    r.add(verb::get, "/healthz", access::anyone, who_answers());
+    EXPECT_EQ(run(r, make_request(verb::get, "/v1/endpoints", "Bearer wht_a")).body(), "biz_a");
+    EXPECT_EQ(run(r, make_request(verb::get, "/v1/endpoints", "Bearer op")).body(), "operator");
+    auto forbidden = run(r, make_request(verb::get, "/v1/tenants", "Bearer wht_a"));
+    EXPECT_EQ(forbidden.result(), status::forbidden);
+    EXPECT_EQ(error_code_of(forbidden), "forbidden");
+    EXPECT_EQ(run(r, make_request(verb::get, "/v1/endpoints", "Bearer wht_gone")).result(), status::unauthorized);
+    EXPECT_EQ(run(r, make_request(verb::get, "/v1/endpoints", "Bearer wht_down")).result(),
+              status::service_unavailable);
+    EXPECT_EQ(run(r, make_request(verb::get, "/healthz", "Bearer wht_gone")).result(), status::ok);
+    EXPECT_EQ(run(r, make_request(verb::get, "/v1/endpoints", "Bearer other")).result(), status::unauthorized);
+    EXPECT_EQ(calls, 5);  // the operator's token and "other" never reach the resolver
+}
+
+TEST(router, without_listener_tokens_a_tenant_token_is_still_checked_and_scoped) {
+    int calls = 0;
+    router r({});
+    r.set_token_resolver(test_resolver(&calls));
+    r.add(verb::get, "/v1/endpoints", access::scoped, who_answers());
+    r.add(verb::get, "/v1/tenants", access::listener, who_answers());
+    EXPECT_EQ(run(r, make_request(verb::get, "/v1/tenants")).body(), "operator");
+    EXPECT_EQ(run(r, make_request(verb::get, "/v1/tenants", "Bearer anything")).body(), "operator");
+    EXPECT_EQ(run(r, make_request(verb::get, "/v1/tenants", "Bearer wht_a")).result(), status::forbidden);
+    EXPECT_EQ(run(r, make_request(verb::get, "/v1/endpoints", "Bearer wht_a")).body(), "biz_a");
+    EXPECT_EQ(run(r, make_request(verb::get, "/v1/endpoints", "Bearer wht_gone")).result(), status::unauthorized);
+}
+
 TEST(body_response, serves_another_content_type) {
     auto res = body_response(make_request(verb::get, "/"), status::ok, "text/plain; charset=utf-8", "hello");
     EXPECT_EQ(res[beast_http::field::content_type], "text/plain; charset=utf-8");
