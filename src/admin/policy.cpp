@@ -29,10 +29,6 @@ const char* kind_name(resource_kind k) {
     return "resource";
 }
 
-}  // namespace
-
-namespace {
-
 error other_tenant(const http::route_context& rc) {
     return error{error_code::forbidden, "this token belongs to tenant " + *rc.who.tenant + " and sees no other"};
 }
