@@ -96,7 +96,7 @@ json delivery_json(const delivery_view& d, bool with_attempts) {
     return j;
 }
 
-json event_json(const event_view& e) {
+json event_json(const event_view& e, bool with_detail) {
     json j{
         {"id", e.id},
         {"tenant", e.tenant ? json(*e.tenant) : json(nullptr)},
@@ -104,7 +104,7 @@ json event_json(const event_view& e) {
         {"timestamp", e.timestamp},
         {"created_at", format_rfc3339_ms(e.created_ms)},
     };
-    if (!e.body.empty()) {
+    if (with_detail) {
         j["data"] = json::parse(e.body.substr(e.data_offset, e.body.size() - e.data_offset - 1), nullptr, false);
         json deliveries = json::array();
         for (const auto& d : e.deliveries) deliveries.push_back(delivery_json(d, false));

@@ -26,8 +26,8 @@ std::optional<std::int64_t> parse_delivery_id(std::string_view text);
 json endpoint_json(const endpoint_view& e, const std::optional<std::string>& revealed_secret = std::nullopt);
 json attempt_json(const attempt_view& a);
 json delivery_json(const delivery_view& d, bool with_attempts);
-// An event; with its data and deliveries when it has its body (get_event's, not a list's).
-json event_json(const event_view& e);
+// An event; with its data and deliveries for a detail answer (get_event's, not a list's).
+json event_json(const event_view& e, bool with_detail);
 json tenant_json(const tenant_view& t);
 // A tenant token, never its hash; the token itself only in the create answer.
 json token_json(const token_view& t, const std::optional<std::string>& revealed_token = std::nullopt);

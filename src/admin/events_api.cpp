@@ -20,7 +20,7 @@ void get_event(const std::shared_ptr<context>& self, http::request&& req, const 
         auto e = s.get_event(id);
         if (!e) return out.fail(e.err());
         if (!*e) return out.fail(missing(resource_kind::event, id));
-        out.send(http_status::ok, event_json(**e));
+        out.send(http_status::ok, event_json(**e, true));
     });
 }
 
@@ -36,7 +36,8 @@ void list_events(const std::shared_ptr<context>& self, http::request&& req, cons
         return out.fail(error_code::invalid_field, "\"event\" must be an event name, a \"prefix.*\" pattern or \"*\"");
     }
     self->send_page(
-        out, *params, [f](outbox_store& s, const page_request& page) { return s.list_events(f, page); }, event_json,
+        out, *params, [f](outbox_store& s, const page_request& page) { return s.list_events(f, page); },
+        [](const event_view& e) { return event_json(e, false); },
         [](const event_view& e) {
             return page_key{e.seq, e.seq};
         });
