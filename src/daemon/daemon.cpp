@@ -113,8 +113,10 @@ status daemon::impl::start() {
     client_options.dangerous_skip_tls_verify = cfg.delivery.dangerous_skip_tls_verify;
     client_options.user_agent = std::string("webhookd/") + version;
     // Keep as many connections to an origin as attempts may run at once against it: a
-    // smaller pool closed and reopened most connections of every busy burst.
-    client_options.max_idle_per_host = cfg.delivery.max_in_flight_per_endpoint;
+    // smaller pool closed and reopened most connections of every busy burst. That is every
+    // attempt in flight, not one endpoint's share: thousands of tenants' endpoints may be
+    // one receiver.
+    client_options.max_idle_per_host = cfg.delivery.max_in_flight;
     client_options.allowed_cidrs = cfg.delivery.allowed_cidrs;
     try {
         client = std::make_unique<delivery_client>(ioc, std::move(client_options), log);

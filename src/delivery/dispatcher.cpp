@@ -26,11 +26,15 @@ namespace {
 // the dispatcher tries that write again.
 constexpr std::int64_t storage_retry_ms = 1000;
 
-// One endpoint's share of a claim.
-struct claim_order {
-    std::string endpoint_id;
-    std::size_t limit;
-};
+// Removes the secrets (and their expiry times) at the indexes where drop(k) is true.
+template <class Drop>
+void erase_secrets_if(endpoint_record& rec, Drop drop) {
+    for (std::size_t k = rec.secrets.size(); k-- > 0;) {
+        if (!drop(k)) continue;
+        rec.secrets.erase(rec.secrets.begin() + static_cast<std::ptrdiff_t>(k));
+        rec.secret_expires_ms.erase(rec.secret_expires_ms.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+}
 
 }  // namespace
 
@@ -119,11 +123,15 @@ void dispatcher::rescan() {
     if (stopping_) return update_idle();
     claiming_ = true;
     rescan_requested_ = false;  // this scan starts after the request: it will see what was asked for
-    auto endpoints = std::make_shared<std::vector<endpoint_record>>();
+    auto scan = std::make_shared<endpoint_scan>();
     auto changes_seen = changes_;
-    bool queued = submit(storing_into(endpoints, [](outbox_store& s, std::int64_t now) { return s.load_endpoints(now); }),
-                         [endpoints, changes_seen](dispatcher& self, const status& st) {
-                             self.on_scanned(st, std::move(*endpoints), changes_seen);
+    bool queued = submit(storing_into(scan,
+                                      [seen = scanned_, after = sweep_next_, sweep = options_.due_sweep](
+                                          outbox_store& s, std::int64_t now) {
+                                          return s.scan_endpoints(seen, now, after, sweep);
+                                      }),
+                         [scan, changes_seen](dispatcher& self, const status& st) {
+                             self.on_scanned(st, std::move(*scan), changes_seen);
                          });
     if (!queued) {
         claiming_ = false;
@@ -131,55 +139,57 @@ void dispatcher::rescan() {
     }
 }
 
-void dispatcher::on_scanned(const status& st, std::vector<endpoint_record> records, std::uint64_t changes_seen) {
+void dispatcher::on_scanned(const status& st, endpoint_scan scan, std::uint64_t changes_seen) {
     claiming_ = false;
     last_scan_ = std::chrono::steady_clock::now().time_since_epoch().count();
-    auto now = clock_.now_ms();
-    next_rescan_ms_ = now + options_.rescan_interval.count();
+    next_rescan_ms_ = clock_.now_ms() + options_.rescan_interval.count();
     if (!st) {
-        log_->error("dispatcher: loading endpoints failed: {}", st.err().message);
+        log_->error("dispatcher: scanning endpoints failed: {}", st.err().message);
         return pump();
     }
-    endpoint_map fresh;
-    fresh.reserve(records.size());
-    for (auto& rec : records) {
-        endpoint_state state;
-        if (auto old = endpoints_.find(rec.id); old != endpoints_.end()) {
-            state.in_flight = old->second.in_flight;
-            state.ready.swap(old->second.ready);
+    if (scan.complete) ++complete_scans_;
+    for (auto& rec : scan.changed) apply_record(std::move(rec));
+    if (scan.complete) {
+        for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+            auto next = std::next(it);
+            if (it->second.seen_in_scan != complete_scans_) forget(it);  // deleted
+            it = next;
         }
-        state.next_due = rec.next_due_ms;
-        for (std::size_t k = rec.secrets.size(); k-- > 0;) {
-            if (is_valid_secret(rec.secrets[k])) continue;
-            rec.secrets.erase(rec.secrets.begin() + static_cast<std::ptrdiff_t>(k));
-            rec.secret_expires_ms.erase(rec.secret_expires_ms.begin() + static_cast<std::ptrdiff_t>(k));
-        }
-        if (auto e = std::min_element(rec.secret_expires_ms.begin(), rec.secret_expires_ms.end(),
-                                      [](const auto& a, const auto& b) { return a && (!b || *a < *b); });
-            e != rec.secret_expires_ms.end() && *e) {
-            // A grace period ends: reload then, so the old secret stops signing on time.
-            next_rescan_ms_ = std::min(next_rescan_ms_, **e);
-        }
-        if (options_.tls_unverified && rec.url.starts_with("https://") && warned_tls_.insert(rec.id).second) {
-            log_->warn("endpoint {}: TLS certificates are NOT verified (delivery.dangerous_skip_tls_verify)", rec.id);
-        }
-        state.record = std::move(rec);
-        fresh.emplace(state.record.id, std::move(state));
     }
-    for (auto& [_, gone] : endpoints_) give_back(gone.ready);  // deleted endpoints
-    endpoints_ = std::move(fresh);
-    rebuild_indexes();
+    // Only ever earlier: a due time the scan read before a commit it did not see is older
+    // than the one that commit's notice brought. A claim finds out what is really due.
+    for (const auto& [id, due] : scan.due) {
+        if (auto it = endpoints_.find(id); it != endpoints_.end()) advance_next_due(it->second, due);
+    }
+    scanned_ = scan.mark;
+    sweep_next_ = scan.sweep_next;
     changes_seen_ = changes_seen;
     pump();
 }
 
-void dispatcher::rebuild_indexes() {
-    due_index_.clear();
-    with_ready_.clear();
-    for (auto& [_, ep] : endpoints_) {
-        if (ep.sendable() && ep.next_due) due_index_.emplace(*ep.next_due, &ep);
-        if (!ep.ready.empty()) with_ready_.insert(&ep);
+void dispatcher::apply_record(endpoint_record rec) {
+    erase_secrets_if(rec, [&](std::size_t k) { return !is_valid_secret(rec.secrets[k]); });
+    if (options_.tls_unverified && rec.url.starts_with("https://") && warned_tls_.insert(rec.id).second) {
+        log_->warn("endpoint {}: TLS certificates are NOT verified (delivery.dangerous_skip_tls_verify)", rec.id);
     }
+    auto [it, _] = endpoints_.try_emplace(rec.id);
+    auto& ep = it->second;
+    auto due = ep.next_due;
+    set_next_due(ep, std::nullopt);  // out of due_index_ while sendable() may change
+    auto scanned_due = rec.next_due_ms;
+    ep.record = std::move(rec);
+    ep.seen_in_scan = complete_scans_;
+    set_next_due(ep, due);
+    if (scanned_due) advance_next_due(ep, *scanned_due);
+    if (!ep.sendable()) give_back(ep);  // paused or disabled: what it holds goes back at once
+}
+
+void dispatcher::forget(endpoint_map_iterator it) {
+    auto& ep = it->second;
+    give_back(ep);
+    set_next_due(ep, std::nullopt);
+    if (ep.listed) std::erase(with_ready_, &ep);
+    endpoints_.erase(it);
 }
 
 void dispatcher::set_next_due(endpoint_state& ep, std::optional<std::int64_t> due) {
@@ -197,9 +207,11 @@ void dispatcher::pump() {
     if (!started_) return;
     flush_outcomes();  // outcomes held back after a failed write are due again
     if (stopping_) {
-        std::vector<endpoint_state*> queued(with_ready_.begin(), with_ready_.end());
+        for (auto* ep : with_ready_) {
+            ep->listed = false;
+            give_back(*ep);
+        }
         with_ready_.clear();
-        for (auto* ep : queued) give_back(ep->ready);
         return update_idle();
     }
     auto now = clock_.now_ms();
@@ -214,13 +226,12 @@ void dispatcher::start_ready(std::int64_t now_ms) {
     // starts before the dispatcher has loaded it.
     if (changes_seen_ != changes_) return;
     auto min_lease_left = (options_.attempt_timeout + (options_.lease - options_.attempt_timeout) / 2).count();
-    // A copy: giving back and starting attempts may come back here before the loop ends.
-    std::vector<endpoint_state*> queued(with_ready_.begin(), with_ready_.end());
-    for (auto* e : queued) {
-        auto& ep = *e;
-        if (!ep.sendable()) {
-            give_back(ep.ready);  // paused or disabled since the claim
-        }
+    // Round the endpoints with queued deliveries, each visited once, until the global cap
+    // is reached: when it is full, an ending attempt's pump starts one attempt and stops.
+    for (std::size_t n = with_ready_.size(); n > 0 && in_flight_ < options_.max_in_flight; --n) {
+        auto& ep = *with_ready_.front();
+        with_ready_.pop_front();
+        if (!ep.sendable()) give_back(ep);
         while (!ep.ready.empty() && ep.in_flight < options_.max_in_flight_per_endpoint &&
                in_flight_ < options_.max_in_flight) {
             auto d = std::move(ep.ready.front());
@@ -229,12 +240,16 @@ void dispatcher::start_ready(std::int64_t now_ms) {
             if (d.lease_until_ms - now_ms < min_lease_left) {
                 // Queued too long (the endpoint is slow, or the global cap is full): the
                 // attempt might outlive the lease, so give it back and claim it afresh.
-                releases_.push_back(d.id);
+                releases_.push_back({d.id, std::move(d.endpoint_id)});
                 continue;
             }
             attempt(std::move(d));
         }
-        if (ep.ready.empty()) with_ready_.erase(&ep);
+        if (ep.ready.empty()) {
+            ep.listed = false;
+        } else {
+            with_ready_.push_back(&ep);
+        }
     }
     flush_releases();
 }
@@ -264,32 +279,23 @@ void dispatcher::claim(std::int64_t now_ms) {
     for (auto* ep : due) orders->push_back({ep->record.id, 2 * cap - ep->in_flight - ep->ready.size()});
 
     claiming_ = true;
-    auto results = std::make_shared<std::vector<claim_outcome>>();
+    auto results = std::make_shared<std::vector<endpoint_claim>>();
     auto lease_until = now_ms + options_.lease.count();
-    bool queued = submit(
-        [orders, results, room, lease_until, owner = options_.owner](outbox_store& s, std::int64_t at) -> status {
-            // The room is shared as the claims come back: an endpoint with little due
-            // takes little of it, so one claim serves many small endpoints.
-            std::size_t left = room;
-            for (const auto& o : *orders) {
-                if (left == 0) break;
-                auto claimed = s.claim(o.endpoint_id, std::min(o.limit, left), at, lease_until, owner);
-                if (!claimed) return claimed.err();
-                left -= std::min(left, claimed->size());
-                auto next = s.next_due(o.endpoint_id);
-                if (!next) return next.err();
-                results->push_back({o.endpoint_id, std::move(claimed).value(), *next});
-            }
-            return ok_v;
-        },
-        [results](dispatcher& self, const status& st) { self.on_claimed(st, std::move(*results)); });
+    // The room is shared as the claims come back: an endpoint with little due takes little
+    // of it, so one claim serves many small endpoints.
+    bool queued = submit(storing_into(results,
+                                      [orders, room, lease_until, owner = options_.owner](outbox_store& s,
+                                                                                           std::int64_t at) {
+                                          return s.claim(*orders, room, at, lease_until, owner);
+                                      }),
+                         [results](dispatcher& self, const status& st) { self.on_claimed(st, std::move(*results)); });
     if (!queued) {
         claiming_ = false;
         arm_timer(now_ms, now_ms + 100);
     }
 }
 
-void dispatcher::on_claimed(const status& st, std::vector<claim_outcome> results) {
+void dispatcher::on_claimed(const status& st, std::vector<endpoint_claim> results) {
     claiming_ = false;
     if (!st) {
         log_->error("dispatcher: claiming deliveries failed: {}", st.err().message);
@@ -299,47 +305,61 @@ void dispatcher::on_claimed(const status& st, std::vector<claim_outcome> results
     for (auto& r : results) {
         auto it = endpoints_.find(r.endpoint_id);
         if (it == endpoints_.end()) {
-            for (auto& d : r.deliveries) releases_.push_back(d.id);
+            for (auto& d : r.deliveries) releases_.push_back({d.id, std::move(d.endpoint_id)});
             continue;
         }
-        set_next_due(it->second, r.next_due);
+        auto& ep = it->second;
+        set_next_due(ep, r.next_due);
         ready_ += r.deliveries.size();
-        for (auto& d : r.deliveries) it->second.ready.push_back(std::move(d));
-        if (!it->second.ready.empty()) with_ready_.insert(&it->second);
+        for (auto& d : r.deliveries) ep.ready.push_back(std::move(d));
+        list_ready(ep);
     }
     flush_releases();
     pump();
 }
 
-void dispatcher::give_back(std::deque<claimed_delivery>& ready) {
-    if (ready.empty()) return;
-    for (const auto& d : ready) releases_.push_back(d.id);
-    ready_ -= ready.size();
-    ready.clear();
+void dispatcher::list_ready(endpoint_state& ep) {
+    if (ep.listed || ep.ready.empty()) return;
+    ep.listed = true;
+    with_ready_.push_back(&ep);
+}
+
+void dispatcher::give_back(endpoint_state& ep) {
+    if (ep.ready.empty()) return;
+    for (auto& d : ep.ready) releases_.push_back({d.id, std::move(d.endpoint_id)});
+    ready_ -= ep.ready.size();
+    ep.ready.clear();  // still listed: the next pump unlists it
     flush_releases();
 }
 
 void dispatcher::flush_releases() {
     if (releasing_ || releases_.empty()) return update_idle();
     releasing_ = true;
-    auto batch = std::make_shared<std::vector<std::int64_t>>(std::move(releases_));
+    auto batch = std::make_shared<std::vector<lease_ref>>(std::move(releases_));
     releases_.clear();
     bool queued = submit(
         [batch, owner = options_.owner](outbox_store& s, std::int64_t now) -> status {
-            if (auto released = s.release(*batch, owner, now); !released) return released.err();
+            std::vector<std::int64_t> ids;
+            ids.reserve(batch->size());
+            for (const auto& l : *batch) ids.push_back(l.delivery_id);
+            if (auto released = s.release(ids, owner, now); !released) return released.err();
             return ok_v;
         },
-        [batch](dispatcher& self, const status& st) { self.on_released(st, batch->size()); });
-    if (!queued) on_released(error{error_code::storage_unavailable, "the writer is stopping"}, batch->size());
+        [batch](dispatcher& self, const status& st) { self.on_released(st, *batch); });
+    if (!queued) on_released(error{error_code::storage_unavailable, "the writer is stopping"}, *batch);
 }
 
-void dispatcher::on_released(const status& st, std::size_t count) {
+void dispatcher::on_released(const status& st, const std::vector<lease_ref>& batch) {
     releasing_ = false;
     if (!st) {
         // The leases end by themselves; the deliveries are due again then.
-        log_->error("dispatcher: giving back {} lease(s) failed: {}", count, st.err().message);
+        log_->error("dispatcher: giving back {} lease(s) failed: {}", batch.size(), st.err().message);
     } else {
-        rescan_requested_ = true;  // they are due now: learn which endpoints have work
+        // Due again now (release() wrote the time the writer ran it, at most now).
+        auto now = clock_.now_ms();
+        for (const auto& l : batch) {
+            if (auto it = endpoints_.find(l.endpoint_id); it != endpoints_.end()) advance_next_due(it->second, now);
+        }
     }
     flush_releases();
     pump();
@@ -368,7 +388,12 @@ void dispatcher::attempt(claimed_delivery d) {
     auto started = clock_.now_ms();
     ++in_flight_;  // on_attempt_done() counts every attempt out again
     metrics_.attempts_in_flight.add(1);
-    if (it != endpoints_.end()) ++it->second.in_flight;
+    if (it != endpoints_.end()) {
+        ++it->second.in_flight;
+        // A rotation's grace period ends with no write to scan: the old secret stops signing on time.
+        auto& rec = it->second.record;
+        erase_secrets_if(rec, [&](std::size_t k) { return rec.secret_expires_ms[k] && *rec.secret_expires_ms[k] <= started; });
+    }
     if (it == endpoints_.end() || it->second.record.secrets.empty()) {
         // Never send unsigned: record a failed attempt so the operator sees why.
         delivery_response r;

@@ -15,8 +15,11 @@
 // waiting together are recorded in one transaction.
 //
 // The store is the truth: every rescan_interval (and when ingest names an endpoint it has
-// not loaded, or the admin API changed something) the dispatcher reloads endpoints and due
-// times, so work written by anyone else is picked up.
+// not loaded, or the admin API changed something) the dispatcher scans the store. A scan
+// reads the endpoints changed since the last one (by their revision, so its cost follows
+// the changes, not the tens of thousands of endpoints a platform with tenants has), all of
+// them after a deletion, and the due times of the next due_sweep endpoints in turn, so
+// work written by anyone else is picked up.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -57,6 +60,7 @@ struct dispatcher_options {
     duration lease = std::chrono::seconds(60);            // > attempt_timeout
     duration attempt_timeout = std::chrono::seconds(30);  // delivery.timeout: an attempt ends within it
     duration rescan_interval = std::chrono::seconds(5);
+    std::size_t due_sweep = 2048;                         // endpoints whose due time each scan reads again
     std::string owner = "webhookd";                       // lease owner written to rows
     bool release_leases_at_start = true;                  // single-instance stores (SQLite)
     bool tls_unverified = false;                          // delivery.dangerous_skip_tls_verify: warn per endpoint
@@ -99,15 +103,25 @@ private:
         std::optional<std::int64_t> next_due;  // earliest due pending delivery, if any
         std::size_t in_flight = 0;
         std::deque<claimed_delivery> ready;    // leased ahead, oldest due first
+        bool listed = false;                   // in with_ready_
+        std::uint64_t seen_in_scan = 0;        // the last complete scan that had it
         bool sendable() const { return record.enabled && !record.paused_at_ms; }
     };
-
-    // What a claim brought back for one endpoint.
-    struct claim_outcome {
+    // A lease to give back, and whose endpoint is due again once it is.
+    struct lease_ref {
+        std::int64_t delivery_id;
         std::string endpoint_id;
-        std::vector<claimed_delivery> deliveries;
-        std::optional<std::int64_t> next_due;
     };
+
+    // Hashed: looked up several times per attempt, among tens of thousands with tenants.
+    // Pointers to its elements stay valid as it grows (the indexes below rely on it).
+    struct id_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    using endpoint_map = std::unordered_map<std::string, endpoint_state, id_hash, std::equal_to<>>;
+    using endpoint_map_iterator = endpoint_map::iterator;
+
     // An attempt's outcome, decided, waiting to be recorded; counted in the metrics only
     // once the record committed.
     struct decided_outcome {
@@ -125,11 +139,15 @@ private:
     void do_release_leases();
     void on_leases_released(const status& st, std::int64_t released);
     void rescan();
-    void on_scanned(const status& st, std::vector<endpoint_record> records, std::uint64_t changes_seen);
+    void on_scanned(const status& st, endpoint_scan scan, std::uint64_t changes_seen);
+    // A scanned endpoint's settings replace the ones held; its state (in flight, queued) stays.
+    void apply_record(endpoint_record rec);
+    // Drops an endpoint that is gone from the store, and its queued deliveries.
+    void forget(endpoint_map_iterator it);
     void claim(std::int64_t now_ms);
-    void on_claimed(const status& st, std::vector<claim_outcome> results);
+    void on_claimed(const status& st, std::vector<endpoint_claim> results);
     void flush_releases();
-    void on_released(const status& st, std::size_t count);
+    void on_released(const status& st, const std::vector<lease_ref>& batch);
     void flush_outcomes();
     void record(std::shared_ptr<std::vector<decided_outcome>> batch);
     void on_recorded(const status& st, std::shared_ptr<std::vector<decided_outcome>> batch);
@@ -143,11 +161,12 @@ private:
     void set_next_due(endpoint_state& ep, std::optional<std::int64_t> due);
     // The same when `due` is earlier than the one it has.
     void advance_next_due(endpoint_state& ep, std::int64_t due);
-    void rebuild_indexes();
+    // Puts ep in with_ready_ when it has queued deliveries and is not there yet.
+    void list_ready(endpoint_state& ep);
 
     void pump();
     void start_ready(std::int64_t now_ms);
-    void give_back(std::deque<claimed_delivery>& ready);
+    void give_back(endpoint_state& ep);
     void arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake_ms);
     void attempt(claimed_delivery d);
     void on_attempt_done(claimed_delivery d, std::int64_t started_ms, delivery_response r);
@@ -164,20 +183,14 @@ private:
     std::shared_ptr<spdlog::logger> log_;
 
     // Strand-only state.
-    // Hashed: looked up several times per attempt, among tens of thousands with tenants.
-    // Pointers to its elements stay valid as it grows (the indexes below rely on it).
-    struct id_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
-    using endpoint_map = std::unordered_map<std::string, endpoint_state, id_hash, std::equal_to<>>;
     endpoint_map endpoints_;
     // What each pump looks at, so that its work follows the endpoints with work, not all
     // of them (tens of thousands with tenants): the sendable endpoints with a due time, by
-    // it, and the endpoints whose ready queue holds deliveries. Entries point into
-    // endpoints_ and are rebuilt whenever a scan replaces it.
+    // it, and the endpoints whose ready queue holds deliveries, in turn (each pump starts
+    // attempts round them until the global cap is reached). Entries point into endpoints_;
+    // an endpoint leaves both before it is erased.
     std::set<std::pair<std::int64_t, endpoint_state*>> due_index_;
-    std::set<endpoint_state*> with_ready_;
+    std::deque<endpoint_state*> with_ready_;
     std::size_t in_flight_ = 0;
     std::size_t ready_ = 0;        // deliveries in all ready queues
     bool claiming_ = false;        // a claim or rescan unit is with the writer
@@ -189,11 +202,14 @@ private:
     bool started_ = false;
     bool stopping_ = false;
     std::int64_t next_rescan_ms_ = 0;
+    scan_mark scanned_;                // where the last scan left the store
+    std::int64_t sweep_next_ = 0;      // where the next due sweep starts
+    std::uint64_t complete_scans_ = 0;
     std::optional<std::int64_t> armed_for_ms_;  // the timer's wake time while it is set
     bool rescan_requested_ = false;  // ingest named an endpoint not loaded yet: rescan at the next chance
     std::vector<decided_outcome> outcomes_;  // decided, not yet given to the writer
     std::int64_t outcomes_retry_at_ms_ = 0; // after a failed write of outcomes: not before then
-    std::vector<std::int64_t> releases_;    // leases to give back, not yet given to the writer
+    std::vector<lease_ref> releases_;       // leases to give back, not yet given to the writer
     std::set<std::string, std::less<>> warned_tls_;  // https endpoints already warned about
     std::mt19937_64 random_{std::random_device{}()};
     std::atomic<bool> idle_{false};

@@ -22,6 +22,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "store/admin_types.hpp"
@@ -87,6 +88,23 @@ struct endpoint_record {
     std::optional<std::int64_t> next_due_ms;  // earliest next_attempt_at of its pending deliveries
 };
 
+// Where a scan of the endpoints left the store: its highest endpoint revision and how many
+// endpoints were ever deleted (daemon_state 'endpoint_deletions'). -1: nothing seen yet.
+struct scan_mark {
+    std::int64_t revision = -1;
+    std::int64_t deletions = -1;
+};
+
+// What a scan of the endpoints read (outbox_store::scan_endpoints).
+struct endpoint_scan {
+    scan_mark mark;                        // to pass to the next scan
+    bool complete = false;                 // `changed` holds every endpoint: drop those not in it
+    std::vector<endpoint_record> changed;  // in creation order
+    // The swept endpoints that have pending deliveries: id and earliest due time.
+    std::vector<std::pair<std::string, std::int64_t>> due;
+    std::int64_t sweep_next = 0;  // where the next sweep starts (sweep_after_seq); 0: from the first
+};
+
 // A delivery leased for one attempt.
 struct claimed_delivery {
     std::int64_t id{};
@@ -99,6 +117,20 @@ struct claimed_delivery {
     std::int64_t lease_until_ms{};   // the lease ends: the delivery is due again by itself
     std::string envelope;            // the event's envelope
     std::size_t data_offset{};       // its data: envelope[data_offset, size - 1)
+};
+
+// One endpoint's part of a claim: up to `limit` of its due deliveries.
+struct claim_order {
+    std::string endpoint_id;
+    std::size_t limit{};
+};
+
+// What a claim leased for one endpoint, and the earliest due time of its pending
+// deliveries after it (the leased ones are due again when their lease ends).
+struct endpoint_claim {
+    std::string endpoint_id;
+    std::vector<claimed_delivery> deliveries;
+    std::optional<std::int64_t> next_due;
 };
 
 // One HTTP attempt's record and what follows from it.
@@ -150,23 +182,27 @@ public:
     // tenant where this one has none, or the reverse).
     virtual result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms, std::int64_t due_ms) = 0;
 
-    // Inside apply(): leases up to `limit` deliveries of one endpoint that are due at
-    // now_ms, oldest due first. A leased delivery's next_attempt_at moves to lease_until_ms,
-    // so it is due again by itself if its owner dies before recording the attempt.
-    virtual result<std::vector<claimed_delivery>> claim(std::string_view endpoint_id, std::size_t limit,
-                                                        std::int64_t now_ms, std::int64_t lease_until_ms,
-                                                        std::string_view owner) = 0;
+    // Inside apply(): for each order in turn, leases up to its limit of the endpoint's
+    // deliveries due at now_ms, first attempts before retries, each oldest due first, until
+    // `room` are leased in all; then reads the earliest due time of each endpoint. One
+    // result per order, in order, for as many orders as the room reached. A leased
+    // delivery's next_attempt_at moves to lease_until_ms, so it is due again by itself if
+    // its owner dies before recording the attempt.
+    virtual result<std::vector<endpoint_claim>> claim(std::span<const claim_order> orders, std::size_t room,
+                                                      std::int64_t now_ms, std::int64_t lease_until_ms,
+                                                      std::string_view owner) = 0;
 
     // Inside apply(): stores the attempt in the log and applies its decision: delivered,
     // due again at next_attempt_ms, or moved to dead_letters (one transaction with it).
     virtual status record_attempt(const attempt_record& a, std::int64_t now_ms) = 0;
 
-    // Inside apply(): the earliest next_attempt_at of the endpoint's pending deliveries.
-    virtual result<std::optional<std::int64_t>> next_due(std::string_view endpoint_id) = 0;
-
-    // Inside apply(): every endpoint, with its secrets valid at now_ms and the earliest due
-    // time of its pending deliveries (one statement for all endpoints).
-    virtual result<std::vector<endpoint_record>> load_endpoints(std::int64_t now_ms) = 0;
+    // Inside apply(): what changed since `seen` (the mark of the last scan; a default mark on
+    // the first): the endpoints with a revision above seen.revision, or every endpoint when
+    // endpoints were deleted since; each with its secrets valid at now_ms and its earliest
+    // due time. Then the due times of up to sweep_limit endpoints after sweep_after_seq in
+    // creation order, so that work made due without a word to the dispatcher is found too.
+    virtual result<endpoint_scan> scan_endpoints(const scan_mark& seen, std::int64_t now_ms,
+                                                 std::int64_t sweep_after_seq, std::size_t sweep_limit) = 0;
 
     // Inside apply(): takes a pending delivery out of the schedule (never due, lease given
     // up) with `reason` as its last error. For an outcome that cannot be stored: the

@@ -309,6 +309,10 @@ status sqlite_outbox_store::requeue_dead_letter(std::int64_t id, std::int64_t no
         .bind(2, now_ms)
         .run();
     db_->prepare("DELETE FROM dead_letters WHERE id = ?").bind(1, id).run();
+    // Due now: the dispatcher's next scan reads the endpoint again, with its due time.
+    db_->prepare("UPDATE endpoints SET revision = (SELECT MAX(revision) FROM endpoints) + 1 WHERE id = ?")
+        .bind(1, endpoint_id)
+        .run();
     return ok_v;
 }
 

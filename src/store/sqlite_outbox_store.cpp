@@ -15,6 +15,16 @@ namespace webhookd {
 
 namespace detail {
 
+namespace {
+
+// The WAL's size, in pages, at which a background checkpoint starts, and at which the
+// writer checkpoints itself because the background one fell behind (wal_checkpointer.hpp).
+// SQLite's automatic checkpoint starts at 1,000 pages, in the committing thread.
+constexpr std::size_t checkpoint_start_pages = 4000;
+constexpr std::size_t checkpoint_backstop_pages = 64000;
+
+}  // namespace
+
 secure_delete_scope::secure_delete_scope(sqlite::connection& db) : db_(db) {
     auto& q = db_.prepare("PRAGMA secure_delete");
     q.step();
@@ -111,6 +121,10 @@ void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::i
         for (auto* u : units) u->done(e);
     };
     try {
+        if (!checkpointer_) {
+            checkpointer_ = std::make_unique<sqlite::wal_checkpointer>(*db_, checkpoint_start_pages,
+                                                                       checkpoint_backstop_pages);
+        }
         // Lazy groups commit without fsync (synchronous=NORMAL writes the WAL and syncs only
         // at checkpoints); any durable unit makes the whole group wait for its fsync.
         bool durable = std::any_of(units.begin(), units.end(), [](const write_unit* u) { return u->durable(); });
@@ -155,6 +169,7 @@ void sqlite_outbox_store::scrub_wal() {
     // truncate the WAL, so no copy is left. Best effort: a reader in the middle of a query
     // keeps the WAL (it is truncated at the next deletion, or by the last close).
     try {
+        auto hold = checkpointer_->hold();
         auto& cp = db_->prepare("PRAGMA wal_checkpoint(TRUNCATE)");
         cp.step();
         cp.reset();
@@ -214,51 +229,141 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
     return out;
 }
 
-result<std::vector<claimed_delivery>> sqlite_outbox_store::claim(std::string_view endpoint_id, std::size_t limit,
-                                                                 std::int64_t now_ms, std::int64_t lease_until_ms,
-                                                                 std::string_view owner) {
-    // First attempts, then retries, each oldest due first, each through its own index.
-    static constexpr const char* first_attempts =
-        "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, lease_expires_at = ?1 "
-        "WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_first_due WHERE endpoint_id = ?3 "
-        "AND state = 'pending' AND attempts = 0 AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT ?5) "
-        "RETURNING id, event_seq, attempts, ladder_start";
-    static constexpr const char* retries =
-        "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, lease_expires_at = ?1 "
-        "WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_id = ?3 "
-        "AND state = 'pending' AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT ?5) "
-        "RETURNING id, event_seq, attempts, ladder_start";
-    std::vector<std::pair<claimed_delivery, std::int64_t>> rows;
-    for (const char* sql : {first_attempts, retries}) {
-        if (rows.size() >= limit) break;
-        auto& q = db_->prepare(sql);
-        q.bind(1, lease_until_ms).bind(2, owner).bind(3, endpoint_id).bind(4, now_ms).bind(
-            5, static_cast<std::int64_t>(limit - rows.size()));
+result<std::vector<endpoint_claim>> sqlite_outbox_store::claim(std::span<const claim_order> orders, std::size_t room,
+                                                               std::int64_t now_ms, std::int64_t lease_until_ms,
+                                                               std::string_view owner) {
+    // The orders the room reaches (each leases one delivery at least, if it has one due).
+    std::vector<endpoint_claim> out;
+    nlohmann::json ids = nlohmann::json::array();
+    std::unordered_map<std::string_view, std::size_t> index;  // endpoint id -> its place in out
+    for (const auto& o : orders) {
+        if (out.size() == room) break;
+        index.emplace(o.endpoint_id, out.size());
+        out.push_back({o.endpoint_id, {}, std::nullopt});
+        ids.push_back(o.endpoint_id);
+    }
+    if (out.empty()) return out;
+    std::vector<std::vector<std::int64_t>> seqs(out.size());  // the event of each claimed delivery
+    // Collects what a leasing statement returns (id, event_seq, attempts, ladder_start[,
+    // endpoint_id]) for the endpoint at `place`, or for each row's own (column 4) without.
+    auto lease_rows = [&](sqlite::statement& q, std::optional<std::size_t> place) {
+        std::size_t leased = 0;
         while (q.step()) {
+            auto i = place ? *place : index.at(q.text_view(4));
             claimed_delivery d;
             d.id = q.int64(0);
-            d.endpoint_id = std::string(endpoint_id);
+            d.endpoint_id = out[i].endpoint_id;
             d.attempt = static_cast<int>(q.int64(2)) + 1;
             d.ladder_attempt = d.attempt - static_cast<int>(q.int64(3));
             d.lease_until_ms = lease_until_ms;
-            rows.emplace_back(std::move(d), q.int64(1));
+            out[i].deliveries.push_back(std::move(d));
+            seqs[i].push_back(q.int64(1));
+            ++leased;
         }
         q.reset();
-    }
-    std::vector<claimed_delivery> out;
-    out.reserve(rows.size());
-    auto& ev = db_->prepare("SELECT id, type, created_at, body, data_offset FROM events WHERE seq = ?");
-    for (auto& [d, seq] : rows) {
-        ev.bind(1, seq);
-        if (ev.step()) {
-            d.event_id = ev.text(0);
-            d.event_type = ev.text(1);
-            d.event_created_ms = ev.int64(2);
-            d.envelope = ev.text(3);
-            d.data_offset = static_cast<std::size_t>(ev.int64(4));
-            out.push_back(std::move(d));
+        return leased;
+    };
+    std::size_t left = room;
+
+    // 1. The oldest due first attempt of every endpoint, in one statement: with thousands
+    //    of tenants most endpoints have one or two due at a time, and a statement per
+    //    endpoint was most of a claim's cost.
+    {
+        auto& q = db_->prepare(
+            "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, lease_expires_at = ?1 WHERE id IN ("
+            "SELECT (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_id = o.value "
+            "AND state = 'pending' AND attempts > 0 = 0 AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT 1) "
+            "FROM json_each(?3) o) "
+            "RETURNING id, event_seq, attempts, ladder_start, endpoint_id");
+        nlohmann::json heads = nlohmann::json::array();
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            if (orders[i].limit > 0) heads.push_back(orders[i].endpoint_id);
         }
-        ev.reset();
+        q.bind(1, lease_until_ms).bind(2, owner).bind(3, heads.dump()).bind(4, now_ms);
+        left -= lease_rows(q, std::nullopt);
+    }
+
+    // 2. Which endpoints have more due (first attempts or retries), and when the others are
+    //    due next.
+    static const std::string next_due = "SELECT " + next_due_sql("o.value") + " FROM json_each(?) o ORDER BY o.key";
+    auto read_next_due = [&](const nlohmann::json& of, const std::vector<std::size_t>& places) {
+        auto& nd = db_->prepare(next_due);
+        nd.bind(1, of.dump());
+        for (auto i : places) {
+            if (!nd.step()) break;
+            out[i].next_due = nd.is_null(0) ? std::nullopt : std::optional<std::int64_t>(nd.int64(0));
+        }
+        nd.reset();
+    };
+    std::vector<std::size_t> all(out.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    read_next_due(ids, all);
+
+    // 3. The rest, for each endpoint with more due: first attempts then retries, each oldest
+    //    due first, each a range of deliveries_endpoint_due, in one statement. The retries'
+    //    part runs only when the first attempts leave room.
+    nlohmann::json again = nlohmann::json::array();
+    std::vector<std::size_t> again_places;
+    for (std::size_t i = 0; i < out.size() && left > 0; ++i) {
+        auto& c = out[i];
+        if (!c.next_due || *c.next_due > now_ms || c.deliveries.size() >= orders[i].limit) continue;
+        auto& q = db_->prepare(
+            "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, lease_expires_at = ?1 WHERE id IN ("
+            "SELECT id FROM (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_id = ?3 "
+            "AND state = 'pending' AND attempts > 0 = 0 AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT ?5) "
+            "UNION ALL "
+            "SELECT id FROM (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_id = ?3 "
+            "AND state = 'pending' AND attempts > 0 = 1 AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT ?5) "
+            "LIMIT ?5) "
+            "RETURNING id, event_seq, attempts, ladder_start");
+        q.bind(1, lease_until_ms).bind(2, owner).bind(3, c.endpoint_id).bind(4, now_ms).bind(
+            5, static_cast<std::int64_t>(std::min(orders[i].limit - c.deliveries.size(), left)));
+        left -= std::min(left, lease_rows(q, i));
+        again.push_back(c.endpoint_id);
+        again_places.push_back(i);
+    }
+    if (!again_places.empty()) read_next_due(again, again_places);
+
+    // 4. The events, each read once (an event's deliveries to several endpoints share it).
+    std::unordered_map<std::int64_t, std::size_t> event_of;  // seq -> index in events
+    struct event_row {
+        std::string id, type, envelope;
+        std::int64_t created_ms;
+        std::size_t data_offset;
+    };
+    std::vector<event_row> events;
+    nlohmann::json wanted = nlohmann::json::array();
+    for (const auto& list : seqs) {
+        for (auto seq : list) wanted.push_back(seq);
+    }
+    if (wanted.empty()) return out;
+    auto& ev = db_->prepare(
+        "SELECT seq, id, type, created_at, body, data_offset FROM events WHERE seq IN (SELECT value FROM json_each(?))");
+    ev.bind(1, wanted.dump());
+    while (ev.step()) {
+        event_of.emplace(ev.int64(0), events.size());
+        events.push_back({ev.text(1), ev.text(2), ev.text(4), ev.int64(3), static_cast<std::size_t>(ev.int64(5))});
+    }
+    ev.reset();
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        // Within each endpoint, first attempts first (RETURNING promises no order).
+        std::vector<std::pair<claimed_delivery, std::int64_t>> rows;
+        for (std::size_t k = 0; k < out[i].deliveries.size(); ++k) {
+            rows.emplace_back(std::move(out[i].deliveries[k]), seqs[i][k]);
+        }
+        std::stable_partition(rows.begin(), rows.end(), [](const auto& r) { return r.first.attempt == 1; });
+        out[i].deliveries.clear();
+        for (auto& [d, seq] : rows) {
+            auto it = event_of.find(seq);
+            if (it == event_of.end()) continue;  // no event: nothing to send
+            const auto& e = events[it->second];
+            d.event_id = e.id;
+            d.event_type = e.type;
+            d.event_created_ms = e.created_ms;
+            d.envelope = e.envelope;
+            d.data_offset = e.data_offset;
+            out[i].deliveries.push_back(std::move(d));
+        }
     }
     return out;
 }
@@ -339,44 +444,48 @@ status sqlite_outbox_store::record_attempt(const attempt_record& a, std::int64_t
     return ok_v;
 }
 
-result<std::optional<std::int64_t>> sqlite_outbox_store::next_due(std::string_view endpoint_id) {
-    auto& q = db_->prepare("SELECT MIN(next_attempt_at) FROM deliveries WHERE endpoint_id = ? AND state = 'pending'");
-    q.bind(1, endpoint_id);
-    q.step();
-    std::optional<std::int64_t> due;
-    if (!q.is_null(0)) due = q.int64(0);
-    q.reset();
-    return due;
-}
-
-result<std::vector<endpoint_record>> sqlite_outbox_store::load_endpoints(std::int64_t now_ms) {
-    std::vector<endpoint_record> out;
-    auto& q = db_->prepare(
-        "SELECT id, url, body_mode, signature_format, signature_header, headers, enabled, paused_at, "
-        "(SELECT MIN(next_attempt_at) FROM deliveries d INDEXED BY deliveries_endpoint_due "
-        "WHERE d.endpoint_id = endpoints.id AND d.state = 'pending'), tenant_id FROM endpoints ORDER BY seq");
-    while (q.step()) {
-        endpoint_record e;
-        e.id = q.text(0);
-        e.url = q.text(1);
-        e.body_mode = q.text(2);
-        e.signature_format = q.text(3);
-        e.signature_header = q.text(4);
-        e.headers_json = q.text(5);
-        e.enabled = q.int64(6) != 0;
-        if (!q.is_null(7)) e.paused_at_ms = q.int64(7);
-        if (!q.is_null(8)) e.next_due_ms = q.int64(8);
-        if (!q.is_null(9)) e.tenant = q.text(9);
-        out.push_back(std::move(e));
+result<endpoint_scan> sqlite_outbox_store::scan_endpoints(const scan_mark& seen, std::int64_t now_ms,
+                                                          std::int64_t sweep_after_seq, std::size_t sweep_limit) {
+    endpoint_scan out;
+    {
+        auto& q = db_->prepare(
+            "SELECT (SELECT COALESCE(MAX(revision), 0) FROM endpoints), "
+            "(SELECT COALESCE(MAX(value), 0) FROM daemon_state WHERE key = 'endpoint_deletions')");
+        q.step();
+        out.mark = {q.int64(0), q.int64(1)};
+        q.reset();
     }
-    q.reset();
+    // After a deletion, every endpoint: the caller learns which ones are gone.
+    out.complete = seen.deletions != out.mark.deletions || seen.revision < 0;
+    if (out.complete || out.mark.revision > seen.revision) {
+        static const std::string changed = "SELECT id, url, body_mode, signature_format, signature_header, headers, "
+                                           "enabled, paused_at, " + next_due_sql("endpoints.id") +
+                                           ", tenant_id FROM endpoints WHERE revision > ? ORDER BY seq";
+        auto& q = db_->prepare(changed);
+        q.bind(1, out.complete ? std::int64_t{-1} : seen.revision);
+        while (q.step()) {
+            endpoint_record e;
+            e.id = q.text(0);
+            e.url = q.text(1);
+            e.body_mode = q.text(2);
+            e.signature_format = q.text(3);
+            e.signature_header = q.text(4);
+            e.headers_json = q.text(5);
+            e.enabled = q.int64(6) != 0;
+            if (!q.is_null(7)) e.paused_at_ms = q.int64(7);
+            if (!q.is_null(8)) e.next_due_ms = q.int64(8);
+            if (!q.is_null(9)) e.tenant = q.text(9);
+            out.changed.push_back(std::move(e));
+        }
+        q.reset();
+    }
     auto& sq = db_->prepare(
         "SELECT secret, expires_at FROM endpoint_secrets WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?) "
         "ORDER BY created_at DESC");
-    for (auto& e : out) {
+    for (auto& e : out.changed) {
         sq.bind(1, e.id).bind(2, now_ms);
         while (sq.step()) {
-            // Never sign with a secret that did not decrypt: the whole load fails instead.
+            // Never sign with a secret that did not decrypt: the whole scan fails instead.
             auto secret = clear_secret(e.id, sq.text_view(0));
             if (!secret) {
                 sq.reset();
@@ -386,6 +495,20 @@ result<std::vector<endpoint_record>> sqlite_outbox_store::load_endpoints(std::in
             e.secret_expires_ms.push_back(sq.is_null(1) ? std::nullopt : std::optional<std::int64_t>(sq.int64(1)));
         }
         sq.reset();
+    }
+    if (sweep_limit > 0) {
+        static const std::string sweep =
+            "SELECT seq, id, " + next_due_sql("endpoints.id") + " FROM endpoints WHERE seq > ? ORDER BY seq LIMIT ?";
+        auto& q = db_->prepare(sweep);
+        q.bind(1, sweep_after_seq).bind(2, static_cast<std::int64_t>(sweep_limit));
+        std::size_t swept = 0;
+        while (q.step()) {
+            ++swept;
+            out.sweep_next = q.int64(0);
+            if (!q.is_null(2)) out.due.emplace_back(q.text(1), q.int64(2));
+        }
+        q.reset();
+        if (swept < sweep_limit) out.sweep_next = 0;  // the end: the next sweep starts over
     }
     return out;
 }

@@ -11,6 +11,7 @@
 #include "store/outbox_store.hpp"
 #include "store/secret_box.hpp"
 #include "store/sqlite.hpp"
+#include "store/wal_checkpointer.hpp"
 #include "webhookd/config.hpp"
 
 namespace webhookd::detail {
@@ -25,6 +26,18 @@ struct route {
 // tested, so that it never becomes a scan).
 inline constexpr std::string_view find_token_sql =
     "SELECT id, seq, tenant_id, description, created_at, expires_at FROM tenant_tokens WHERE token_hash = ?";
+
+// The earliest next_attempt_at of the pending deliveries of the endpoint whose id is the
+// SQL expression `endpoint` (NULL: none): one seek into each range of
+// deliveries_endpoint_due, first attempts and retries, however long the endpoint's backlog.
+inline std::string next_due_sql(std::string_view endpoint) {
+    auto range = [&](const char* retries) {
+        return "IFNULL((SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_id = " +
+               std::string(endpoint) + " AND state = 'pending' AND attempts > 0 = " + retries +
+               "), 9223372036854775807)";
+    };
+    return "NULLIF(MIN(" + range("0") + ", " + range("1") + "), 9223372036854775807)";
+}
 
 inline error storage_error(const sqlite::failure& e) {
     return error{e.transient() ? error_code::storage_unavailable : error_code::storage_error, e.what()};
@@ -56,11 +69,12 @@ public:
 
     void write_group(std::span<write_unit* const> units, std::int64_t now_ms) override;
     result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms, std::int64_t due_ms) override;
-    result<std::vector<claimed_delivery>> claim(std::string_view endpoint_id, std::size_t limit, std::int64_t now_ms,
-                                                std::int64_t lease_until_ms, std::string_view owner) override;
+    result<std::vector<endpoint_claim>> claim(std::span<const claim_order> orders, std::size_t room,
+                                              std::int64_t now_ms, std::int64_t lease_until_ms,
+                                              std::string_view owner) override;
     status record_attempt(const attempt_record& a, std::int64_t now_ms) override;
-    result<std::optional<std::int64_t>> next_due(std::string_view endpoint_id) override;
-    result<std::vector<endpoint_record>> load_endpoints(std::int64_t now_ms) override;
+    result<endpoint_scan> scan_endpoints(const scan_mark& seen, std::int64_t now_ms, std::int64_t sweep_after_seq,
+                                         std::size_t sweep_limit) override;
     status park(std::int64_t delivery_id, std::string_view reason, std::int64_t now_ms) override;
     result<std::int64_t> release_leases(std::int64_t now_ms) override;
     result<std::int64_t> release(std::span<const std::int64_t> delivery_ids, std::string_view owner,
@@ -138,6 +152,9 @@ private:
     std::int64_t purge_rows(const char* select_sql, const char* delete_sql, std::int64_t cutoff_ms, std::size_t limit);
 
     std::unique_ptr<sqlite::connection> db_;
+    // Started by the first write_group: only the writer's store checkpoints. Declared after
+    // db_, so destroyed first.
+    std::unique_ptr<sqlite::wal_checkpointer> checkpointer_;
     std::shared_ptr<const secret_box> secrets_;  // null: secrets stored in clear
     sync_mode synchronous_;   // the configured mode, for durable commits
     sync_mode current_sync_;  // the connection's mode now

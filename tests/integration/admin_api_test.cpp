@@ -227,6 +227,25 @@ TEST_F(admin_api, a_rotated_secret_signs_with_both_during_grace_and_alone_after)
     fails(404, "not_found", "POST", "/v1/endpoints/ep_nope/rotate-secret");
 }
 
+TEST_F(admin_api, the_old_secret_stops_signing_when_its_grace_period_ends_with_no_other_write) {
+    test_server receiver(test_server::respond(ok_response()));
+    start();
+    auto ep = create_endpoint({{"url", receiver.url()}});
+    std::string id = ep["id"];
+    std::string old_secret = ep["secret"];
+    std::string new_secret = ok("POST", "/v1/endpoints/" + id + "/rotate-secret", R"({"grace_period":"1s"})")["secret"];
+    ingest("a.b");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 1), 1);
+    EXPECT_EQ(signers(receiver.requests().at(0), {old_secret, new_secret}),
+              (std::vector<std::string>{new_secret, old_secret}));
+    // Nothing is written when the grace period ends: the dispatcher drops the old secret
+    // from the endpoint it holds by itself.
+    std::this_thread::sleep_for(1100ms);
+    ingest("a.b");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 2), 2);
+    EXPECT_EQ(signers(receiver.requests().at(1), {old_secret, new_secret}), std::vector<std::string>{new_secret});
+}
+
 TEST_F(admin_api, at_most_ten_previous_secrets_are_kept) {
     start();
     std::string id = create_endpoint({{"url", "http://127.0.0.1:9/"}})["id"];

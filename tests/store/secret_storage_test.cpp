@@ -83,11 +83,11 @@ TEST_F(secret_storage, with_a_key_secrets_are_stored_sealed_and_read_in_clear) {
         EXPECT_EQ(r.find("whsec_"), std::string::npos) << r;
     }
 
-    auto loaded = s->load_endpoints(2500);
+    auto loaded = s->scan_endpoints({}, 2500, 0, 0);
     ASSERT_TRUE(loaded.ok()) << loaded.err().message;
-    ASSERT_EQ(loaded->size(), 2u);
-    EXPECT_EQ((*loaded)[0].secrets, (std::vector<std::string>{second_secret, first_secret}));
-    EXPECT_EQ((*loaded)[1].secrets, (std::vector<std::string>{other_secret}));
+    ASSERT_EQ(loaded->changed.size(), 2u);
+    EXPECT_EQ(loaded->changed[0].secrets, (std::vector<std::string>{second_secret, first_secret}));
+    EXPECT_EQ(loaded->changed[1].secrets, (std::vector<std::string>{other_secret}));
 
     auto view = s->get_endpoint("ep_a", 2500);
     ASSERT_TRUE(view.ok()) << view.err().message;
@@ -106,9 +106,9 @@ TEST_F(secret_storage, without_a_key_secrets_are_stored_as_given) {
     ASSERT_TRUE(s);
     add_endpoints(*s);
     EXPECT_EQ(stored(), (std::vector<std::string>{first_secret, second_secret, other_secret}));
-    auto loaded = s->load_endpoints(2500);
+    auto loaded = s->scan_endpoints({}, 2500, 0, 0);
     ASSERT_TRUE(loaded.ok());
-    EXPECT_EQ((*loaded)[0].secrets, (std::vector<std::string>{second_secret, first_secret}));
+    EXPECT_EQ(loaded->changed[0].secrets, (std::vector<std::string>{second_secret, first_secret}));
 }
 
 TEST_F(secret_storage, a_sealed_secret_copied_into_another_endpoints_row_does_not_open) {
@@ -120,7 +120,7 @@ TEST_F(secret_storage, a_sealed_secret_copied_into_another_endpoints_row_does_no
         db.exec("UPDATE endpoint_secrets SET secret = (SELECT secret FROM endpoint_secrets WHERE endpoint_id = 'ep_a' "
                 "ORDER BY created_at DESC LIMIT 1) WHERE endpoint_id = 'ep_b'");
     }
-    auto loaded = s->load_endpoints(2500);
+    auto loaded = s->scan_endpoints({}, 2500, 0, 0);
     ASSERT_FALSE(loaded.ok());
     EXPECT_EQ(loaded.err().code, error_code::secret_key_mismatch);
     EXPECT_NE(loaded.err().message.find("ep_b"), std::string::npos) << loaded.err().message;
@@ -149,10 +149,10 @@ TEST_F(secret_storage, clear_secrets_are_sealed_at_the_first_open_with_a_key) {
     ASSERT_TRUE(s);
     EXPECT_EQ(sealed, 3);
     for (const auto& r : stored()) EXPECT_TRUE(r.starts_with("enc:v1:")) << r;
-    auto loaded = s->load_endpoints(2500);
+    auto loaded = s->scan_endpoints({}, 2500, 0, 0);
     ASSERT_TRUE(loaded.ok()) << loaded.err().message;
-    EXPECT_EQ((*loaded)[0].secrets, (std::vector<std::string>{second_secret, first_secret}));
-    EXPECT_EQ((*loaded)[1].secrets, (std::vector<std::string>{other_secret}));
+    EXPECT_EQ(loaded->changed[0].secrets, (std::vector<std::string>{second_secret, first_secret}));
+    EXPECT_EQ(loaded->changed[1].secrets, (std::vector<std::string>{other_secret}));
 
     // Once is enough: the next open has nothing left to seal and changes no row.
     auto before = stored();
@@ -171,9 +171,9 @@ TEST_F(secret_storage, a_row_written_in_clear_behind_the_stores_back_is_read_and
         sqlite::connection db(path());
         db.exec(std::string("UPDATE endpoint_secrets SET secret = '") + other_secret + "' WHERE endpoint_id = 'ep_b'");
     }
-    auto loaded = s->load_endpoints(2500);
+    auto loaded = s->scan_endpoints({}, 2500, 0, 0);
     ASSERT_TRUE(loaded.ok()) << loaded.err().message;
-    EXPECT_EQ((*loaded)[1].secrets, (std::vector<std::string>{other_secret}));
+    EXPECT_EQ(loaded->changed[1].secrets, (std::vector<std::string>{other_secret}));
     s.reset();
     std::int64_t sealed = -1;
     ASSERT_TRUE(open(box_of(1), &sealed));
@@ -200,9 +200,9 @@ TEST_F(secret_storage, another_key_or_no_key_is_refused_at_open) {
     // Refusing changed nothing: the right key still opens every secret.
     auto again = open(box_of(1));
     ASSERT_TRUE(again);
-    auto loaded = again->load_endpoints(2500);
+    auto loaded = again->scan_endpoints({}, 2500, 0, 0);
     ASSERT_TRUE(loaded.ok()) << loaded.err().message;
-    EXPECT_EQ((*loaded)[0].secrets, (std::vector<std::string>{second_secret, first_secret}));
+    EXPECT_EQ(loaded->changed[0].secrets, (std::vector<std::string>{second_secret, first_secret}));
 }
 
 }  // namespace

@@ -110,11 +110,17 @@ protected:
         ASSERT_TRUE(st.ok()) << st.err().message;
     }
 
+    std::vector<endpoint_claim> claim(const std::vector<claim_order>& orders, std::size_t room, std::int64_t now_ms,
+                                      std::int64_t lease_ms = 1000, const std::string& owner = "a") {
+        return value<std::vector<endpoint_claim>>(now_ms, [&](outbox_store& s, std::int64_t now) {
+            return s.claim(orders, room, now, now + lease_ms, owner);
+        });
+    }
     std::vector<claimed_delivery> claim(const std::string& endpoint, std::size_t limit, std::int64_t now_ms,
                                         std::int64_t lease_ms = 1000, const std::string& owner = "a") {
-        return value<std::vector<claimed_delivery>>(now_ms, [&](outbox_store& s, std::int64_t now) {
-            return s.claim(endpoint, limit, now, now + lease_ms, owner);
-        });
+        auto got = claim({{endpoint, limit}}, limit, now_ms, lease_ms, owner);
+        EXPECT_EQ(got.size(), limit > 0 ? 1u : 0u);
+        return got.empty() ? std::vector<claimed_delivery>{} : std::move(got[0].deliveries);
     }
 
     // The decided outcome of an attempt at `at` of `d`.
@@ -154,10 +160,13 @@ protected:
         EXPECT_TRUE(c.ok()) << c.err().message;
         return c ? *c : outbox_counts{};
     }
-    std::vector<endpoint_record> endpoints(std::int64_t now_ms) {
-        return value<std::vector<endpoint_record>>(
-            now_ms, [](outbox_store& s, std::int64_t now) { return s.load_endpoints(now); });
+    endpoint_scan scan(const scan_mark& seen, std::int64_t now_ms, std::int64_t sweep_after = 0,
+                       std::size_t sweep = 0) {
+        return value<endpoint_scan>(now_ms, [&](outbox_store& s, std::int64_t now) {
+            return s.scan_endpoints(seen, now, sweep_after, sweep);
+        });
     }
+    std::vector<endpoint_record> endpoints(std::int64_t now_ms) { return scan({}, now_ms).changed; }
 
     test::temp_dir dir;
     std::unique_ptr<outbox_store> store;
@@ -238,6 +247,38 @@ TYPED_TEST(store_contract, a_claim_leases_due_deliveries_oldest_first_and_the_le
     // The lease ends: the first two are due again by themselves, for any owner.
     EXPECT_TRUE(this->claim("ep_1", 10, 1399, 1000, "b").empty());
     EXPECT_EQ(this->claim("ep_1", 10, 1400, 1000, "b").size(), 2u);
+}
+
+TYPED_TEST(store_contract, one_claim_serves_many_endpoints_in_order_within_its_room) {
+    for (const auto* id : {"ep_1", "ep_2", "ep_3"}) this->create_endpoint(id, R"(["a.*"])");
+    for (int i = 0; i < 3; ++i) this->ingest("e" + std::to_string(i), "a.b", 100 + i);
+    // A room of 4: each endpoint its oldest first, then ep_1 the one left of its limit
+    // of 2 (ep_2 would take more, but the room is gone).
+    auto got = this->claim({{"ep_1", 2}, {"ep_2", 5}, {"ep_3", 5}}, 4, 200);
+    ASSERT_EQ(got.size(), 3u);
+    std::vector<std::size_t> sizes;
+    for (const auto& c : got) {
+        sizes.push_back(c.deliveries.size());
+        ASSERT_FALSE(c.deliveries.empty()) << c.endpoint_id;
+        EXPECT_EQ(c.deliveries[0].event_id, "e0");
+        EXPECT_EQ(c.deliveries[0].endpoint_id, c.endpoint_id);
+    }
+    EXPECT_EQ(got[0].endpoint_id, "ep_1");
+    EXPECT_EQ(got[2].endpoint_id, "ep_3");
+    EXPECT_EQ(sizes, (std::vector<std::size_t>{2, 1, 1}));
+    EXPECT_EQ(got[0].deliveries[1].event_id, "e1");
+    EXPECT_EQ(got[0].next_due, 102);  // e2, not leased
+    EXPECT_EQ(got[1].next_due, 101);  // e1 and e2
+    EXPECT_EQ(got[0].deliveries[0].envelope, got[1].deliveries[0].envelope);  // one event, read once
+    auto last = this->claim({{"ep_2", 5}}, 10, 200);
+    ASSERT_EQ(last.size(), 1u);
+    EXPECT_EQ(last[0].deliveries.size(), 2u);
+    EXPECT_EQ(last[0].next_due, 1200);  // nothing left but its leases, which end then
+    // A limit of 0 leases nothing and still reads the due time.
+    auto none = this->claim({{"ep_3", 0}}, 10, 200);
+    ASSERT_EQ(none.size(), 1u);
+    EXPECT_TRUE(none[0].deliveries.empty());
+    EXPECT_EQ(none[0].next_due, 101);
 }
 
 TYPED_TEST(store_contract, first_attempts_are_claimed_before_older_retries) {
@@ -408,9 +449,67 @@ TYPED_TEST(store_contract, endpoints_are_created_patched_listed_and_loaded_with_
             EXPECT_EQ(r.next_due_ms, 700);
         }
     }
-    auto due = this->template value<std::optional<std::int64_t>>(
-        800, [](outbox_store& s, std::int64_t) { return s.next_due("ep_1"); });
-    EXPECT_EQ(due, 700);
+    auto claimed = this->claim({{"ep_1", 0}}, 10, 800);  // leases nothing, reads the due time
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_TRUE(claimed[0].deliveries.empty());
+    EXPECT_EQ(claimed[0].next_due, 700);
+}
+
+TYPED_TEST(store_contract, a_scan_reads_the_endpoints_changed_since_the_last_and_sweeps_due_times) {
+    for (const auto* id : {"ep_1", "ep_2", "ep_3"}) this->create_endpoint(id, R"(["a.*"])");
+    auto ids = [](const endpoint_scan& s) {
+        std::vector<std::string> out;
+        for (const auto& r : s.changed) out.push_back(r.id);
+        return out;
+    };
+    auto first = this->scan({}, 10);
+    EXPECT_TRUE(first.complete);
+    EXPECT_EQ(ids(first), (std::vector<std::string>{"ep_1", "ep_2", "ep_3"}));
+    auto quiet = this->scan(first.mark, 20);
+    EXPECT_FALSE(quiet.complete);
+    EXPECT_TRUE(quiet.changed.empty());
+
+    // Deliveries and their outcomes (the endpoint's health counters) are not a change to
+    // read again; the sweep finds their due times.
+    this->ingest("e1", "a.b", 30);
+    auto d = this->claim("ep_1", 1, 30);
+    ASSERT_EQ(d.size(), 1u);
+    ASSERT_TRUE(this->record(this->outcome(d[0], 30, attempt_outcome::http_error, false, true), 30).ok());
+    auto after_work = this->scan(quiet.mark, 40, 0, 2);
+    EXPECT_TRUE(after_work.changed.empty());
+    using due_list = std::vector<std::pair<std::string, std::int64_t>>;
+    EXPECT_EQ(after_work.due, (due_list{{"ep_2", 30}}));  // ep_1's died; ep_3 is past this sweep
+    EXPECT_NE(after_work.sweep_next, 0);
+    auto rest = this->scan(after_work.mark, 40, after_work.sweep_next, 2);
+    EXPECT_EQ(rest.due, (due_list{{"ep_3", 30}}));
+    EXPECT_EQ(rest.sweep_next, 0);  // the end: start over
+
+    // A pause, a rotation, a dead letter put back: each endpoint once, with what changed.
+    ASSERT_TRUE(this->template value<std::int64_t>(
+                        50, [](outbox_store& s, std::int64_t now) { return s.set_paused("ep_2", true, now); }) == 0);
+    auto paused = this->scan(rest.mark, 60);
+    ASSERT_EQ(ids(paused), (std::vector<std::string>{"ep_2"}));
+    EXPECT_EQ(paused.changed[0].paused_at_ms, 50);
+    ASSERT_TRUE(this->write(70, [](outbox_store& s, std::int64_t now) {
+                        return s.rotate_secret("ep_3", "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", now + 1000, now, 10);
+                    }).ok());
+    ASSERT_TRUE(this->write(70, [&](outbox_store& s, std::int64_t now) { return s.requeue_dead_letter(d[0].id, now); })
+                    .ok());
+    auto changed = this->scan(paused.mark, 80);
+    ASSERT_EQ(ids(changed), (std::vector<std::string>{"ep_1", "ep_3"}));
+    EXPECT_EQ(changed.changed[0].next_due_ms, 70);
+    EXPECT_EQ(changed.changed[1].secrets.size(), 2u);
+    EXPECT_TRUE(this->scan(changed.mark, 90).changed.empty());
+
+    // A deletion: every endpoint that is left, so the caller drops the others.
+    ASSERT_TRUE(this->write(100, [](outbox_store& s, std::int64_t) -> status {
+                        auto r = s.delete_endpoint("ep_2");
+                        return r ? status(ok_v) : status(r.err());
+                    }).ok());
+    auto after_delete = this->scan(changed.mark, 110);
+    EXPECT_TRUE(after_delete.complete);
+    EXPECT_EQ(ids(after_delete), (std::vector<std::string>{"ep_1", "ep_3"}));
+    EXPECT_FALSE(this->scan(after_delete.mark, 120).complete);
 }
 
 TYPED_TEST(store_contract, admin_writes_to_a_missing_endpoint_are_not_found) {
