@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -207,11 +208,12 @@ void dispatcher::pump() {
     if (!started_) return;
     flush_outcomes();  // outcomes held back after a failed write are due again
     if (stopping_) {
-        for (auto* ep : with_ready_) {
+        // Taken out first: giving back may come back here (a refused release pumps).
+        auto queued = std::exchange(with_ready_, {});
+        for (auto* ep : queued) {
             ep->listed = false;
             give_back(*ep);
         }
-        with_ready_.clear();
         return update_idle();
     }
     auto now = clock_.now_ms();
@@ -390,9 +392,12 @@ void dispatcher::attempt(claimed_delivery d) {
     metrics_.attempts_in_flight.add(1);
     if (it != endpoints_.end()) {
         ++it->second.in_flight;
-        // A rotation's grace period ends with no write to scan: the old secret stops signing on time.
+        // A rotation's grace period ends with no write to scan: the old secret stops
+        // signing on time.
         auto& rec = it->second.record;
-        erase_secrets_if(rec, [&](std::size_t k) { return rec.secret_expires_ms[k] && *rec.secret_expires_ms[k] <= started; });
+        erase_secrets_if(rec, [&](std::size_t k) {
+            return rec.secret_expires_ms[k] && *rec.secret_expires_ms[k] <= started;
+        });
     }
     if (it == endpoints_.end() || it->second.record.secrets.empty()) {
         // Never send unsigned: record a failed attempt so the operator sees why.

@@ -338,7 +338,8 @@ result<std::vector<endpoint_claim>> sqlite_outbox_store::claim(std::span<const c
     }
     if (wanted.empty()) return out;
     auto& ev = db_->prepare(
-        "SELECT seq, id, type, created_at, body, data_offset FROM events WHERE seq IN (SELECT value FROM json_each(?))");
+        "SELECT seq, id, type, created_at, body, data_offset FROM events "
+        "WHERE seq IN (SELECT value FROM json_each(?))");
     ev.bind(1, wanted.dump());
     while (ev.step()) {
         event_of.emplace(ev.int64(0), events.size());

@@ -32,7 +32,8 @@ inline constexpr std::string_view find_token_sql =
 // deliveries_endpoint_due, first attempts and retries, however long the endpoint's backlog.
 inline std::string next_due_sql(std::string_view endpoint) {
     auto range = [&](const char* retries) {
-        return "IFNULL((SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_id = " +
+        return "IFNULL((SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_endpoint_due "
+               "WHERE endpoint_id = " +
                std::string(endpoint) + " AND state = 'pending' AND attempts > 0 = " + retries +
                "), 9223372036854775807)";
     };
