@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <utility>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -165,6 +164,7 @@ void dispatcher::on_scanned(const status& st, endpoint_scan scan, std::uint64_t 
     scanned_ = scan.mark;
     sweep_next_ = scan.sweep_next;
     changes_seen_ = changes_seen;
+    flush_releases();  // what paused, disabled and deleted endpoints held
     pump();
 }
 
@@ -182,12 +182,12 @@ void dispatcher::apply_record(endpoint_record rec) {
     ep.seen_in_scan = complete_scans_;
     set_next_due(ep, due);
     if (scanned_due) advance_next_due(ep, *scanned_due);
-    if (!ep.sendable()) give_back(ep);  // paused or disabled: what it holds goes back at once
+    if (!ep.sendable()) take_back(ep);  // paused or disabled: what it holds goes back at once
 }
 
 void dispatcher::forget(endpoint_map_iterator it) {
     auto& ep = it->second;
-    give_back(ep);
+    take_back(ep);
     set_next_due(ep, std::nullopt);
     if (ep.listed) std::erase(with_ready_, &ep);
     endpoints_.erase(it);
@@ -208,12 +208,12 @@ void dispatcher::pump() {
     if (!started_) return;
     flush_outcomes();  // outcomes held back after a failed write are due again
     if (stopping_) {
-        // Taken out first: giving back may come back here (a refused release pumps).
-        auto queued = std::exchange(with_ready_, {});
-        for (auto* ep : queued) {
+        for (auto* ep : with_ready_) {
             ep->listed = false;
-            give_back(*ep);
+            take_back(*ep);
         }
+        with_ready_.clear();
+        flush_releases();  // after the loop: a release the writer refuses pumps, which comes back here
         return update_idle();
     }
     auto now = clock_.now_ms();
@@ -230,10 +230,13 @@ void dispatcher::start_ready(std::int64_t now_ms) {
     auto min_lease_left = (options_.attempt_timeout + (options_.lease - options_.attempt_timeout) / 2).count();
     // Round the endpoints with queued deliveries, each visited once, until the global cap
     // is reached: when it is full, an ending attempt's pump starts one attempt and stops.
-    for (std::size_t n = with_ready_.size(); n > 0 && in_flight_ < options_.max_in_flight; --n) {
+    // Leases go back after the loop: a release the writer refuses pumps, which would come
+    // back here.
+    for (std::size_t n = with_ready_.size(); n > 0 && !with_ready_.empty() && in_flight_ < options_.max_in_flight;
+         --n) {
         auto& ep = *with_ready_.front();
         with_ready_.pop_front();
-        if (!ep.sendable()) give_back(ep);
+        if (!ep.sendable()) take_back(ep);
         while (!ep.ready.empty() && ep.in_flight < options_.max_in_flight_per_endpoint &&
                in_flight_ < options_.max_in_flight) {
             auto d = std::move(ep.ready.front());
@@ -312,8 +315,18 @@ void dispatcher::on_claimed(const status& st, std::vector<endpoint_claim> result
         }
         auto& ep = it->second;
         set_next_due(ep, r.next_due);
-        ready_ += r.deliveries.size();
-        for (auto& d : r.deliveries) ep.ready.push_back(std::move(d));
+        for (auto& d : r.deliveries) {
+            // Queued since its lease ended (the global cap was full), and leased again: the
+            // new lease replaces the old, or the stale copy's release would end the new one.
+            auto same = std::find_if(ep.ready.begin(), ep.ready.end(),
+                                     [&](const claimed_delivery& q) { return q.id == d.id; });
+            if (same != ep.ready.end()) {
+                *same = std::move(d);
+                continue;
+            }
+            ep.ready.push_back(std::move(d));
+            ++ready_;
+        }
         list_ready(ep);
     }
     flush_releases();
@@ -326,13 +339,12 @@ void dispatcher::list_ready(endpoint_state& ep) {
     with_ready_.push_back(&ep);
 }
 
-void dispatcher::give_back(endpoint_state& ep) {
-    if (ep.ready.empty()) return;
+void dispatcher::take_back(endpoint_state& ep) {
     for (auto& d : ep.ready) releases_.push_back({d.id, std::move(d.endpoint_id)});
     ready_ -= ep.ready.size();
     ep.ready.clear();  // still listed: the next pump unlists it
-    flush_releases();
 }
+
 
 void dispatcher::flush_releases() {
     if (releasing_ || releases_.empty()) return update_idle();

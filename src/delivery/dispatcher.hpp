@@ -165,7 +165,9 @@ private:
 
     void pump();
     void start_ready(std::int64_t now_ms);
-    void give_back(endpoint_state& ep);
+    // Moves ep's queued deliveries to the leases to give back (flush_releases sends them;
+    // callers flush once they are done walking: a release the writer refuses pumps).
+    void take_back(endpoint_state& ep);
     void arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake_ms);
     void attempt(claimed_delivery d);
     void on_attempt_done(claimed_delivery d, std::int64_t started_ms, delivery_response r);

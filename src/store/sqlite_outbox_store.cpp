@@ -121,9 +121,14 @@ void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::i
         for (auto* u : units) u->done(e);
     };
     try {
-        if (!checkpointer_) {
-            checkpointer_ = std::make_unique<sqlite::wal_checkpointer>(*db_, checkpoint_start_pages,
-                                                                       checkpoint_backstop_pages);
+        if (!checkpointer_tried_) {
+            checkpointer_tried_ = true;
+            try {
+                checkpointer_ = std::make_unique<sqlite::wal_checkpointer>(*db_, checkpoint_start_pages,
+                                                                           checkpoint_backstop_pages);
+            } catch (const std::exception&) {
+                // No connection or thread for it: SQLite's own automatic checkpoint stays.
+            }
         }
         // Lazy groups commit without fsync (synchronous=NORMAL writes the WAL and syncs only
         // at checkpoints); any durable unit makes the whole group wait for its fsync.
@@ -169,7 +174,8 @@ void sqlite_outbox_store::scrub_wal() {
     // truncate the WAL, so no copy is left. Best effort: a reader in the middle of a query
     // keeps the WAL (it is truncated at the next deletion, or by the last close).
     try {
-        auto hold = checkpointer_->hold();
+        std::unique_lock<std::mutex> hold;
+        if (checkpointer_) hold = checkpointer_->hold();
         auto& cp = db_->prepare("PRAGMA wal_checkpoint(TRUNCATE)");
         cp.step();
         cp.reset();

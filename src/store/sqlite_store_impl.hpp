@@ -156,6 +156,7 @@ private:
     // Started by the first write_group: only the writer's store checkpoints. Declared after
     // db_, so destroyed first.
     std::unique_ptr<sqlite::wal_checkpointer> checkpointer_;
+    bool checkpointer_tried_ = false;
     std::shared_ptr<const secret_box> secrets_;  // null: secrets stored in clear
     sync_mode synchronous_;   // the configured mode, for durable commits
     sync_mode current_sync_;  // the connection's mode now

@@ -12,6 +12,11 @@ wal_checkpointer::wal_checkpointer(connection& db, std::size_t start_pages, std:
       start_pages_(start_pages),
       backstop_pages_(backstop_pages),
       own_(std::make_unique<connection>(sqlite3_db_filename(db.handle(), "main"))) {
+    // A connection that has read nothing has not opened the WAL, and its checkpoints do
+    // nothing (and say "done").
+    auto& q = own_->prepare("SELECT COUNT(*) FROM sqlite_master");
+    q.step();
+    q.reset();
     thread_ = std::thread([this] { run(); });
     sqlite3_wal_hook(db_.handle(), &wal_checkpointer::on_commit, this);
 }
@@ -60,7 +65,7 @@ void wal_checkpointer::run() {
             int log = 0, copied = 0;
             if (sqlite3_wal_checkpoint_v2(own_->handle(), "main", SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
                     SQLITE_OK &&
-                copied == log) {
+                log > 0 && copied == log) {
                 tail_ = true;
             }
         }
