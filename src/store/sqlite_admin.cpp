@@ -434,21 +434,30 @@ status sqlite_outbox_store::revoke_token(std::string_view tenant_id, std::string
 
 // ---- Reads --------------------------------------------------------------------------------
 
-status sqlite_outbox_store::load_secrets(endpoint_view& e, std::int64_t now_ms) {
+status sqlite_outbox_store::read_secrets(
+    std::string_view endpoint_id, std::int64_t now_ms,
+    const std::function<void(std::string, std::int64_t, std::optional<std::int64_t>)>& take) {
     auto& q = db_->prepare(
         "SELECT secret, created_at, expires_at FROM endpoint_secrets WHERE endpoint_id = ? "
         "AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC");
-    q.bind(1, e.id).bind(2, now_ms);
+    q.bind(1, endpoint_id).bind(2, now_ms);
     while (q.step()) {
-        auto secret = clear_secret(e.id, q.text_view(0));
+        auto secret = clear_secret(endpoint_id, q.text_view(0));
         if (!secret) {
             q.reset();
             return secret.err();
         }
-        e.secrets.push_back({std::move(secret).value(), q.int64(1), optional_int64(q, 2)});
+        take(std::move(secret).value(), q.int64(1), optional_int64(q, 2));
     }
     q.reset();
     return ok_v;
+}
+
+status sqlite_outbox_store::load_secrets(endpoint_view& e, std::int64_t now_ms) {
+    return read_secrets(e.id, now_ms,
+                        [&](std::string secret, std::int64_t created, std::optional<std::int64_t> expires) {
+                            e.secrets.push_back({std::move(secret), created, expires});
+                        });
 }
 
 namespace {

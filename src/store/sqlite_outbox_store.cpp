@@ -486,22 +486,14 @@ result<endpoint_scan> sqlite_outbox_store::scan_endpoints(const scan_mark& seen,
         }
         q.reset();
     }
-    auto& sq = db_->prepare(
-        "SELECT secret, expires_at FROM endpoint_secrets WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?) "
-        "ORDER BY created_at DESC");
     for (auto& e : out.changed) {
-        sq.bind(1, e.id).bind(2, now_ms);
-        while (sq.step()) {
-            // Never sign with a secret that did not decrypt: the whole scan fails instead.
-            auto secret = clear_secret(e.id, sq.text_view(0));
-            if (!secret) {
-                sq.reset();
-                return secret.err();
-            }
-            e.secrets.push_back(std::move(secret).value());
-            e.secret_expires_ms.push_back(sq.is_null(1) ? std::nullopt : std::optional<std::int64_t>(sq.int64(1)));
-        }
-        sq.reset();
+        // Never sign with a secret that did not decrypt: the whole scan fails instead.
+        auto st = read_secrets(e.id, now_ms,
+                               [&](std::string secret, std::int64_t, std::optional<std::int64_t> expires) {
+                                   e.secrets.push_back(std::move(secret));
+                                   e.secret_expires_ms.push_back(expires);
+                               });
+        if (!st) return st.err();
     }
     if (sweep_limit > 0) {
         static const std::string sweep =

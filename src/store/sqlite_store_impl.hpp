@@ -2,6 +2,7 @@
 // The SQLite outbox's class, shared by its two sources: sqlite_outbox_store.cpp (ingest,
 // dispatcher, retention) and sqlite_admin.cpp (the admin API). Internal to src/store.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -122,7 +123,11 @@ public:
 private:
     bool endpoint_exists(std::string_view id);
     void scrub_wal();
-    // Adds e's secrets valid at now_ms, in clear; an error when one does not decrypt.
+    // Calls take(secret in clear, created_at, expires_at) for each of the endpoint's secrets
+    // valid at now_ms, newest first; an error when one does not decrypt (never sign with it).
+    status read_secrets(std::string_view endpoint_id, std::int64_t now_ms,
+                        const std::function<void(std::string, std::int64_t, std::optional<std::int64_t>)>& take);
+    // Adds e's secrets valid at now_ms (read_secrets).
     status load_secrets(endpoint_view& e, std::int64_t now_ms);
     void load_attempts(delivery_view& d);
     // The one row `sql` selects by id (?1), with its attempts, in one read transaction.
