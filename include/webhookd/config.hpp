@@ -80,6 +80,12 @@ struct dead_letter_config {
     duration purge_interval = std::chrono::hours(1);
 };
 
+// Endpoint health: when a failing endpoint is reported and when it is disabled.
+struct endpoints_config {
+    duration disable_after = std::chrono::hours(24 * 5);  // failing this long: disabled; 0: never
+    std::size_t failing_after = 5;  // consecutive failures that emit webhookd.endpoint.failing; 0: never
+};
+
 struct log_config {
     log_level level = log_level::info;
     log_format format = log_format::text;
@@ -93,6 +99,7 @@ struct config {
     delivery_config delivery;
     retry_config retry;
     dead_letter_config dead_letter;
+    endpoints_config endpoints;
     log_config log;
     std::size_t io_threads = 1;                  // threads running the network event loop
     duration shutdown_timeout = std::chrono::seconds(20);  // drain deadline on SIGTERM

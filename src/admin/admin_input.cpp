@@ -69,10 +69,16 @@ status only_fields(const json& object, std::initializer_list<std::string_view> a
 
 result<endpoint_settings> parse_endpoint_settings(const json& body, bool create,
                                                   std::optional<std::string>* secret_out) {
+    for (const char* health : {"status", "disabled_reason", "disabled_at", "failing_since", "consecutive_failures"}) {
+        if (body.contains(health)) {
+            return invalid("\"" + std::string(health) +
+                           "\" is kept by webhookd and cannot be set: use \"enabled\", or pause and resume");
+        }
+    }
     if (auto st = create ? only_fields(body, {"url", "events", "description", "secret", "signature", "headers",
-                                              "body", "enabled", "tenant"})
+                                              "body", "enabled", "tenant", "rate_limit", "ordering"})
                          : only_fields(body, {"url", "events", "description", "signature", "headers", "body",
-                                              "enabled"});
+                                              "enabled", "rate_limit", "ordering"});
         !st) {
         if (!create && body.contains("secret")) {
             return invalid("\"secret\" cannot be patched: use POST /v1/endpoints/{id}/rotate-secret");
@@ -114,6 +120,26 @@ result<endpoint_settings> parse_endpoint_settings(const json& body, bool create,
         s.patterns_json = events.dump();
     } else if (create) {
         s.patterns_json = "[]";
+    }
+
+    if (body.contains("rate_limit")) {
+        const auto& r = body["rate_limit"];
+        if (r.is_null()) {
+            s.rate_limit.emplace(std::nullopt);
+        } else if (!r.is_number_integer() || r.get<std::int64_t>() < 1 || r.get<std::int64_t>() > max_rate_limit) {
+            return invalid("\"rate_limit\" must be an integer from 1 to " + std::to_string(max_rate_limit) +
+                           " (attempts per second), or null for no limit");
+        } else {
+            s.rate_limit.emplace(r.get<std::int64_t>());
+        }
+    }
+
+    if (body.contains("ordering")) {
+        const auto& o = body["ordering"];
+        if (!o.is_string() || (o.get<std::string>() != "unordered" && o.get<std::string>() != "fifo")) {
+            return invalid("\"ordering\" must be \"unordered\" or \"fifo\"");
+        }
+        s.ordering = o.get<std::string>();
     }
 
     if (body.contains("description")) {

@@ -23,6 +23,7 @@ inline constexpr std::size_t max_patterns = 256;
 inline constexpr std::size_t max_custom_headers = 32;
 inline constexpr std::size_t max_header_value = 4096;
 inline constexpr std::size_t max_previous_secrets = 10;
+inline constexpr std::int64_t max_rate_limit = 10'000;  // attempts per second
 inline constexpr duration default_grace_period = std::chrono::hours(24);
 inline constexpr duration max_grace_period = std::chrono::hours(24 * 7);
 inline constexpr std::size_t max_tenant_id = 255;

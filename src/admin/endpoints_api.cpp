@@ -56,23 +56,25 @@ void create_endpoint(const std::shared_ptr<context>& self, http::request&& req, 
                 self->log->info("admin: created endpoint {} tenant={} url={} events={} body={} signature={}", id,
                                 s.tenant.value_or("-"), *s.url, *s.patterns_json, *s.body_mode,
                                 *s.signature_format);
-                endpoint_view v{id,
-                                0,
-                                *s.url,
-                                *s.description,
-                                *s.patterns_json,
-                                *s.signature_format,
-                                *s.signature_header,
-                                *s.headers_json,
-                                *s.body_mode,
-                                *s.enabled,
-                                std::nullopt,
-                                now,
-                                now,
-                                0,
-                                std::nullopt,
-                                s.tenant,
-                                {{secret, now, std::nullopt}}};
+                endpoint_view v;
+                v.id = id;
+                v.url = *s.url;
+                v.description = *s.description;
+                v.patterns_json = *s.patterns_json;
+                v.signature_format = *s.signature_format;
+                v.signature_header = *s.signature_header;
+                v.headers_json = *s.headers_json;
+                v.body_mode = *s.body_mode;
+                v.enabled = *s.enabled;
+                if (!v.enabled) {
+                    v.disabled_reason = "manual";
+                    v.disabled_ms = now;
+                }
+                v.created_ms = v.updated_ms = now;
+                v.rate_limit = s.rate_limit.value_or(std::nullopt);
+                v.ordering = s.ordering.value_or("unordered");
+                v.tenant = s.tenant;
+                v.secrets = {{secret, now, std::nullopt}};
                 out.send(http_status::created, endpoint_json(v, secret));
             });
     });
@@ -295,7 +297,12 @@ void send_test(const std::shared_ptr<context>& self, const reply& out, const end
         };
         // Answer once the attempt is in the log, so a list right after shows it.
         self->write(
-            out, [rec](outbox_store& s, std::int64_t at) { return s.record_attempt(rec, at); },
+            out,
+            [rec](outbox_store& s, std::int64_t at) -> status {
+                // A test send leaves the endpoint's health alone: no policy applies.
+                if (auto r = s.record_attempt(rec, health_policy{}, at); !r) return r.err();
+                return ok_v;
+            },
             [out, answer](const status& st) {
                 if (!st) return out.fail(st.err());
                 out.send(http_status::ok, answer);

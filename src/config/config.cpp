@@ -141,6 +141,15 @@ reader size_reader(std::size_t& out) {
     };
 }
 
+// An integer from 0 (off) up.
+reader count_or_zero_reader(std::size_t& out) {
+    return [&out](const json& value, const std::string& key) -> failure {
+        if (!value.is_number_unsigned()) return bad_value(key, value, "an integer >= 0 (0: never)");
+        out = static_cast<std::size_t>(value.get<std::uint64_t>());
+        return std::nullopt;
+    };
+}
+
 reader count_reader(std::size_t& out, std::size_t max = std::numeric_limits<std::size_t>::max()) {
     return [&out, max](const json& value, const std::string& key) -> failure {
         if (!value.is_number_unsigned() || value.get<std::uint64_t>() < 1 ||
@@ -320,6 +329,11 @@ std::vector<field> config_fields(config& c) {
              {"retention", duration_reader(c.dead_letter.retention, true)},
              {"purge_interval", duration_reader(c.dead_letter.purge_interval, false)},
          })},
+        {"endpoints",
+         object_reader({
+             {"disable_after", duration_reader(c.endpoints.disable_after, true)},
+             {"failing_after", count_or_zero_reader(c.endpoints.failing_after)},
+         })},
         {"log", object_reader({
                     {"level", choice_reader(c.log.level, log_level_names)},
                     {"format", choice_reader(c.log.format, log_format_names)},
@@ -487,6 +501,10 @@ std::string to_json(const config& cfg) {
     j["dead_letter"] = {
         {"retention", format_duration(cfg.dead_letter.retention)},
         {"purge_interval", format_duration(cfg.dead_letter.purge_interval)},
+    };
+    j["endpoints"] = {
+        {"disable_after", format_duration(cfg.endpoints.disable_after)},
+        {"failing_after", cfg.endpoints.failing_after},
     };
     j["log"] = {{"level", to_string(cfg.log.level)}, {"format", to_string(cfg.log.format)}, {"file", cfg.log.file}};
     j["io_threads"] = cfg.io_threads;

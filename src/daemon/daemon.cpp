@@ -130,6 +130,8 @@ status daemon::impl::start() {
     dispatch_options.attempt_timeout = cfg.delivery.timeout;
     dispatch_options.lease = cfg.delivery.timeout + std::chrono::seconds(30);
     dispatch_options.tls_unverified = cfg.delivery.dangerous_skip_tls_verify;
+    dispatch_options.health.disable_after_ms = cfg.endpoints.disable_after.count();
+    dispatch_options.health.failing_after = static_cast<std::int64_t>(cfg.endpoints.failing_after);
     dispatch = std::make_shared<dispatcher>(ioc, *db_writer, *client, retry_policy(cfg.retry.schedule, cfg.retry.jitter),
                                             clk, stats, dispatch_options, log);
     sweeper = std::make_shared<retention_sweeper>(ioc, *db_writer, clk, cfg.dead_letter.purge_interval,

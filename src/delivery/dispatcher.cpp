@@ -445,6 +445,8 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
     metrics_.attempt_duration.observe(static_cast<double>(r.elapsed.count()) / 1e6);
 
     auto rec = attempt_record_of(d.id, d.endpoint_id, d.attempt, started_ms, r);
+    rec.event_id = d.event_id;
+    rec.event_type = d.event_type;
     decided_outcome decided;
     if (r.outcome == attempt_outcome::success) {
         rec.delivered = true;
@@ -483,15 +485,50 @@ void dispatcher::flush_outcomes() {
 
 void dispatcher::record(std::shared_ptr<std::vector<decided_outcome>> batch) {
     ++recording_units_;
+    auto effects = std::make_shared<std::vector<attempt_effects>>();
     bool queued = submit(
-        [batch](outbox_store& s, std::int64_t now) -> status {
+        [batch, effects, health = options_.health](outbox_store& s, std::int64_t now) -> status {
+            effects->clear();
             for (const auto& o : *batch) {
-                if (auto st = s.record_attempt(o.record, now); !st) return st;
+                auto fx = s.record_attempt(o.record, health, now);
+                if (!fx) return fx.err();
+                if (fx->disabled || !fx->notified.empty()) effects->push_back(std::move(*fx));
             }
             return ok_v;
         },
-        [batch](dispatcher& self, const status& st) { self.on_recorded(st, batch); });
+        [batch, effects](dispatcher& self, const status& st) {
+            if (st) self.apply_effects(*effects);
+            self.on_recorded(st, batch);
+        });
     if (!queued) on_recorded(error{error_code::storage_unavailable, "the writer is stopping"}, std::move(batch));
+}
+
+void dispatcher::apply_effects(std::vector<attempt_effects>& effects) {
+    auto now = clock_.now_ms();
+    for (auto& fx : effects) {
+        if (fx.disabled) {
+            metrics_.deliveries_dead.inc(static_cast<std::uint64_t>(fx.also_dead));
+            log_->warn("endpoint {} tenant={} is disabled ({}): its {} pending deliveries became dead letters",
+                       *fx.disabled, tenant_of(*fx.disabled),
+                       fx.disabled_reason == "gone" ? "its receiver answered 410 Gone"
+                                                    : "it kept failing for endpoints.disable_after",
+                       fx.also_dead);
+            if (auto it = endpoints_.find(*fx.disabled); it != endpoints_.end()) {
+                // Its leased-ahead deliveries are dead letters now: none may still be sent.
+                it->second.record.enabled = false;
+                take_back(it->second);
+            }
+            rescan_requested_ = true;
+        }
+        for (const auto& id : fx.notified) {
+            if (auto it = endpoints_.find(id); it != endpoints_.end()) {
+                advance_next_due(it->second, now);
+            } else {
+                rescan_requested_ = true;
+            }
+        }
+    }
+    flush_releases();
 }
 
 void dispatcher::on_recorded(const status& st, std::shared_ptr<std::vector<decided_outcome>> batch) {

@@ -63,6 +63,7 @@ struct dispatcher_options {
     std::string owner = "webhookd";                       // lease owner written to rows
     bool release_leases_at_start = true;                  // single-instance stores (SQLite)
     bool tls_unverified = false;                          // delivery.dangerous_skip_tls_verify: warn per endpoint
+    health_policy health;                                 // endpoints.disable_after, endpoints.failing_after
 };
 
 class dispatcher : public std::enable_shared_from_this<dispatcher> {
@@ -150,6 +151,9 @@ private:
     void flush_outcomes();
     void record(std::shared_ptr<std::vector<decided_outcome>> batch);
     void on_recorded(const status& st, std::shared_ptr<std::vector<decided_outcome>> batch);
+    // What the recorded outcomes did beyond their deliveries: endpoints disabled, and
+    // deliveries of operational events made due.
+    void apply_effects(std::vector<attempt_effects>& effects);
     void park(std::int64_t delivery_id, std::string reason);
     void count_recorded(const decided_outcome& o);
 

@@ -44,6 +44,9 @@ result<new_event> event_from_json(json& obj, std::string_view raw, const std::st
     if (!ev->is_string() || !is_valid_token(ev->get_ref<const std::string&>(), max_event_type_length)) {
         return invalid(where + "event", "must be 1-128 characters of [A-Za-z0-9_.:-]");
     }
+    if (is_operational_type(ev->get_ref<const std::string&>())) {
+        return invalid(where + "event", "may not start with \"webhookd.\": those are webhookd's own operational events");
+    }
     auto data = obj.find("data");
     if (data == obj.end()) return invalid(where + "data", "is required");
 
@@ -91,25 +94,6 @@ result<new_event> event_from_json(json& obj, std::string_view raw, const std::st
 }
 
 }  // namespace
-
-new_event build_envelope(std::string id, std::string type, std::string timestamp, std::string_view data_json) {
-    new_event e;
-    e.body.reserve(64 + id.size() + type.size() + timestamp.size() + data_json.size());
-    e.body += "{\"id\":";
-    e.body += json(id).dump();
-    e.body += ",\"timestamp\":";
-    e.body += json(timestamp).dump();
-    e.body += ",\"event\":";
-    e.body += json(type).dump();
-    e.body += ",\"data\":";
-    e.data_offset = e.body.size();
-    e.body += data_json;
-    e.body += '}';
-    e.id = std::move(id);
-    e.type = std::move(type);
-    e.timestamp = std::move(timestamp);
-    return e;
-}
 
 result<new_event> parse_event(std::string_view body, std::optional<std::string_view> idempotency_key,
                               std::chrono::system_clock::time_point now) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/envelope.hpp"
 #include "store/outbox_store.hpp"
 #include "util/json_parse.hpp"
 #include "webhookd/result.hpp"
@@ -18,10 +19,6 @@ namespace webhookd {
 inline constexpr std::size_t max_event_type_length = 128;
 inline constexpr std::size_t max_event_id_length = 255;
 inline constexpr std::size_t max_tenant_id_length = 255;
-
-// The envelope {"id","timestamp","event","data"} as compact JSON; data_json is already
-// serialized. Sets data_offset to where data starts in the returned body.
-new_event build_envelope(std::string id, std::string type, std::string timestamp, std::string_view data_json);
 
 // POST /v1/events. idempotency_key is the Idempotency-Key header, if any: it gives the id
 // when the body has none, and must equal it when both are present.

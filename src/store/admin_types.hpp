@@ -22,6 +22,8 @@ struct endpoint_settings {
     std::optional<std::string> body_mode;         // envelope | data
     std::optional<bool> enabled;
     std::optional<std::string> tenant;            // at creation only: the tenant it belongs to
+    std::optional<std::optional<std::int64_t>> rate_limit;  // attempts per second; set to none: no limit
+    std::optional<std::string> ordering;          // unordered | fifo
 };
 
 // A tenant's settings: every field of a create (defaults filled in); in a patch, only the
@@ -94,6 +96,10 @@ struct endpoint_view {
     std::int64_t updated_ms{};
     std::int64_t consecutive_failures{};          // failed attempts since the last success
     std::optional<std::int64_t> failing_since_ms;  // first of those failures
+    std::optional<std::string> disabled_reason;   // manual | failing | gone, while disabled
+    std::optional<std::int64_t> disabled_ms;
+    std::optional<std::int64_t> rate_limit;
+    std::string ordering = "unordered";
     std::optional<std::string> tenant;            // none: a platform endpoint
     std::vector<secret_view> secrets;  // valid ones, newest (the current secret) first
 };

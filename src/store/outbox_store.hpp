@@ -86,6 +86,8 @@ struct endpoint_record {
     std::vector<std::string> secrets;  // valid at load time, newest first
     std::vector<std::optional<std::int64_t>> secret_expires_ms;  // per secret: end of its grace period
     std::optional<std::int64_t> next_due_ms;  // earliest next_attempt_at of its pending deliveries
+    std::optional<std::int64_t> rate_limit;   // attempts started per second, if limited
+    bool fifo = false;                        // one attempt at a time, in ingest order
 };
 
 // Where a scan of the endpoints left the store: its highest endpoint revision and how many
@@ -137,6 +139,8 @@ struct endpoint_claim {
 struct attempt_record {
     std::int64_t delivery_id{};      // 0: a test event, logged against the endpoint only
     std::string endpoint_id;
+    std::string event_id;            // for the operational events the attempt may cause
+    std::string event_type;
     int attempt{};
     std::int64_t started_ms{};
     std::int64_t duration_us{};
@@ -148,6 +152,21 @@ struct attempt_record {
     bool delivered{};
     bool dead{};
     std::int64_t next_attempt_ms{};
+};
+
+// When an endpoint's failures are reported (webhookd.endpoint.failing) and when they
+// disable it (config endpoints.*).
+struct health_policy {
+    std::int64_t disable_after_ms = 5LL * 24 * 3600 * 1000;  // since the streak's first failure; 0: never
+    std::int64_t failing_after = 5;                          // consecutive failures; 0: never
+};
+
+// What recording an attempt did beyond the attempt's own delivery.
+struct attempt_effects {
+    std::optional<std::string> disabled;  // the endpoint, if this attempt disabled it
+    std::string disabled_reason;          // then: gone | failing
+    std::int64_t also_dead{};             // its other pending deliveries, now dead letters
+    std::vector<std::string> notified;    // endpoints given a delivery of an operational event
 };
 
 // One endpoint's gauges.
@@ -194,7 +213,14 @@ public:
 
     // Inside apply(): stores the attempt in the log and applies its decision: delivered,
     // due again at next_attempt_ms, or moved to dead_letters (one transaction with it).
-    virtual status record_attempt(const attempt_record& a, std::int64_t now_ms) = 0;
+    // Then the endpoint's health: a success ends a failure streak, a failure extends it;
+    // an answer 410, or a failure disable_after into the streak, disables the endpoint and
+    // makes its pending deliveries dead letters. Each change that has an operational event
+    // (webhookd.endpoint.failing, .recovered, .disabled, webhookd.delivery.dead) stores
+    // it, in the same transaction, for the platform endpoints that name it; none is
+    // stored about a delivery of an operational event.
+    virtual result<attempt_effects> record_attempt(const attempt_record& a, const health_policy& health,
+                                                   std::int64_t now_ms) = 0;
 
     // Inside apply(): what changed since `seen` (the mark of the last scan; a default mark on
     // the first): the endpoints with a revision above seen.revision, or every endpoint when

@@ -153,8 +153,9 @@ status sqlite_outbox_store::create_endpoint(const std::string& id, const endpoin
     if (!stored) return stored.err();
     db_->prepare(
            "INSERT INTO endpoints (id, seq, url, description, event_patterns, body_mode, signature_format, "
-           "signature_header, headers, enabled, created_at, updated_at, tenant_id) VALUES (?1, "
-           "(SELECT COALESCE(MAX(seq), 0) + 1 FROM endpoints), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)")
+           "signature_header, headers, enabled, created_at, updated_at, tenant_id, rate_limit, ordering, "
+           "disabled_reason, disabled_at) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM endpoints), ?2, ?3, ?4, "
+           "?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, CASE ?9 WHEN 0 THEN 'manual' END, CASE ?9 WHEN 0 THEN ?10 END)")
         .bind(1, id)
         .bind(2, s.url.value_or(""))
         .bind(3, s.description.value_or(""))
@@ -166,6 +167,8 @@ status sqlite_outbox_store::create_endpoint(const std::string& id, const endpoin
         .bind(9, std::int64_t{s.enabled.value_or(true) ? 1 : 0})
         .bind(10, now_ms)
         .bind_text(11, s.tenant)
+        .bind(12, s.rate_limit.value_or(std::nullopt))
+        .bind(13, s.ordering.value_or("unordered"))
         .run();
     secure_delete_scope scrub(*db_);
     db_->prepare("INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES (?, ?, ?)")
@@ -194,7 +197,25 @@ status sqlite_outbox_store::update_endpoint(std::string_view id, const endpoint_
     set("signature_format", s.signature_format);
     set("signature_header", s.signature_header);
     set("headers", s.headers_json);
-    if (s.enabled) set("enabled", std::optional<std::int64_t>(*s.enabled ? 1 : 0));
+    if (s.rate_limit && *s.rate_limit) {
+        sql += ", rate_limit = ?";
+        values.args.emplace_back(**s.rate_limit);
+    } else if (s.rate_limit) {
+        sql += ", rate_limit = NULL";
+    }
+    set("ordering", s.ordering);
+    if (s.enabled && *s.enabled) {
+        // Enabled again: a clean slate (docs/operations.md, "Endpoint health"). SET reads the
+        // row as it was, so `enabled` is the old value throughout.
+        sql += ", disabled_reason = NULL, disabled_at = NULL, "
+               "consecutive_failures = CASE enabled WHEN 0 THEN 0 ELSE consecutive_failures END, "
+               "failing_since = CASE enabled WHEN 0 THEN NULL ELSE failing_since END, "
+               "failing_reported = CASE enabled WHEN 0 THEN 0 ELSE failing_reported END, enabled = 1";
+    } else if (s.enabled) {
+        sql += ", disabled_reason = CASE enabled WHEN 1 THEN 'manual' ELSE disabled_reason END, "
+               "disabled_at = CASE enabled WHEN 1 THEN ? ELSE disabled_at END, enabled = 0";
+        values.args.emplace_back(now_ms);
+    }
     sql += " WHERE id = ?";
     values.args.emplace_back(std::string(id));
     auto& q = db_->prepare(sql);
@@ -501,12 +522,17 @@ endpoint_view read_endpoint_row(const sqlite::statement& q) {
     e.consecutive_failures = q.int64(13);
     e.failing_since_ms = optional_int64(q, 14);
     if (!q.is_null(15)) e.tenant = q.text(15);
+    if (!q.is_null(16)) e.disabled_reason = q.text(16);
+    e.disabled_ms = optional_int64(q, 17);
+    e.rate_limit = optional_int64(q, 18);
+    e.ordering = q.text(19);
     return e;
 }
 
 constexpr const char* endpoint_columns =
     "SELECT id, seq, url, description, event_patterns, body_mode, signature_format, signature_header, headers, "
-    "enabled, paused_at, created_at, updated_at, consecutive_failures, failing_since, tenant_id FROM endpoints";
+    "enabled, paused_at, created_at, updated_at, consecutive_failures, failing_since, tenant_id, disabled_reason, "
+    "disabled_at, rate_limit, ordering FROM endpoints";
 
 }  // namespace
 

@@ -375,7 +375,9 @@ result<std::vector<endpoint_claim>> sqlite_outbox_store::claim(std::span<const c
     return out;
 }
 
-status sqlite_outbox_store::record_attempt(const attempt_record& a, std::int64_t now_ms) {
+result<attempt_effects> sqlite_outbox_store::record_attempt(const attempt_record& a, const health_policy& health,
+                                                            std::int64_t now_ms) {
+    attempt_effects fx;
     auto snippet = std::span<const char>(a.response_snippet.data(), a.response_snippet.size());
     std::optional<std::int64_t> code = a.status_code ? std::optional<std::int64_t>(a.status_code) : std::nullopt;
     if (a.delivery_id == 0) {
@@ -420,20 +422,9 @@ status sqlite_outbox_store::record_attempt(const attempt_record& a, std::int64_t
     }
     if (a.delivery_id != 0) {
         // A delivery that is gone (its endpoint was deleted while the attempt was out) keeps no log.
-        if (db_->changes() == 0) return ok_v;
-        // The endpoint's health: a run of failures, ended by any success.
-        if (a.delivered) {
-            db_->prepare("UPDATE endpoints SET consecutive_failures = 0, failing_since = NULL "
-                         "WHERE id = ? AND consecutive_failures <> 0")
-                .bind(1, a.endpoint_id)
-                .run();
-        } else {
-            db_->prepare("UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, "
-                         "failing_since = coalesce(failing_since, ?2) WHERE id = ?1")
-                .bind(1, a.endpoint_id)
-                .bind(2, a.started_ms)
-                .run();
-        }
+        if (db_->changes() == 0) return fx;
+        if (a.dead) emit_exhausted(a, now_ms, fx);
+        apply_health(a, health, now_ms, fx);
     }
     db_->prepare(
            "INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, status_code, "
@@ -448,7 +439,7 @@ status sqlite_outbox_store::record_attempt(const attempt_record& a, std::int64_t
         .bind(8, a.error)
         .bind_blob(9, snippet)
         .run();
-    return ok_v;
+    return fx;
 }
 
 result<endpoint_scan> sqlite_outbox_store::scan_endpoints(const scan_mark& seen, std::int64_t now_ms,
@@ -467,7 +458,7 @@ result<endpoint_scan> sqlite_outbox_store::scan_endpoints(const scan_mark& seen,
     if (out.complete || out.mark.revision > seen.revision) {
         static const std::string changed = "SELECT id, url, body_mode, signature_format, signature_header, headers, "
                                            "enabled, paused_at, " + next_due_sql("endpoints.id") +
-                                           ", tenant_id FROM endpoints WHERE revision > ? ORDER BY seq";
+                                           ", tenant_id, rate_limit, ordering FROM endpoints WHERE revision > ? ORDER BY seq";
         auto& q = db_->prepare(changed);
         q.bind(1, out.complete ? std::int64_t{-1} : seen.revision);
         while (q.step()) {
@@ -482,6 +473,8 @@ result<endpoint_scan> sqlite_outbox_store::scan_endpoints(const scan_mark& seen,
             if (!q.is_null(7)) e.paused_at_ms = q.int64(7);
             if (!q.is_null(8)) e.next_due_ms = q.int64(8);
             if (!q.is_null(9)) e.tenant = q.text(9);
+            if (!q.is_null(10)) e.rate_limit = q.int64(10);
+            e.fifo = q.text_view(11) == "fifo";
             out.changed.push_back(std::move(e));
         }
         q.reset();

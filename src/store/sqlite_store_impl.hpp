@@ -74,7 +74,8 @@ public:
     result<std::vector<endpoint_claim>> claim(std::span<const claim_order> orders, std::size_t room,
                                               std::int64_t now_ms, std::int64_t lease_until_ms,
                                               std::string_view owner) override;
-    status record_attempt(const attempt_record& a, std::int64_t now_ms) override;
+    result<attempt_effects> record_attempt(const attempt_record& a, const health_policy& health,
+                                           std::int64_t now_ms) override;
     result<endpoint_scan> scan_endpoints(const scan_mark& seen, std::int64_t now_ms, std::int64_t sweep_after_seq,
                                          std::size_t sweep_limit) override;
     status park(std::int64_t delivery_id, std::string_view reason, std::int64_t now_ms) override;
@@ -121,6 +122,30 @@ public:
     result<resource_owner> owner_of(const resource_ref& r) override;
 
 private:
+    // Endpoint health (sqlite_health.cpp); each throws sqlite::failure.
+    // A delivery that an endpoint's disabling made a dead letter.
+    struct dead_row {
+        std::int64_t delivery_id{};
+        std::string event_id, event_type;
+        std::int64_t attempts{};
+        int last_status{};
+        std::string last_error;
+    };
+    // What the attempt's outcome does to its endpoint: the streak, failing, recovered,
+    // disabled (and its deliveries dead).
+    void apply_health(const attempt_record& a, const health_policy& policy, std::int64_t now_ms,
+                      attempt_effects& fx);
+    // Disables the endpoint for `reason` and makes its pending deliveries dead letters.
+    std::vector<dead_row> disable_failed_endpoint(const std::string& id, const std::optional<std::string>& tenant,
+                                                  const std::string& reason, const std::string& why,
+                                                  std::int64_t now_ms, attempt_effects& fx);
+    // webhookd.delivery.dead for a delivery that exhausted the ladder.
+    void emit_exhausted(const attempt_record& a, std::int64_t now_ms, attempt_effects& fx);
+    // Stores an operational event, with no tenant, for the platform endpoints that name it
+    // (nothing when none does).
+    void emit_operational(std::string_view type, const std::string& data_json, std::int64_t now_ms,
+                          attempt_effects& fx);
+
     bool endpoint_exists(std::string_view id);
     void scrub_wal();
     // Calls take(secret in clear, created_at, expires_at) for each of the endpoint's secrets

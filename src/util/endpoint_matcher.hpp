@@ -1,7 +1,9 @@
 #pragma once
 // Which endpoints an event type goes to. Patterns are exact names ("booking.created"),
 // prefix wildcards ("booking.*" matches "booking.created" and "booking.x.y", not "booking"),
-// or "*" (everything). An empty pattern list matches everything.
+// or "*" (everything). An empty pattern list matches everything. Operational event types
+// ("webhookd.endpoint.failing", ...) match only patterns that start with "webhookd.":
+// "*" and an empty list do not match them.
 
 #include <span>
 #include <string>

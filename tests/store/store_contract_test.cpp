@@ -142,8 +142,15 @@ protected:
         return a;
     }
     status record(const attempt_record& a, std::int64_t now_ms) {
-        return write(now_ms, [&](outbox_store& s, std::int64_t now) { return s.record_attempt(a, now); });
+        return write(now_ms, [&](outbox_store& s, std::int64_t now) -> status {
+            auto fx = s.record_attempt(a, health, now);
+            if (!fx) return fx.err();
+            effects = std::move(*fx);
+            return ok_v;
+        });
     }
+    health_policy health;    // what record() applies
+    attempt_effects effects;  // what the last record() did
 
     std::optional<delivery_view> delivery(std::int64_t id) {
         auto d = store->get_delivery(id);
