@@ -468,6 +468,14 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
                        rec.next_attempt_ms - now);
         }
     }
+    if (r.status_code == 410) {
+        // Gone: its record disables the endpoint. Nothing more is sent meanwhile.
+        if (auto it = endpoints_.find(d.endpoint_id); it != endpoints_.end() && it->second.record.enabled) {
+            it->second.record.enabled = false;
+            take_back(it->second);
+            flush_releases();
+        }
+    }
     decided.record = std::move(rec);
     outcomes_.push_back(std::move(decided));
     flush_outcomes();

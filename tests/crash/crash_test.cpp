@@ -285,6 +285,10 @@ public:
                   << ", synchronous=" << o_.synchronous << "\n";
         start_daemon();
         for (int e = 0; e < o_.endpoints; ++e) add_endpoint("/endpoint-" + std::to_string(e));
+        // Every delivery to a refused port dies; each death has its webhookd.delivery.dead,
+        // stored in the same transaction: the two counts match after every crash.
+        dead_endpoint_ = create_endpoint(R"({"url": "http://127.0.0.1:9/refused", "events": ["*"]})");
+        create_endpoint(R"({"url": ")" + receiver_.url("/operational") + R"(", "events": ["webhookd.delivery.dead"]})");
 
         std::atomic<bool> stop_new{false}, abandon{false};
         std::vector<std::unique_ptr<producer>> producers;
@@ -348,10 +352,28 @@ private:
     }
 
     void add_endpoint(const std::string& path) {
-        test::http_client admin(admin_port_);
-        auto res = admin.post("/v1/endpoints", R"({"url": ")" + receiver_.url(path) + R"(", "events": ["*"]})");
-        if (res.status != 201) throw std::runtime_error("creating an endpoint: HTTP " + std::to_string(res.status) + " " + res.body);
+        create_endpoint(R"({"url": ")" + receiver_.url(path) + R"(", "events": ["*"]})");
         paths_.push_back(path);
+    }
+    // Returns the new endpoint's id.
+    std::string create_endpoint(const std::string& body) {
+        test::http_client admin(admin_port_);
+        auto res = admin.post("/v1/endpoints", body);
+        if (res.status != 201) throw std::runtime_error("creating an endpoint: HTTP " + std::to_string(res.status) + " " + res.body);
+        auto at = res.body.find("\"id\":\"");
+        return res.body.substr(at + 6, res.body.find('"', at + 6) - at - 6);
+    }
+
+    // Dead letters of producers' events and webhookd.delivery.dead events: always equal.
+    void check_dead_reports(database& db, const std::string& when) {
+        long dead = db.number(
+            "SELECT COUNT(*) FROM dead_letters d JOIN events e ON e.seq = d.event_seq WHERE e.type NOT LIKE 'webhookd.%'");
+        long reports = db.number("SELECT COUNT(*) FROM events WHERE type = 'webhookd.delivery.dead'");
+        if (o_.verbose) std::cout << "  " << when << ": " << dead << " dead letters, " << reports << " reported\n";
+        if (dead != reports) {
+            failures_.push_back(when + ": " + std::to_string(dead) + " dead letters but " + std::to_string(reports) +
+                                " webhookd.delivery.dead events");
+        }
     }
 
     std::string integrity() {
@@ -374,6 +396,7 @@ private:
         // schema, tables and all: then nothing is stored, which is a loss like any other.
         if (db.number("SELECT COUNT(*) FROM sqlite_master WHERE name = 'events'") > 0) {
             for (auto& id : db.column("SELECT id FROM events")) stored.insert(std::move(id));
+            check_dead_reports(db, "round " + std::to_string(round));
         }
         long missing = 0, acked = 0;
         for (const auto& p : producers) {
@@ -424,11 +447,16 @@ private:
                 if (!acked.count(id)) ++unexpected;
             }
         }
-        long dead = database(db_).number("SELECT COUNT(*) FROM dead_letters");
+        database final_db(db_);
+        check_dead_reports(final_db, "at the end");
+        long dead = final_db.number("SELECT COUNT(*) FROM dead_letters WHERE endpoint_id <> '" + dead_endpoint_ + "'");
+        long refused = final_db.number("SELECT COUNT(*) FROM dead_letters WHERE endpoint_id = '" + dead_endpoint_ + "'");
+        if (refused == 0) failures_.push_back("no delivery to the refused port died: the dead-letter check proved nothing");
         std::cout << "rounds " << o_.rounds << ", events acknowledged " << acked.size() << ", requests unanswered at a crash "
                   << unanswered << " (found stored when resent: " << stored_unanswered << ")\n"
                   << "deliveries expected " << acked.size() * paths_.size() << ", received " << delivered
-                  << ", duplicates " << duplicates << ", dead letters " << dead << "\n"
+                  << ", duplicates " << duplicates << ", dead letters " << dead << " (at the refused port, each reported: "
+                  << refused << ")\n"
                   << "lost " << lost << ", unexpected " << unexpected << ", acknowledged but missing after a crash "
                   << missing_.size() << "\n";
         if (o_.powerloss) {
@@ -458,6 +486,7 @@ private:
     std::string db_;
     std::string config_;
     std::vector<std::string> paths_;
+    std::string dead_endpoint_;  // on a refused port: every delivery to it dies
     std::unique_ptr<test::process> daemon_;
     std::vector<std::string> failures_;
     std::set<std::string> missing_;  // acknowledged ids absent after some crash

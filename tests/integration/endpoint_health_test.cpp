@@ -1,0 +1,256 @@
+// Endpoint health against a running daemon (docs/operations.md, "Endpoint health"): a
+// receiver that answers 410 or keeps failing gets its endpoint disabled and its pending
+// deliveries dead-lettered, and a platform endpoint subscribed to webhookd.* hears about
+// each change exactly once, signed like any other event.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "support/daemon_fixture.hpp"
+#include "support/http_client.hpp"
+#include "support/test_server.hpp"
+
+namespace webhookd {
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using test::recorded_request;
+using test::test_server;
+
+constexpr const char* ops_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+// Standard Webhooks verification, written from the specification with OpenSSL alone:
+// v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}"> with the base64-decoded secret.
+bool standard_webhooks_valid(const recorded_request& r, const std::string& secret) {
+    std::string b64 = secret.substr(6);
+    std::string key(b64.size(), '\0');
+    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(key.data()),
+                            reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+    if (n < 0) return false;
+    key.resize(static_cast<std::size_t>(n) - std::count(b64.begin(), b64.end(), '='));
+    std::string signed_text = r.header("webhook-id") + "." + r.header("webhook-timestamp") + "." + r.body;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac, &mac_len);
+    std::string expected(4 * ((mac_len + 2) / 3), '\0');
+    EVP_EncodeBlock(reinterpret_cast<unsigned char*>(expected.data()), mac, static_cast<int>(mac_len));
+    return r.header("webhook-signature").find("v1," + expected) != std::string::npos;
+}
+
+// A receiver whose answer the test changes as it goes.
+struct switchable_receiver {
+    std::atomic<int> status{200};
+    test_server server{[this](test::test_connection& c) {
+        while (c.read_request()) {
+            auto code = status.load();
+            std::string reason = code == 200 ? "OK" : code == 410 ? "Gone" : "Error";
+            if (!c.write("HTTP/1.1 " + std::to_string(code) + " " + reason + "\r\nContent-Length: 0\r\n\r\n")) return;
+        }
+    }};
+};
+
+class endpoint_health : public test::daemon_test {
+protected:
+    void configure(config& cfg) override {
+        cfg.delivery.allowed_cidrs = test::cidrs({"127.0.0.0/8"});
+        cfg.delivery.timeout = 2s;
+        cfg.retry.jitter = 0;
+    }
+
+    json admin(const std::string& method, const std::string& target, const json& body = nullptr, int expected = 200) {
+        auto r = test::http_client(runner->admin_port())
+                     .request(method, target, body.is_null() ? "" : body.dump(), {{"Content-Type", "application/json"}});
+        EXPECT_EQ(r.status, expected) << method << " " << target << ": " << r.body;
+        return json::parse(r.body, nullptr, false);
+    }
+    std::string create(const json& body) { return admin("POST", "/v1/endpoints", body, 201)["id"]; }
+    void ingest(int n, const std::string& type = "booking.created") {
+        test::http_client producer(runner->ingest_port());
+        for (int i = 0; i < n; ++i) {
+            auto r = producer.post("/v1/events", json{{"event", type}, {"data", {{"n", i}}}}.dump());
+            ASSERT_EQ(r.status, 202) << r.body;
+        }
+    }
+    // The operational events the ops receiver got, by type, each checked for its signature.
+    std::map<std::string, std::vector<json>> operational(const test_server& ops) {
+        std::map<std::string, std::vector<json>> out;
+        for (const auto& r : ops.requests()) {
+            EXPECT_TRUE(standard_webhooks_valid(r, ops_secret)) << r.body;
+            auto body = json::parse(r.body);
+            EXPECT_EQ(body["event"].get<std::string>().rfind("webhookd.", 0), 0u) << r.body;
+            out[body["event"]].push_back(body);
+        }
+        return out;
+    }
+    // Waits until the server has read `n` requests; then a moment more, to see any extra.
+    static std::size_t wait_requests(const test_server& s, std::size_t n, std::chrono::milliseconds settle = 300ms) {
+        auto deadline = std::chrono::steady_clock::now() + 15s;
+        while (s.requests().size() < n && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+        std::this_thread::sleep_for(settle);
+        return s.requests().size();
+    }
+};
+
+TEST_F(endpoint_health, a_410_disables_the_endpoint_at_once_and_its_pending_deliveries_become_dead_letters) {
+    start([](config& cfg) {
+        cfg.retry.schedule = {0ms, 10s};
+        cfg.delivery.max_in_flight_per_endpoint = 1;
+    });
+    test_server ops(test_server::respond("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+    test_server everything(test_server::respond("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+    switchable_receiver gone;
+    gone.status = 410;
+    create({{"url", ops.url("/ops")}, {"events", {"webhookd.*"}}, {"secret", ops_secret}});
+    create({{"url", everything.url("/all")}, {"events", {"*"}}});
+    auto ep = create({{"url", gone.server.url("/gone")}, {"events", {"booking.*"}}});
+    admin("POST", "/v1/endpoints/" + ep + "/pause");
+    ingest(5);
+    admin("POST", "/v1/endpoints/" + ep + "/resume");
+
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM dead_letters WHERE endpoint_id = '" + ep + "'", 5), 5);
+    EXPECT_EQ(wait_requests(gone.server, 1), 1u) << "one attempt, then nothing more to a receiver that is gone";
+    EXPECT_EQ(count("SELECT COUNT(*) FROM dead_letters WHERE endpoint_id = '" + ep +
+                    "' AND last_error LIKE 'endpoint_disabled%'"),
+              5);
+    auto view = admin("GET", "/v1/endpoints/" + ep);
+    EXPECT_EQ(view["status"], "disabled");
+    EXPECT_EQ(view["disabled_reason"], "gone");
+    EXPECT_TRUE(view["disabled_at"].is_string());
+    EXPECT_EQ(view["enabled"], false);
+
+    // One disabled, one dead per dead letter, signed; the "*" receiver hears none of it.
+    ASSERT_EQ(wait_requests(ops, 6), 6u);
+    auto got = operational(ops);
+    ASSERT_EQ(got["webhookd.endpoint.disabled"].size(), 1u);
+    const auto& disabled = got["webhookd.endpoint.disabled"][0]["data"];
+    EXPECT_EQ(disabled["endpoint_id"], ep);
+    EXPECT_EQ(disabled["reason"], "gone");
+    EXPECT_EQ(disabled["last_status"], 410);
+    EXPECT_EQ(disabled["url"], gone.server.url("/gone"));
+    std::set<std::string> dead_ids;
+    for (const auto& e : got["webhookd.delivery.dead"]) {
+        EXPECT_EQ(e["data"]["endpoint_id"], ep);
+        EXPECT_EQ(e["data"]["reason"], "endpoint_disabled");
+        EXPECT_EQ(e["data"]["event"], "booking.created");
+        dead_ids.insert(e["data"]["delivery_id"]);
+    }
+    EXPECT_EQ(dead_ids.size(), 5u);
+    for (const auto& id : dead_ids) admin("GET", "/v1/dead-letters/" + id);
+    EXPECT_EQ(wait_requests(everything, 5, 0ms), 5u) << "only the five booking events";
+
+    // Enabled again: a clean slate, and the bulk retry delivers everything.
+    gone.status = 200;
+    view = admin("PATCH", "/v1/endpoints/" + ep, {{"enabled", true}});
+    EXPECT_EQ(view["status"], "active");
+    EXPECT_TRUE(view["disabled_reason"].is_null());
+    EXPECT_TRUE(view["failing_since"].is_null());
+    EXPECT_EQ(view["consecutive_failures"], 0);
+    EXPECT_EQ(admin("POST", "/v1/dead-letters/retry", {{"endpoint_id", ep}})["requeued"], 5);
+    EXPECT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE endpoint_id = '" + ep + "' AND state = 'delivered'", 5),
+              5);
+    // Delivered replays are no news: nothing more for the platform.
+    EXPECT_EQ(wait_requests(ops, 6, 200ms), 6u);
+}
+
+TEST_F(endpoint_health, sustained_failure_reports_failing_once_and_disables_after_disable_after_not_before) {
+    start([](config& cfg) {
+        cfg.endpoints.disable_after = 2s;
+        cfg.endpoints.failing_after = 5;
+        cfg.retry.schedule = std::vector<duration>(60, 100ms);
+        cfg.retry.schedule.front() = 0ms;
+    });
+    test_server ops(test_server::respond("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+    switchable_receiver failing, flaky;
+    failing.status = 500;
+    flaky.status = 500;
+    create({{"url", ops.url("/ops")}, {"events", {"webhookd.endpoint.*"}}, {"secret", ops_secret}});
+    auto bad = create({{"url", failing.server.url("/bad")}, {"events", {"a.b"}}});
+    auto shaky = create({{"url", flaky.server.url("/flaky")}, {"events", {"c.d"}}});
+    ingest(1, "a.b");
+    ingest(1, "c.d");
+
+    // The flaky receiver fails six times, then comes back: one failing, one recovered.
+    ASSERT_GE(wait_requests(flaky.server, 6, 0ms), 6u);
+    flaky.status = 200;
+    EXPECT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE endpoint_id = '" + shaky + "' AND state = 'delivered'",
+                       1),
+              1);
+
+    // The other keeps failing: disabled by the first attempt 2 s or more into the streak.
+    ASSERT_EQ(wait_for("SELECT enabled FROM endpoints WHERE id = '" + bad + "'", 0), 0);
+    auto view = admin("GET", "/v1/endpoints/" + bad);
+    EXPECT_EQ(view["disabled_reason"], "failing");
+    auto since = count("SELECT failing_since FROM endpoints WHERE id = '" + bad + "'");
+    auto at = count("SELECT disabled_at FROM endpoints WHERE id = '" + bad + "'");
+    EXPECT_GE(at - since, 2000) << "not before disable_after";
+    EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE endpoint_id = '" + bad + "' AND started_at >= " +
+                    std::to_string(since + 2000)),
+              1)
+        << "the first attempt past disable_after disables";
+    EXPECT_EQ(count("SELECT COUNT(*) FROM dead_letters WHERE endpoint_id = '" + bad + "'"), 1);
+
+    wait_requests(ops, 4);
+    auto got = operational(ops);
+    std::map<std::string, int> failing_of, recovered_of, disabled_of;
+    for (const auto& e : got["webhookd.endpoint.failing"]) {
+        ++failing_of[e["data"]["endpoint_id"]];
+        EXPECT_EQ(e["data"]["consecutive_failures"], 5) << e;
+        EXPECT_EQ(e["data"]["last_status"], 500) << e;
+    }
+    for (const auto& e : got["webhookd.endpoint.recovered"]) ++recovered_of[e["data"]["endpoint_id"]];
+    for (const auto& e : got["webhookd.endpoint.disabled"]) ++disabled_of[e["data"]["endpoint_id"]];
+    EXPECT_EQ(failing_of[bad], 1);
+    EXPECT_EQ(failing_of[shaky], 1);
+    EXPECT_EQ(recovered_of[shaky], 1);
+    EXPECT_EQ(recovered_of[bad], 0);
+    EXPECT_EQ(disabled_of[bad], 1);
+    EXPECT_EQ(disabled_of[shaky], 0);
+    EXPECT_TRUE(got["webhookd.delivery.dead"].empty()) << "the ops endpoint did not ask for those";
+    EXPECT_EQ(admin("GET", "/v1/endpoints/" + shaky)["status"], "active");
+}
+
+TEST_F(endpoint_health, producers_cannot_send_operational_types_and_health_fields_are_not_settable) {
+    start();
+    test::http_client producer(runner->ingest_port());
+    auto r = producer.post("/v1/events", R"({"event":"webhookd.endpoint.disabled","data":{}})");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("invalid_field"), std::string::npos) << r.body;
+    r = producer.post("/v1/events/batch", R"({"events":[{"event":"a.b","data":1},{"event":"webhookd.x","data":1}]})");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("events[1].event"), std::string::npos) << r.body;
+    EXPECT_EQ(count("SELECT COUNT(*) FROM events"), 0);
+
+    auto ep = create({{"url", "https://example.com/hook"}});
+    for (const auto& [field, value] : std::vector<std::pair<std::string, json>>{
+             {"status", "active"}, {"disabled_reason", nullptr}, {"consecutive_failures", 0},
+             {"failing_since", nullptr}, {"disabled_at", nullptr}}) {
+        auto j = admin("PATCH", "/v1/endpoints/" + ep, {{field, value}}, 400);
+        EXPECT_EQ(j["error"]["code"], "invalid_field") << j;
+        EXPECT_NE(j["error"]["message"].get<std::string>().find(field), std::string::npos) << j;
+    }
+    for (const auto& body : std::vector<json>{{{"rate_limit", 0}}, {{"rate_limit", 10001}}, {{"rate_limit", 1.5}},
+                                              {{"rate_limit", "10"}}, {{"ordering", "lifo"}}, {{"ordering", 1}}}) {
+        auto j = admin("PATCH", "/v1/endpoints/" + ep, body, 400);
+        EXPECT_EQ(j["error"]["code"], "invalid_field") << body << j;
+    }
+    auto ok = admin("PATCH", "/v1/endpoints/" + ep, {{"rate_limit", 20}, {"ordering", "fifo"}});
+    EXPECT_EQ(ok["rate_limit"], 20);
+    EXPECT_EQ(ok["ordering"], "fifo");
+    ok = admin("PATCH", "/v1/endpoints/" + ep, {{"rate_limit", nullptr}, {"enabled", false}});
+    EXPECT_TRUE(ok["rate_limit"].is_null());
+    EXPECT_EQ(ok["status"], "disabled");
+    EXPECT_EQ(ok["disabled_reason"], "manual");
+}
+
+}  // namespace
+}  // namespace webhookd
