@@ -129,6 +129,8 @@ protected:
         attempt_record a;
         a.delivery_id = d.id;
         a.endpoint_id = d.endpoint_id;
+        a.event_id = d.event_id;
+        a.event_type = d.event_type;
         a.attempt = d.attempt;
         a.started_ms = at;
         a.duration_us = 1500;
@@ -151,6 +153,20 @@ protected:
     }
     health_policy health;    // what record() applies
     attempt_effects effects;  // what the last record() did
+    // The types of the events delivered to endpoint `ops` (operational ones, for a platform
+    // endpoint subscribed to webhookd.*), sorted.
+    std::vector<std::string> operational_types(const std::string& ops) {
+        std::vector<std::string> out;
+        delivery_filter f;
+        f.endpoint_id = ops;
+        auto page = store->list_deliveries(f, page_request{1000, std::nullopt});
+        EXPECT_TRUE(page.ok());
+        if (page) {
+            for (const auto& d : *page) out.push_back(d.event_type);
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
 
     std::optional<delivery_view> delivery(std::int64_t id) {
         auto d = store->get_delivery(id);
@@ -367,6 +383,102 @@ TYPED_TEST(store_contract, outcomes_deliver_reschedule_and_kill_with_their_attem
     // Not due before its time; due then.
     EXPECT_TRUE(this->claim("ep_1", 10, 4999).empty());
     EXPECT_EQ(this->claim("ep_1", 10, 5000).size(), 1u);
+}
+
+TYPED_TEST(store_contract, a_failure_streak_is_reported_once_recovers_once_and_a_410_dead_letters_the_endpoint) {
+    this->create_endpoint("ops", R"(["webhookd.*"])");
+    this->create_endpoint("star", R"(["*"])");
+    this->create_endpoint("ep_1", R"(["a.*"])");
+    this->health = health_policy{.disable_after_ms = 0, .failing_after = 2};
+    for (auto id : {"e1", "e2", "e3", "e4"}) this->ingest(id, "a.b", 100);
+    auto d = this->claim("ep_1", 4, 100);
+    ASSERT_EQ(d.size(), 4u);
+    // Two failures: failing, once; a third adds nothing; a success: recovered, once.
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE(this->record(this->outcome(d[0], 100 + i, attempt_outcome::http_error, false, false, 9000), 110)
+                        .ok());
+    }
+    EXPECT_EQ(this->operational_types("ops"), std::vector<std::string>{"webhookd.endpoint.failing"});
+    EXPECT_EQ(this->effects.notified, std::vector<std::string>{});
+    ASSERT_TRUE(this->record(this->outcome(d[1], 120, attempt_outcome::success, true, false), 120).ok());
+    EXPECT_EQ(this->effects.notified, std::vector<std::string>{"ops"});
+    ASSERT_TRUE(this->record(this->outcome(d[2], 121, attempt_outcome::success, true, false), 121).ok());
+    EXPECT_EQ(this->operational_types("ops"),
+              (std::vector<std::string>{"webhookd.endpoint.failing", "webhookd.endpoint.recovered"}));
+    auto ep = this->endpoint("ep_1");
+    EXPECT_EQ(ep->consecutive_failures, 0);
+    EXPECT_FALSE(ep->failing_since_ms);
+
+    // 410: disabled at once, and d[0] and d[3], still pending, are dead letters with it.
+    auto gone = this->outcome(d[3], 130, attempt_outcome::http_error, false, false, 9000);
+    gone.status_code = 410;
+    ASSERT_TRUE(this->record(gone, 130).ok());
+    EXPECT_EQ(this->effects.disabled, std::optional<std::string>("ep_1"));
+    EXPECT_EQ(this->effects.disabled_reason, "gone");
+    EXPECT_EQ(this->effects.also_dead, 2);
+    ep = this->endpoint("ep_1");
+    EXPECT_FALSE(ep->enabled);
+    EXPECT_EQ(ep->disabled_reason, std::optional<std::string>("gone"));
+    EXPECT_EQ(ep->disabled_ms, 130);
+    for (auto id : {d[0].id, d[3].id}) {
+        auto dead = this->store->get_dead_letter(id).value();
+        ASSERT_TRUE(dead);
+        EXPECT_EQ(dead->last_error.rfind("endpoint_disabled", 0), 0u) << dead->last_error;
+    }
+    EXPECT_EQ(this->operational_types("ops"),
+              (std::vector<std::string>{"webhookd.delivery.dead", "webhookd.delivery.dead", "webhookd.endpoint.disabled",
+                                        "webhookd.endpoint.failing", "webhookd.endpoint.recovered"}));
+    EXPECT_EQ(this->operational_types("star"), std::vector<std::string>(4, "a.b"))
+        << "\"*\" does not match operational events";
+    // Its deliveries are gone from the schedule, and new events pass it by.
+    EXPECT_TRUE(this->claim("ep_1", 10, 20000).empty());
+    EXPECT_EQ(this->ingest("e5", "a.b", 200).deliveries, 1);  // star's only
+
+    // An operational event's own death is not reported: no loop.
+    auto ops = this->claim("ops", 10, 300);
+    ASSERT_EQ(ops.size(), 5u);
+    ASSERT_TRUE(this->record(this->outcome(ops[0], 300, attempt_outcome::timeout, false, true), 300).ok());
+    EXPECT_TRUE(this->effects.notified.empty());
+    EXPECT_EQ(this->operational_types("ops").size(), 5u);
+}
+
+TYPED_TEST(store_contract, failing_for_disable_after_disables_and_enabling_again_clears_the_health) {
+    this->create_endpoint("ep_1");
+    this->health = health_policy{.disable_after_ms = 1000, .failing_after = 0};
+    this->ingest("e1", "a.b", 100);
+    auto d = this->claim("ep_1", 1, 100);
+    ASSERT_EQ(d.size(), 1u);
+    ASSERT_TRUE(this->record(this->outcome(d[0], 100, attempt_outcome::http_error, false, false, 1099), 100).ok());
+    d = this->claim("ep_1", 1, 1099);
+    ASSERT_TRUE(this->record(this->outcome(d[0], 1099, attempt_outcome::http_error, false, false, 1100), 1099).ok());
+    EXPECT_FALSE(this->effects.disabled) << "999 ms into the streak: not yet";
+    d = this->claim("ep_1", 1, 1100);
+    ASSERT_TRUE(this->record(this->outcome(d[0], 1100, attempt_outcome::http_error, false, false, 1200), 1100).ok());
+    EXPECT_EQ(this->effects.disabled_reason, "failing");
+    EXPECT_EQ(this->counts().dead_letters, 1);
+    auto ep = this->endpoint("ep_1");
+    EXPECT_EQ(ep->disabled_reason, std::optional<std::string>("failing"));
+    EXPECT_EQ(ep->consecutive_failures, 3);
+
+    endpoint_settings enable;
+    enable.enabled = true;
+    ASSERT_TRUE(this->write(1200, [&](outbox_store& s, std::int64_t now) {
+                        return s.update_endpoint("ep_1", enable, now);
+                    }).ok());
+    ep = this->endpoint("ep_1");
+    EXPECT_TRUE(ep->enabled);
+    EXPECT_FALSE(ep->disabled_reason);
+    EXPECT_FALSE(ep->disabled_ms);
+    EXPECT_EQ(ep->consecutive_failures, 0);
+    EXPECT_FALSE(ep->failing_since_ms);
+    endpoint_settings disable;
+    disable.enabled = false;
+    ASSERT_TRUE(this->write(1300, [&](outbox_store& s, std::int64_t now) {
+                        return s.update_endpoint("ep_1", disable, now);
+                    }).ok());
+    ep = this->endpoint("ep_1");
+    EXPECT_EQ(ep->disabled_reason, std::optional<std::string>("manual"));
+    EXPECT_EQ(ep->disabled_ms, 1300);
 }
 
 TYPED_TEST(store_contract, a_test_send_is_logged_against_the_endpoint_without_a_delivery) {
