@@ -130,7 +130,9 @@ result<endpoint_settings> parse_endpoint_settings(const json& body, bool create,
             return invalid("\"rate_limit\" must be an integer from 1 to " + std::to_string(max_rate_limit) +
                            " (attempts per second), or null for no limit");
         } else {
-            s.rate_limit.emplace(r.get<std::int64_t>());
+            // Stored and shown, but the dispatcher does not enforce it yet: refused rather
+            // than silently ignored (docs/api.md).
+            return invalid("\"rate_limit\" is not available in this version yet: leave it null");
         }
     }
 
@@ -138,6 +140,9 @@ result<endpoint_settings> parse_endpoint_settings(const json& body, bool create,
         const auto& o = body["ordering"];
         if (!o.is_string() || (o.get<std::string>() != "unordered" && o.get<std::string>() != "fifo")) {
             return invalid("\"ordering\" must be \"unordered\" or \"fifo\"");
+        }
+        if (o.get<std::string>() == "fifo") {
+            return invalid("\"ordering\": \"fifo\" is not available in this version yet: use \"unordered\"");
         }
         s.ordering = o.get<std::string>();
     }

@@ -45,7 +45,8 @@ result<new_event> event_from_json(json& obj, std::string_view raw, const std::st
         return invalid(where + "event", "must be 1-128 characters of [A-Za-z0-9_.:-]");
     }
     if (is_operational_type(ev->get_ref<const std::string&>())) {
-        return invalid(where + "event", "may not start with \"webhookd.\": those are webhookd's own operational events");
+        return invalid(where + "event",
+                       "may not start with \"webhookd.\": those are webhookd's own operational events");
     }
     auto data = obj.find("data");
     if (data == obj.end()) return invalid(where + "data", "is required");

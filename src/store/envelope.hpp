@@ -15,6 +15,8 @@ new_event build_envelope(std::string id, std::string type, std::string timestamp
 
 // Types webhookd emits about itself (webhookd.endpoint.*, webhookd.delivery.dead).
 // Producers may not send them, and only patterns that name them match them.
-inline bool is_operational_type(std::string_view type) { return type.starts_with("webhookd."); }
+inline bool is_operational_type(std::string_view type) {
+    return type.starts_with("webhookd.");
+}
 
 }  // namespace webhookd

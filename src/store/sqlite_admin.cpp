@@ -155,7 +155,8 @@ status sqlite_outbox_store::create_endpoint(const std::string& id, const endpoin
            "INSERT INTO endpoints (id, seq, url, description, event_patterns, body_mode, signature_format, "
            "signature_header, headers, enabled, created_at, updated_at, tenant_id, rate_limit, ordering, "
            "disabled_reason, disabled_at) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM endpoints), ?2, ?3, ?4, "
-           "?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, CASE ?9 WHEN 0 THEN 'manual' END, CASE ?9 WHEN 0 THEN ?10 END)")
+           "?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, CASE ?9 WHEN 0 THEN 'manual' END, "
+           "CASE ?9 WHEN 0 THEN ?10 END)")
         .bind(1, id)
         .bind(2, s.url.value_or(""))
         .bind(3, s.description.value_or(""))

@@ -78,12 +78,14 @@ void sqlite_outbox_store::apply_health(const attempt_record& a, const health_pol
     };
     auto h = read();
     if (!h) return;  // deleted meanwhile
-    json about{{"endpoint_id", a.endpoint_id}, {"tenant", h->tenant ? json(*h->tenant) : json(nullptr)}, {"url", h->url}};
+    json about{
+        {"endpoint_id", a.endpoint_id}, {"tenant", h->tenant ? json(*h->tenant) : json(nullptr)}, {"url", h->url}};
 
     if (a.delivered) {
         if (h->consecutive_failures == 0 && !h->failing_reported) return;
-        db_->prepare("UPDATE endpoints SET consecutive_failures = 0, failing_since = NULL, failing_reported = 0 "
-                     "WHERE id = ?")
+        db_->prepare(
+               "UPDATE endpoints SET consecutive_failures = 0, failing_since = NULL, failing_reported = 0 "
+               "WHERE id = ?")
             .bind(1, a.endpoint_id)
             .run();
         if (h->failing_reported) {
@@ -95,8 +97,9 @@ void sqlite_outbox_store::apply_health(const attempt_record& a, const health_pol
         return;
     }
 
-    db_->prepare("UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, "
-                 "failing_since = coalesce(failing_since, ?2) WHERE id = ?1")
+    db_->prepare(
+           "UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, "
+           "failing_since = coalesce(failing_since, ?2) WHERE id = ?1")
         .bind(1, a.endpoint_id)
         .bind(2, a.started_ms)
         .run();
@@ -141,11 +144,12 @@ void sqlite_outbox_store::apply_health(const attempt_record& a, const health_pol
     }
 }
 
-std::vector<sqlite_outbox_store::dead_row> sqlite_outbox_store::disable_failed_endpoint(const std::string& id, const std::optional<std::string>& tenant,
-                                                  const std::string& reason, const std::string& why,
-                                                  std::int64_t now_ms, attempt_effects& fx) {
-    db_->prepare("UPDATE endpoints SET enabled = 0, disabled_reason = ?2, disabled_at = ?3, updated_at = ?3 "
-                 "WHERE id = ?1")
+std::vector<sqlite_outbox_store::dead_row> sqlite_outbox_store::disable_failed_endpoint(
+    const std::string& id, const std::optional<std::string>& tenant, const std::string& reason, const std::string& why,
+    std::int64_t now_ms, attempt_effects& fx) {
+    db_->prepare(
+           "UPDATE endpoints SET enabled = 0, disabled_reason = ?2, disabled_at = ?3, updated_at = ?3 "
+           "WHERE id = ?1")
         .bind(1, id)
         .bind(2, reason)
         .bind(3, now_ms)
@@ -162,8 +166,8 @@ std::vector<sqlite_outbox_store::dead_row> sqlite_outbox_store::disable_failed_e
     std::vector<dead_row> dead;
     while (select.step()) {
         dead.push_back({select.int64(0), select.text(1), select.text(2), select.int64(3),
-                                 select.is_null(4) ? 0 : static_cast<int>(select.int64(4)),
-                                 select.is_null(5) ? std::string() : select.text(5)});
+                        select.is_null(4) ? 0 : static_cast<int>(select.int64(4)),
+                        select.is_null(5) ? std::string() : select.text(5)});
     }
     select.reset();
     db_->prepare(

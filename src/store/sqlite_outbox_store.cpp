@@ -458,7 +458,8 @@ result<endpoint_scan> sqlite_outbox_store::scan_endpoints(const scan_mark& seen,
     if (out.complete || out.mark.revision > seen.revision) {
         static const std::string changed = "SELECT id, url, body_mode, signature_format, signature_header, headers, "
                                            "enabled, paused_at, " + next_due_sql("endpoints.id") +
-                                           ", tenant_id, rate_limit, ordering FROM endpoints WHERE revision > ? ORDER BY seq";
+                                           ", tenant_id, rate_limit, ordering "
+                                           "FROM endpoints WHERE revision > ? ORDER BY seq";
         auto& q = db_->prepare(changed);
         q.bind(1, out.complete ? std::int64_t{-1} : seen.revision);
         while (q.step()) {

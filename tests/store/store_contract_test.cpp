@@ -426,8 +426,9 @@ TYPED_TEST(store_contract, a_failure_streak_is_reported_once_recovers_once_and_a
         EXPECT_EQ(dead->last_error.rfind("endpoint_disabled", 0), 0u) << dead->last_error;
     }
     EXPECT_EQ(this->operational_types("ops"),
-              (std::vector<std::string>{"webhookd.delivery.dead", "webhookd.delivery.dead", "webhookd.endpoint.disabled",
-                                        "webhookd.endpoint.failing", "webhookd.endpoint.recovered"}));
+              (std::vector<std::string>{"webhookd.delivery.dead", "webhookd.delivery.dead",
+                                        "webhookd.endpoint.disabled", "webhookd.endpoint.failing",
+                                        "webhookd.endpoint.recovered"}));
     EXPECT_EQ(this->operational_types("star"), std::vector<std::string>(4, "a.b"))
         << "\"*\" does not match operational events";
     // Its deliveries are gone from the schedule, and new events pass it by.
