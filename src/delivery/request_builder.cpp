@@ -49,7 +49,7 @@ delivery_request build_request(const endpoint_record& ep, const claimed_delivery
     h.emplace_back("X-Webhook-Timestamp", ts);
     h.emplace_back("X-Webhook-Attempt", std::to_string(d.attempt));
     auto format = parse_signature_format(ep.signature_format).value_or(signature_format::hex);
-    h.emplace_back(ep.signature_header, signature_header_value(format, ep.secrets.front(), req.body, unix_seconds));
+    h.emplace_back(ep.signature_header, signature_header_value(format, ep.secrets, req.body, unix_seconds));
     h.emplace_back("webhook-id", d.event_id);
     h.emplace_back("webhook-timestamp", ts);
     h.emplace_back("webhook-signature", standard_webhooks_header(ep.secrets, d.event_id, unix_seconds, req.body));

@@ -101,14 +101,23 @@ std::string_view to_string(signature_format f) {
 
 std::string signature_header_value(signature_format f, std::string_view secret, std::string_view body,
                                    std::int64_t timestamp) {
+    const std::string one[] = {std::string(secret)};
+    return signature_header_value(f, std::span<const std::string>(one), body, timestamp);
+}
+
+std::string signature_header_value(signature_format f, std::span<const std::string> secrets, std::string_view body,
+                                   std::int64_t timestamp) {
+    if (secrets.empty()) throw std::invalid_argument("signature_header_value: no secret");
     switch (f) {
         case signature_format::hex:
-            return to_hex(hmac_sha256(secret, body));
+            return to_hex(hmac_sha256(secrets.front(), body));
         case signature_format::sha256:
-            return "sha256=" + to_hex(hmac_sha256(secret, body));
+            return "sha256=" + to_hex(hmac_sha256(secrets.front(), body));
         case signature_format::stripe: {
             const std::string ts = std::to_string(timestamp);
-            return "t=" + ts + ",v1=" + to_hex(hmac_sha256(secret, {ts, ".", body}));
+            std::string out = "t=" + ts;
+            for (const auto& secret : secrets) out += ",v1=" + to_hex(hmac_sha256(secret, {ts, ".", body}));
+            return out;
         }
     }
     throw std::invalid_argument("signature_header_value: unknown signature_format");

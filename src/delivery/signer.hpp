@@ -59,6 +59,12 @@ std::string_view to_string(signature_format f);
 std::string signature_header_value(signature_format f, std::string_view secret, std::string_view body,
                                    std::int64_t timestamp);
 
+// The same with every valid secret, newest first (a rotation's grace period): `stripe`
+// carries one v1 per secret, "t=<ts>,v1=<newest>,v1=<older>", as Stripe sends during a
+// roll; the single-valued formats use the newest. secrets must not be empty.
+std::string signature_header_value(signature_format f, std::span<const std::string> secrets, std::string_view body,
+                                   std::int64_t timestamp);
+
 // ---- Standard Webhooks (webhook-id / webhook-timestamp / webhook-signature) -------------
 
 // The HMAC key of a "whsec_<base64>" secret: the base64 decode of the part after the prefix.

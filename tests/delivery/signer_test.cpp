@@ -178,6 +178,18 @@ TEST(signature_header_value, stripe_signs_timestamp_dot_body) {
               "t=1745073000,v1=dd918d6624ef8dd06dc972a67f1916d3ce970137162881d07bbf84be1d1f3fd9");
 }
 
+TEST(signature_header_value, stripe_carries_one_v1_per_valid_secret_newest_first_during_a_rotation) {
+    const std::string older = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+    const std::vector<std::string> both = {std::string(sw_secret), older};
+    auto header = signature_header_value(signature_format::stripe, both, envelope, 1745073000);
+    EXPECT_EQ(header, signature_header_value(signature_format::stripe, sw_secret, envelope, 1745073000) + ",v1=" +
+                          signature_header_value(signature_format::stripe, older, envelope, 1745073000).substr(16));
+    EXPECT_EQ(header.rfind("t=1745073000,v1=dd918d6624ef8dd06dc972a67f1916d3ce970137162881d07bbf84be1d1f3fd9,v1=", 0), 0u);
+    // The single-valued formats sign with the newest only.
+    EXPECT_EQ(signature_header_value(signature_format::hex, both, envelope, 0),
+              signature_header_value(signature_format::hex, sw_secret, envelope, 0));
+}
+
 TEST(signature_header_value, stripe_depends_on_the_timestamp) {
     auto a = signature_header_value(signature_format::stripe, sw_secret, envelope, 1745073000);
     auto b = signature_header_value(signature_format::stripe, sw_secret, envelope, 1745073001);

@@ -199,13 +199,16 @@ void expect_timestamps_and_rotation_checked(const language& lang) {
 
     const std::string body = R"({"id":"evt_docs_2","timestamp":"2025-04-19T14:30:00Z","event":"a.b","data":{}})";
     const std::int64_t now = std::time(nullptr);
-    auto stripe = [&](std::int64_t ts, const std::string& sent_body) {
+    const std::vector<std::string> only_ours{secret};
+    const std::vector<std::string> rotated{other_secret, secret};  // newest first; the receiver knows the older
+    auto stripe = [&](std::int64_t ts, const std::string& sent_body,
+                      const std::vector<std::string>& secrets = {std::string(secret)}) {
         test::http_client client(ports[0]);
         return client
             .request("POST", "/", sent_body,
                      {{"Content-Type", "application/json"},
                       {"X-Webhook-Id", "evt_docs_2"},
-                      {"X-Webhook-Signature", signature_header_value(signature_format::stripe, secret, body, ts)}})
+                      {"X-Webhook-Signature", signature_header_value(signature_format::stripe, secrets, body, ts)}})
             .status;
     };
     auto standard = [&](std::int64_t ts, const std::string& sent_body, const std::vector<std::string>& secrets) {
@@ -218,10 +221,10 @@ void expect_timestamps_and_rotation_checked(const language& lang) {
                       {"webhook-signature", standard_webhooks_header(secrets, "evt_docs_2", ts, body)}})
             .status;
     };
-    const std::vector<std::string> only_ours{secret};
-    const std::vector<std::string> rotated{other_secret, secret};  // newest first; the receiver knows the older
 
     EXPECT_EQ(stripe(now, body), 200);
+    EXPECT_EQ(stripe(now, body, rotated), 200);  // one v1 per secret during a rotation, as Stripe sends
+    EXPECT_EQ(stripe(now, body, {other_secret}), 401);
     EXPECT_EQ(stripe(now - 250, body), 200);  // within 5 minutes
     EXPECT_EQ(stripe(now - 600, body), 401);  // a replay
     EXPECT_EQ(stripe(now + 600, body), 401);
@@ -232,7 +235,7 @@ void expect_timestamps_and_rotation_checked(const language& lang) {
     EXPECT_EQ(standard(now + 600, body, only_ours), 401);
     EXPECT_EQ(standard(now, body + " ", only_ours), 401);
     EXPECT_EQ(standard(now, body, {other_secret}), 401);
-    EXPECT_TRUE(rx[0].wait_for_occurrences("rejected evt_docs_2", 3)) << rx[0].output();
+    EXPECT_TRUE(rx[0].wait_for_occurrences("rejected evt_docs_2", 4)) << rx[0].output();
     EXPECT_TRUE(rx[1].wait_for_occurrences("verified", 2)) << rx[1].output();
 }
 
