@@ -51,9 +51,11 @@ void list_deliveries(const std::shared_ptr<context>& self, http::request&& req, 
                      http::responder respond) {
     auto out = make_reply(req, std::move(respond));
     auto params =
-        query_params(req.target(), {"status", "tenant", "endpoint_id", "event", "since", "until", "limit", "cursor"});
+        query_params(req.target(), {"status", "tenant", "endpoint_id", "event_id", "event", "since", "until", "limit",
+                                    "cursor"});
     if (!params) return out.fail(params.err());
     delivery_filter f;
+    f.event_id = get(*params, "event_id");
     if (auto v = get(*params, "status")) {
         if (*v != "pending" && *v != "delivered" && *v != "dead") {
             return out.fail(error_code::invalid_field, "\"status\" must be \"pending\", \"delivered\" or \"dead\"");
@@ -108,6 +110,21 @@ void retry_dead_letter(const std::shared_ptr<context>& self, http::request&& req
         [self, out, id = *id](const status& st) {
             if (!st) return out.fail(st.err());
             self->log->info("admin: dead letter {} requeued with a fresh retry schedule", delivery_name(id));
+            out.send(http_status::ok, json{{"id", delivery_name(id)}, {"status", "pending"}, {"requeued", true}});
+        });
+}
+
+// Svix's "resend": a delivered or dead delivery again, with a fresh ladder.
+void retry_delivery(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
+                    http::responder respond) {
+    auto out = make_reply(req, std::move(respond));
+    auto id = id_param(p, out, resource_kind::delivery);
+    if (!id) return;
+    self->write(
+        out, [id = *id](outbox_store& s, std::int64_t at) { return s.retry_delivery(id, at); },
+        [self, out, id = *id](const status& st) {
+            if (!st) return out.fail(st.err());
+            self->log->info("admin: delivery {} sent again with a fresh retry schedule", delivery_name(id));
             out.send(http_status::ok, json{{"id", delivery_name(id)}, {"status", "pending"}, {"requeued", true}});
         });
 }
@@ -181,6 +198,7 @@ void add_delivery_routes(http::router& r, const std::shared_ptr<context>& ctx) {
     constexpr auto dead = owned(resource_kind::dead_letter);
     add_route(r, ctx, verb::get, "/v1/deliveries", tenant_rows, bind(ctx, list_deliveries));
     add_route(r, ctx, verb::get, "/v1/deliveries/{id}", delivery, bind<bool>(ctx, get_delivery, false));
+    add_route(r, ctx, verb::post, "/v1/deliveries/{id}/retry", delivery, bind(ctx, retry_delivery));
     add_route(r, ctx, verb::get, "/v1/dead-letters", tenant_rows, bind(ctx, list_dead_letters));
     add_route(r, ctx, verb::post, "/v1/dead-letters/retry", tenant_rows, bind(ctx, retry_dead_letters));
     add_route(r, ctx, verb::get, "/v1/dead-letters/{id}", dead, bind<bool>(ctx, get_delivery, true));

@@ -27,11 +27,18 @@ void get_event(const std::shared_ptr<context>& self, http::request&& req, const 
 void list_events(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& p,
                  http::responder respond) {
     auto out = make_reply(req, std::move(respond));
-    auto params = query_params(req.target(), {"tenant", "event", "limit", "cursor"});
+    auto params = query_params(req.target(), {"tenant", "event", "since", "until", "limit", "cursor"});
     if (!params) return out.fail(params.err());
     auto tenant = tenant_scope(p, get(*params, "tenant"));
     if (!tenant) return out.fail(tenant.err());
-    event_filter f{*tenant, get(*params, "event")};
+    event_filter f{*tenant, get(*params, "event"), std::nullopt, std::nullopt};
+    for (auto [name, slot] : {std::pair{"since", &f.since_ms}, std::pair{"until", &f.until_ms}}) {
+        if (auto v = get(*params, name)) {
+            auto t = parse_time(name, *v);
+            if (!t) return out.fail(t.err());
+            *slot = *t;
+        }
+    }
     if (f.event_type && !is_valid_pattern(*f.event_type)) {
         return out.fail(error_code::invalid_field, "\"event\" must be an event name, a \"prefix.*\" pattern or \"*\"");
     }

@@ -168,6 +168,8 @@ struct endpoint_filter {
 struct event_filter {
     std::optional<std::string> tenant;
     std::optional<std::string> event_type;  // exact, "prefix.*" or "*"
+    std::optional<std::int64_t> since_ms;   // stored at or after
+    std::optional<std::int64_t> until_ms;   // stored before
 };
 
 struct delivery_filter {
@@ -175,6 +177,7 @@ struct delivery_filter {
     std::optional<std::string> status;  // pending | delivered | dead
     std::optional<std::string> endpoint_id;
     std::optional<std::string> event_type;
+    std::optional<std::string> event_id;   // the deliveries of one event
     std::optional<std::int64_t> since_ms;  // created at or after
     std::optional<std::int64_t> until_ms;  // created before
 };

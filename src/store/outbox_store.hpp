@@ -285,6 +285,10 @@ public:
     virtual result<requeue_result> requeue_dead_letters(const dead_letter_filter& f, std::int64_t now_ms,
                                                         bool dry_run) = 0;
     virtual status delete_dead_letter(std::int64_t id) = 0;
+    // Sends a delivered delivery or a dead letter again (a "resend"): pending, due at now_ms,
+    // with a fresh ladder, the same id, attempt numbers counting on. "conflict" when it is
+    // pending, or its endpoint was deleted or is disabled.
+    virtual status retry_delivery(std::int64_t id, std::int64_t now_ms) = 0;
 
     // Tenants. create_tenant: conflict when the id is taken. delete_tenant deletes its
     // endpoints (as delete_endpoint), its tokens, and its history: events, deliveries,

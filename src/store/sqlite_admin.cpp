@@ -338,6 +338,45 @@ status sqlite_outbox_store::requeue_dead_letter(std::int64_t id, std::int64_t no
     return ok_v;
 }
 
+status sqlite_outbox_store::retry_delivery(std::int64_t id, std::int64_t now_ms) {
+    auto name = "dlv_" + std::to_string(id);
+    auto& q = db_->prepare(
+        "SELECT d.state, d.endpoint_id, p.enabled FROM deliveries d LEFT JOIN endpoints p ON p.id = d.endpoint_id "
+        "WHERE d.id = ?1 UNION ALL "
+        "SELECT 'dead', d.endpoint_id, p.enabled FROM dead_letters d LEFT JOIN endpoints p ON p.id = d.endpoint_id "
+        "WHERE d.id = ?1");
+    q.bind(1, id);
+    if (!q.step()) {
+        q.reset();
+        return not_found("delivery", name);
+    }
+    auto state = q.text(0);
+    auto endpoint_id = q.text(1);
+    std::optional<bool> enabled;
+    if (!q.is_null(2)) enabled = q.int64(2) != 0;
+    q.reset();
+    if (state == "pending") return error{error_code::conflict, "delivery " + name + " is pending: it is sent already"};
+    if (!enabled) {
+        return error{error_code::conflict,
+                     "endpoint " + endpoint_id + " of delivery " + name + " was deleted: there is nowhere to send it"};
+    }
+    if (!*enabled) {
+        return error{error_code::conflict,
+                     "endpoint " + endpoint_id + " of delivery " + name + " is disabled: enable it first"};
+    }
+    if (state == "dead") return requeue_dead_letter(id, now_ms);
+    db_->prepare(
+           "UPDATE deliveries SET state = 'pending', ladder_start = attempts, next_attempt_at = ?2, "
+           "delivered_at = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?1")
+        .bind(1, id)
+        .bind(2, now_ms)
+        .run();
+    db_->prepare("UPDATE endpoints SET revision = (SELECT MAX(revision) FROM endpoints) + 1 WHERE id = ?")
+        .bind(1, endpoint_id)
+        .run();
+    return ok_v;
+}
+
 result<requeue_result> sqlite_outbox_store::requeue_dead_letters(const dead_letter_filter& f, std::int64_t now_ms,
                                                                  bool dry_run) {
     where_clause w;
@@ -609,6 +648,8 @@ result<std::vector<event_view>> sqlite_outbox_store::list_events(const event_fil
         where_clause w;
         if (f.tenant) w.add("e.tenant_id = ?", *f.tenant);
         add_type_filter(w, f.event_type);
+        if (f.since_ms) w.add("e.created_at >= ?", *f.since_ms);
+        if (f.until_ms) w.add("e.created_at < ?", *f.until_ms);
         if (page.after) w.add("e.seq < ?", page.after->id);
         auto& q = db_->prepare("SELECT e.seq, e.id, e.type, e.timestamp, e.created_at, e.tenant_id FROM events e" +
                                w.sql + " ORDER BY e.seq DESC LIMIT ?");
@@ -638,6 +679,7 @@ result<std::vector<delivery_view>> sqlite_outbox_store::list_deliveries(const de
             if (!dead && f.status) w.add("d.state = ?", *f.status);
             if (f.endpoint_id) w.add("d.endpoint_id = ?", *f.endpoint_id);
             add_type_filter(w, f.event_type);
+            if (f.event_id) w.add("e.id = ?", *f.event_id);
             if (f.since_ms) w.add("d.created_at >= ?", *f.since_ms);
             if (f.until_ms) w.add("d.created_at < ?", *f.until_ms);
             if (page.after) w.add("d.id < ?", page.after->id);

@@ -99,6 +99,7 @@ public:
     result<requeue_result> requeue_dead_letters(const dead_letter_filter& f, std::int64_t now_ms,
                                                 bool dry_run) override;
     status delete_dead_letter(std::int64_t id) override;
+    status retry_delivery(std::int64_t id, std::int64_t now_ms) override;
     status create_tenant(const std::string& id, const tenant_settings& s, std::int64_t now_ms) override;
     status update_tenant(std::string_view id, const tenant_settings& s, std::int64_t now_ms) override;
     result<std::int64_t> delete_tenant(std::string_view id) override;

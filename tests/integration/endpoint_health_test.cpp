@@ -261,5 +261,61 @@ TEST_F(endpoint_health, producers_cannot_send_operational_types_and_health_field
     EXPECT_EQ(ok["disabled_reason"], "manual");
 }
 
+
+TEST_F(endpoint_health, a_delivered_or_dead_delivery_is_sent_again_on_request_and_lists_filter_by_event_and_time) {
+    start([](config& cfg) { cfg.retry.schedule = {0ms}; });
+    switchable_receiver rx;
+    auto ep = create({{"url", rx.server.url("/hook")}, {"events", {"*"}}});
+    test::http_client producer(runner->ingest_port());
+    ASSERT_EQ(producer.post("/v1/events", R"({"id":"evt_one","event":"a.b","data":1})").status, 202);
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 1), 1);
+    auto page = admin("GET", "/v1/deliveries?event_id=evt_one");
+    ASSERT_EQ(page["data"].size(), 1u);
+    std::string id = page["data"][0]["id"];
+    EXPECT_EQ(admin("GET", "/v1/deliveries?event_id=evt_other")["data"].size(), 0u);
+
+    // Delivered: sent again, attempt 2, the same event id.
+    EXPECT_EQ(admin("POST", "/v1/deliveries/" + id + "/retry")["status"], "pending");
+    ASSERT_EQ(wait_requests(rx.server, 2, 0ms), 2u);
+    EXPECT_EQ(rx.server.requests()[1].header("X-Webhook-Attempt"), "2");
+    EXPECT_EQ(rx.server.requests()[1].header("X-Webhook-Id"), "evt_one");
+    ASSERT_EQ(wait_for("SELECT attempts FROM deliveries WHERE state = 'delivered'", 2), 2);
+
+    // Dead (one attempt, a 500): 409 while its endpoint is disabled, sent again once enabled.
+    rx.status = 500;
+    ASSERT_EQ(producer.post("/v1/events", R"({"id":"evt_two","event":"a.b","data":2})").status, 202);
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM dead_letters", 1), 1);
+    std::string dead = admin("GET", "/v1/deliveries?event_id=evt_two&status=dead")["data"][0]["id"];
+    admin("PATCH", "/v1/endpoints/" + ep, {{"enabled", false}});
+    auto refused = admin("POST", "/v1/deliveries/" + dead + "/retry", nullptr, 409);
+    EXPECT_EQ(refused["error"]["code"], "conflict");
+    admin("PATCH", "/v1/endpoints/" + ep, {{"enabled", true}});
+    rx.status = 200;
+    admin("POST", "/v1/deliveries/" + dead + "/retry");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 2), 2);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM dead_letters"), 0);
+    admin("POST", "/v1/deliveries/dlv_999999/retry", nullptr, 404);
+
+    // A pending delivery is refused: it is being sent.
+    admin("POST", "/v1/endpoints/" + ep + "/pause");
+    ASSERT_EQ(producer.post("/v1/events", R"({"id":"evt_three","event":"a.b","data":3})").status, 202);
+    std::string pending = admin("GET", "/v1/deliveries?event_id=evt_three")["data"][0]["id"];
+    EXPECT_EQ(admin("POST", "/v1/deliveries/" + pending + "/retry", nullptr, 409)["error"]["code"], "conflict");
+
+    // Events by time: since is inclusive, until exclusive.
+    auto created = count("SELECT created_at FROM events WHERE id = 'evt_three'");
+    auto events = [&](const std::string& q) {
+        std::set<std::string> ids;
+        auto page = admin("GET", "/v1/events?" + q);  // kept: the loop must not range over a temporary's member
+        for (const auto& e : page["data"]) ids.insert(e["id"]);
+        return ids;
+    };
+    EXPECT_EQ(events("since=" + std::to_string(created / 1000 + 1)), std::set<std::string>{});
+    EXPECT_TRUE(events("since=" + std::to_string(created / 1000)).count("evt_three"));
+    EXPECT_FALSE(events("until=" + std::to_string(created / 1000)).count("evt_three"));
+    EXPECT_EQ(events("event=a.b").size(), 3u);
+    admin("GET", "/v1/events?since=yesterday", nullptr, 400);
+}
+
 }  // namespace
 }  // namespace webhookd
