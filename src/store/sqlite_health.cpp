@@ -58,40 +58,42 @@ void sqlite_outbox_store::emit_operational(std::string_view type, const std::str
 
 void sqlite_outbox_store::apply_health(const attempt_record& a, const health_policy& policy, std::int64_t now_ms,
                                        attempt_effects& fx) {
-    auto read = [&] {
+    // One read of the row; its texts only when something is to be reported (a success of a
+    // healthy endpoint, nearly every attempt, stops at the numbers).
+    endpoint_health h;
+    {
         auto& q = db_->prepare(
-            "SELECT tenant_id, url, enabled, consecutive_failures, failing_since, failing_reported FROM endpoints "
+            "SELECT enabled, consecutive_failures, failing_since, failing_reported, tenant_id, url FROM endpoints "
             "WHERE id = ?");
         q.bind(1, a.endpoint_id);
-        std::optional<endpoint_health> h;
-        if (q.step()) {
-            h.emplace();
-            if (!q.is_null(0)) h->tenant = q.text(0);
-            h->url = q.text(1);
-            h->enabled = q.int64(2) != 0;
-            h->consecutive_failures = q.int64(3);
-            if (!q.is_null(4)) h->failing_since_ms = q.int64(4);
-            h->failing_reported = q.int64(5) != 0;
+        if (!q.step()) {
+            q.reset();
+            return;  // deleted meanwhile
         }
+        h.enabled = q.int64(0) != 0;
+        h.consecutive_failures = q.int64(1);
+        if (!q.is_null(2)) h.failing_since_ms = q.int64(2);
+        h.failing_reported = q.int64(3) != 0;
+        if (a.delivered && h.consecutive_failures == 0 && !h.failing_reported) {
+            q.reset();
+            return;
+        }
+        if (!q.is_null(4)) h.tenant = q.text(4);
+        h.url = q.text(5);
         q.reset();
-        return h;
-    };
-    auto h = read();
-    if (!h) return;  // deleted meanwhile
-    json about{
-        {"endpoint_id", a.endpoint_id}, {"tenant", h->tenant ? json(*h->tenant) : json(nullptr)}, {"url", h->url}};
+    }
+    json about{{"endpoint_id", a.endpoint_id}, {"tenant", h.tenant ? json(*h.tenant) : json(nullptr)}, {"url", h.url}};
 
     if (a.delivered) {
-        if (h->consecutive_failures == 0 && !h->failing_reported) return;
         db_->prepare(
                "UPDATE endpoints SET consecutive_failures = 0, failing_since = NULL, failing_reported = 0 "
                "WHERE id = ?")
             .bind(1, a.endpoint_id)
             .run();
-        if (h->failing_reported) {
+        if (h.failing_reported) {
             json data = about;
-            data["failing_since"] = time_or_null(h->failing_since_ms);
-            data["consecutive_failures"] = h->consecutive_failures;
+            data["failing_since"] = time_or_null(h.failing_since_ms);
+            data["consecutive_failures"] = h.consecutive_failures;
             emit_operational("webhookd.endpoint.recovered", data.dump(), now_ms, fx);
         }
         return;
@@ -103,30 +105,30 @@ void sqlite_outbox_store::apply_health(const attempt_record& a, const health_pol
         .bind(1, a.endpoint_id)
         .bind(2, a.started_ms)
         .run();
-    ++h->consecutive_failures;
-    if (!h->failing_since_ms) h->failing_since_ms = a.started_ms;
+    ++h.consecutive_failures;
+    if (!h.failing_since_ms) h.failing_since_ms = a.started_ms;
     json failure = about;
-    failure["consecutive_failures"] = h->consecutive_failures;
-    failure["failing_since"] = time_or_null(h->failing_since_ms);
+    failure["consecutive_failures"] = h.consecutive_failures;
+    failure["failing_since"] = time_or_null(h.failing_since_ms);
     failure["last_status"] = status_or_null(a.status_code);
     failure["last_error"] = a.error.empty() ? json(nullptr) : json(a.error);
 
-    if (policy.failing_after > 0 && h->consecutive_failures >= policy.failing_after && !h->failing_reported) {
+    if (policy.failing_after > 0 && h.consecutive_failures >= policy.failing_after && !h.failing_reported) {
         db_->prepare("UPDATE endpoints SET failing_reported = 1 WHERE id = ?").bind(1, a.endpoint_id).run();
         emit_operational("webhookd.endpoint.failing", failure.dump(), now_ms, fx);
     }
-    if (!h->enabled) return;
+    if (!h.enabled) return;
     std::string reason, why;
     if (a.status_code == 410) {
         reason = "gone";
         why = "the endpoint answered 410 Gone";
-    } else if (policy.disable_after_ms > 0 && a.started_ms - *h->failing_since_ms >= policy.disable_after_ms) {
+    } else if (policy.disable_after_ms > 0 && a.started_ms - *h.failing_since_ms >= policy.disable_after_ms) {
         reason = "failing";
-        why = "the endpoint has failed every attempt since " + format_rfc3339_ms(*h->failing_since_ms);
+        why = "the endpoint has failed every attempt since " + format_rfc3339_ms(*h.failing_since_ms);
     } else {
         return;
     }
-    auto dead = disable_failed_endpoint(a.endpoint_id, h->tenant, reason, why, now_ms, fx);
+    auto dead = disable_failed_endpoint(a.endpoint_id, h.tenant, reason, why, now_ms, fx);
     failure["reason"] = reason;
     // The event says what happened first, then which deliveries it killed.
     emit_operational("webhookd.endpoint.disabled", failure.dump(), now_ms, fx);
