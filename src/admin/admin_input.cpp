@@ -130,9 +130,7 @@ result<endpoint_settings> parse_endpoint_settings(const json& body, bool create,
             return invalid("\"rate_limit\" must be an integer from 1 to " + std::to_string(max_rate_limit) +
                            " (attempts per second), or null for no limit");
         } else {
-            // Stored and shown, but the dispatcher does not enforce it yet: refused rather
-            // than silently ignored (docs/api.md).
-            return invalid("\"rate_limit\" is not available in this version yet: leave it null");
+            s.rate_limit.emplace(r.get<std::int64_t>());
         }
     }
 

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 
 #include <nlohmann/json.hpp>
@@ -228,6 +229,7 @@ void dispatcher::start_ready(std::int64_t now_ms) {
     // starts before the dispatcher has loaded it.
     if (changes_seen_ != changes_) return;
     auto min_lease_left = (options_.attempt_timeout + (options_.lease - options_.attempt_timeout) / 2).count();
+    rate_wake_ms_.reset();
     // Round the endpoints with queued deliveries, each visited once, until the global cap
     // is reached: when it is full, an ending attempt's pump starts one attempt and stops.
     // Leases go back after the loop: a release the writer refuses pumps, which would come
@@ -238,7 +240,7 @@ void dispatcher::start_ready(std::int64_t now_ms) {
         with_ready_.pop_front();
         if (!ep.sendable()) take_back(ep);
         while (!ep.ready.empty() && ep.in_flight < options_.max_in_flight_per_endpoint &&
-               in_flight_ < options_.max_in_flight) {
+               in_flight_ < options_.max_in_flight && token_ready(ep, now_ms)) {
             auto d = std::move(ep.ready.front());
             ep.ready.pop_front();
             --ready_;
@@ -248,6 +250,7 @@ void dispatcher::start_ready(std::int64_t now_ms) {
                 releases_.push_back({d.id, std::move(d.endpoint_id)});
                 continue;
             }
+            if (ep.record.rate_limit) ep.tokens -= 1;
             attempt(std::move(d));
         }
         if (ep.ready.empty()) {
@@ -259,29 +262,48 @@ void dispatcher::start_ready(std::int64_t now_ms) {
     flush_releases();
 }
 
+bool dispatcher::token_ready(endpoint_state& ep, std::int64_t now_ms) {
+    if (!ep.record.rate_limit) return true;
+    auto rate = static_cast<double>(*ep.record.rate_limit);
+    // Full at first: a burst of `rate`, then `rate` a second.
+    auto refill = ep.tokens_at_ms ? static_cast<double>(now_ms - *ep.tokens_at_ms) * rate / 1e3 : rate;
+    ep.tokens = std::min(rate, ep.tokens + refill);
+    ep.tokens_at_ms = now_ms;
+    if (ep.tokens >= 1) return true;
+    auto wake = now_ms + std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil((1 - ep.tokens) * 1e3 / rate)));
+    if (!rate_wake_ms_ || wake < *rate_wake_ms_) rate_wake_ms_ = wake;
+    return false;
+}
+
+std::size_t dispatcher::lease_cap(const endpoint_state& ep) const {
+    auto cap = 2 * options_.max_in_flight_per_endpoint;
+    if (!ep.record.rate_limit) return cap;
+    return std::min(cap, static_cast<std::size_t>(std::max<std::int64_t>(1, *ep.record.rate_limit)));
+}
+
 void dispatcher::claim(std::int64_t now_ms) {
     // Due, sendable endpoints whose in-flight attempts and ready queue are below twice
     // the per-endpoint cap, oldest due first, within twice the global cap.
     // The front of due_index_ is due, oldest first; the first entry not due yet is when to
     // wake. Endpoints at their cap are passed over: an attempt ending pumps again.
-    auto cap = options_.max_in_flight_per_endpoint;
     auto leased = in_flight_ + ready_;
     std::size_t room = 2 * options_.max_in_flight > leased ? 2 * options_.max_in_flight - leased : 0;
     std::vector<endpoint_state*> due;
     std::optional<std::int64_t> wake = next_rescan_ms_;
+    if (rate_wake_ms_ && (!wake || *rate_wake_ms_ < *wake)) wake = rate_wake_ms_;
     for (const auto& [at, ep] : due_index_) {
         if (at > now_ms) {
             if (!wake || at < *wake) wake = at;
             break;
         }
-        if (ep->in_flight + ep->ready.size() >= 2 * cap) continue;
+        if (ep->in_flight + ep->ready.size() >= lease_cap(*ep)) continue;
         if (due.size() >= room) break;  // every order claims one at least
         due.push_back(ep);
     }
     if (!outcomes_.empty() && (!wake || outcomes_retry_at_ms_ < *wake)) wake = outcomes_retry_at_ms_;
     if (due.empty() || room == 0) return arm_timer(now_ms, due.empty() ? wake : std::nullopt);
     auto orders = std::make_shared<std::vector<claim_order>>();
-    for (auto* ep : due) orders->push_back({ep->record.id, 2 * cap - ep->in_flight - ep->ready.size()});
+    for (auto* ep : due) orders->push_back({ep->record.id, lease_cap(*ep) - ep->in_flight - ep->ready.size()});
 
     claiming_ = true;
     auto results = std::make_shared<std::vector<endpoint_claim>>();

@@ -105,6 +105,9 @@ private:
         std::deque<claimed_delivery> ready;    // leased ahead, oldest due first
         bool listed = false;                   // in with_ready_
         std::uint64_t seen_in_scan = 0;        // the last complete scan that had it
+        // Its rate_limit's token bucket (burst = rate): tokens left when last counted, and then.
+        double tokens = 0;
+        std::optional<std::int64_t> tokens_at_ms;
         bool sendable() const { return record.enabled && !record.paused_at_ms; }
     };
     // A lease to give back, and whose endpoint is due again once it is.
@@ -154,6 +157,12 @@ private:
     // What the recorded outcomes did beyond their deliveries: endpoints disabled, and
     // deliveries of operational events made due.
     void apply_effects(std::vector<attempt_effects>& effects);
+    // Whether the endpoint's rate_limit lets one more attempt start now; if not, when it
+    // will (rate_wake_ms_). Always true without a limit.
+    bool token_ready(endpoint_state& ep, std::int64_t now_ms);
+    // The deliveries an endpoint may hold leased (in flight and ready): twice its
+    // concurrency cap, or one second's worth under a rate_limit.
+    std::size_t lease_cap(const endpoint_state& ep) const;
     void park(std::int64_t delivery_id, std::string reason);
     void count_recorded(const decided_outcome& o);
 
@@ -211,6 +220,7 @@ private:
     std::int64_t sweep_next_ = 0;      // where the next due sweep starts
     std::uint64_t complete_scans_ = 0;
     std::optional<std::int64_t> armed_for_ms_;  // the timer's wake time while it is set
+    std::optional<std::int64_t> rate_wake_ms_;  // the first time a rate-limited endpoint gets a token
     bool rescan_requested_ = false;  // ingest named an endpoint not loaded yet: rescan at the next chance
     std::vector<decided_outcome> outcomes_;  // decided, not yet given to the writer
     std::int64_t outcomes_retry_at_ms_ = 0; // after a failed write of outcomes: not before then

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -248,11 +249,11 @@ TEST_F(endpoint_health, producers_cannot_send_operational_types_and_health_field
                                               {{"ordering", "lifo"}},
                                               {{"ordering", 1}},
                                               // Not enforced yet, so refused rather than ignored.
-                                              {{"rate_limit", 20}},
                                               {{"ordering", "fifo"}}}) {
         auto j = admin("PATCH", "/v1/endpoints/" + ep, body, 400);
         EXPECT_EQ(j["error"]["code"], "invalid_field") << body << j;
     }
+    EXPECT_EQ(admin("PATCH", "/v1/endpoints/" + ep, {{"rate_limit", 20}})["rate_limit"], 20);
     auto ok =
         admin("PATCH", "/v1/endpoints/" + ep, {{"rate_limit", nullptr}, {"ordering", "unordered"}, {"enabled", false}});
     EXPECT_TRUE(ok["rate_limit"].is_null());
@@ -315,6 +316,48 @@ TEST_F(endpoint_health, a_delivered_or_dead_delivery_is_sent_again_on_request_an
     EXPECT_FALSE(events("until=" + std::to_string(created / 1000)).count("evt_three"));
     EXPECT_EQ(events("event=a.b").size(), 3u);
     admin("GET", "/v1/events?since=yesterday", nullptr, 400);
+}
+
+
+TEST_F(endpoint_health, a_rate_limit_caps_the_attempts_started_in_any_second_with_thousands_due) {
+    start();
+    std::mutex m;
+    std::vector<std::chrono::steady_clock::time_point> seen;
+    test_server rx([&](test::test_connection& c) {
+        while (c.read_request()) {
+            {
+                std::lock_guard lock(m);
+                seen.push_back(std::chrono::steady_clock::now());
+            }
+            if (!c.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")) return;
+        }
+    });
+    auto ep = create({{"url", rx.url("/limited")}, {"events", {"*"}}, {"rate_limit", 20}});
+    admin("POST", "/v1/endpoints/" + ep + "/pause");
+    test::http_client producer(runner->ingest_port());
+    for (int b = 0; b < 5; ++b) {
+        json batch{{"events", json::array()}};
+        for (int i = 0; i < 1000; ++i) batch["events"].push_back({{"event", "a.b"}, {"data", i}});
+        ASSERT_EQ(producer.post("/v1/events/batch", batch.dump()).status, 202);
+    }
+    admin("POST", "/v1/endpoints/" + ep + "/resume");
+    std::this_thread::sleep_for(3s);
+    std::vector<std::chrono::steady_clock::time_point> times;
+    {
+        std::lock_guard lock(m);
+        times = seen;
+    }
+    // A burst of 20, then 20 a second: at most 40 in any one-second window, and about 80
+    // in 3 s (so not a limit so strict that nothing moves).
+    std::size_t most = 0;
+    for (std::size_t i = 0, j = 0; j < times.size(); ++j) {
+        while (times[j] - times[i] >= 1s) ++i;
+        most = std::max(most, j - i + 1);
+    }
+    EXPECT_LE(most, 40u);
+    EXPECT_GE(times.size(), 60u);
+    EXPECT_LE(times.size(), 90u);
+    admin("DELETE", "/v1/endpoints/" + ep);  // thousands still pending: not waited for
 }
 
 }  // namespace
