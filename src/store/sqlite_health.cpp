@@ -30,6 +30,18 @@ json status_or_null(int status_code) {
     return status_code ? json(status_code) : json(nullptr);
 }
 
+// The data of webhookd.delivery.dead: the endpoint (`about`), why, and the delivery.
+json dead_data(json about, std::string_view reason, const dead_row& d) {
+    about["reason"] = reason;
+    about["delivery_id"] = "dlv_" + std::to_string(d.delivery_id);
+    about["event_id"] = d.event_id;
+    about["event"] = d.event_type;
+    about["attempts"] = d.attempts;
+    about["last_status"] = status_or_null(d.last_status);
+    about["last_error"] = d.last_error.empty() ? json(nullptr) : json(d.last_error);
+    return about;
+}
+
 // What an operational event says about an endpoint, read after the attempt's writes.
 struct endpoint_health {
     std::optional<std::string> tenant;
@@ -134,21 +146,14 @@ void sqlite_outbox_store::apply_health(const attempt_record& a, const health_pol
     emit_operational("webhookd.endpoint.disabled", failure.dump(), now_ms, fx);
     for (const auto& d : dead) {
         if (is_operational_type(d.event_type)) continue;  // never about an operational event's delivery
-        json data = about;
-        data["reason"] = "endpoint_disabled";
-        data["delivery_id"] = "dlv_" + std::to_string(d.delivery_id);
-        data["event_id"] = d.event_id;
-        data["event"] = d.event_type;
-        data["attempts"] = d.attempts;
-        data["last_status"] = status_or_null(d.last_status);
-        data["last_error"] = d.last_error.empty() ? json(nullptr) : json(d.last_error);
-        emit_operational("webhookd.delivery.dead", data.dump(), now_ms, fx);
+        emit_operational("webhookd.delivery.dead", dead_data(about, "endpoint_disabled", d).dump(), now_ms, fx);
     }
 }
 
-std::vector<sqlite_outbox_store::dead_row> sqlite_outbox_store::disable_failed_endpoint(
-    const std::string& id, const std::optional<std::string>& tenant, const std::string& reason, const std::string& why,
-    std::int64_t now_ms, attempt_effects& fx) {
+std::vector<dead_row> sqlite_outbox_store::disable_failed_endpoint(const std::string& id,
+                                                                   const std::optional<std::string>& tenant,
+                                                                   const std::string& reason, const std::string& why,
+                                                                   std::int64_t now_ms, attempt_effects& fx) {
     db_->prepare(
            "UPDATE endpoints SET enabled = 0, disabled_reason = ?2, disabled_at = ?3, updated_at = ?3 "
            "WHERE id = ?1")
@@ -196,14 +201,8 @@ void sqlite_outbox_store::emit_exhausted(const attempt_record& a, std::int64_t n
         data["url"] = q.text(1);
     }
     q.reset();
-    data["reason"] = "exhausted";
-    data["delivery_id"] = "dlv_" + std::to_string(a.delivery_id);
-    data["event_id"] = a.event_id;
-    data["event"] = a.event_type;
-    data["attempts"] = a.attempt;
-    data["last_status"] = status_or_null(a.status_code);
-    data["last_error"] = a.error.empty() ? json(nullptr) : json(a.error);
-    emit_operational("webhookd.delivery.dead", data.dump(), now_ms, fx);
+    dead_row d{a.delivery_id, a.event_id, a.event_type, a.attempt, a.status_code, a.error};
+    emit_operational("webhookd.delivery.dead", dead_data(std::move(data), "exhausted", d).dump(), now_ms, fx);
 }
 
 }  // namespace webhookd::detail

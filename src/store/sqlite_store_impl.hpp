@@ -61,6 +61,15 @@ private:
     std::int64_t before_;
 };
 
+// A delivery that became a dead letter, as webhookd.delivery.dead reports it.
+struct dead_row {
+    std::int64_t delivery_id{};
+    std::string event_id, event_type;
+    std::int64_t attempts{};
+    int last_status{};
+    std::string last_error;
+};
+
 class sqlite_outbox_store final : public outbox_store {
 public:
     // synchronous: the configured mode (full), which durable commits use. secrets: the
@@ -124,14 +133,6 @@ public:
 
 private:
     // Endpoint health (sqlite_health.cpp); each throws sqlite::failure.
-    // A delivery that an endpoint's disabling made a dead letter.
-    struct dead_row {
-        std::int64_t delivery_id{};
-        std::string event_id, event_type;
-        std::int64_t attempts{};
-        int last_status{};
-        std::string last_error;
-    };
     // What the attempt's outcome does to its endpoint: the streak, failing, recovered,
     // disabled (and its deliveries dead).
     void apply_health(const attempt_record& a, const health_policy& policy, std::int64_t now_ms,
