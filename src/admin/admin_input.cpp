@@ -139,9 +139,6 @@ result<endpoint_settings> parse_endpoint_settings(const json& body, bool create,
         if (!o.is_string() || (o.get<std::string>() != "unordered" && o.get<std::string>() != "fifo")) {
             return invalid("\"ordering\" must be \"unordered\" or \"fifo\"");
         }
-        if (o.get<std::string>() == "fifo") {
-            return invalid("\"ordering\": \"fifo\" is not available in this version yet: use \"unordered\"");
-        }
         s.ordering = o.get<std::string>();
     }
 

@@ -50,7 +50,9 @@ dispatcher::dispatcher(asio::io_context& ioc, writer& writer, delivery_client& c
       clock_(clock),
       metrics_(metrics),
       options_(std::move(options)),
-      log_(std::move(log)) {}
+      log_(std::move(log)) {
+    metrics_.concurrency.set_cap(options_.max_in_flight_per_endpoint);
+}
 
 template <class Apply, class Done>
 bool dispatcher::submit(Apply apply, Done on_done) {
@@ -106,6 +108,9 @@ void dispatcher::notify_due(std::vector<std::string> endpoint_ids, std::int64_t 
                 self->rescan_requested_ = true;  // an endpoint we have not loaded yet
                 continue;
             }
+            // A FIFO endpoint with a queue: the new deliveries wait behind its head, whose
+            // due time it has.
+            if (it->second.record.fifo && it->second.next_due) continue;
             self->advance_next_due(it->second, due_ms);
         }
         self->pump();
@@ -174,8 +179,9 @@ void dispatcher::apply_record(endpoint_record rec) {
     if (options_.tls_unverified && rec.url.starts_with("https://") && warned_tls_.insert(rec.id).second) {
         log_->warn("endpoint {}: TLS certificates are NOT verified (delivery.dangerous_skip_tls_verify)", rec.id);
     }
-    auto [it, _] = endpoints_.try_emplace(rec.id);
+    auto [it, added] = endpoints_.try_emplace(rec.id);
     auto& ep = it->second;
+    if (added) ep.concurrency = options_.max_in_flight_per_endpoint;
     auto due = ep.next_due;
     set_next_due(ep, std::nullopt);  // out of due_index_ while sendable() may change
     auto scanned_due = rec.next_due_ms;
@@ -184,6 +190,9 @@ void dispatcher::apply_record(endpoint_record rec) {
     set_next_due(ep, due);
     if (scanned_due) advance_next_due(ep, *scanned_due);
     if (!ep.sendable()) take_back(ep);  // paused or disabled: what it holds goes back at once
+    // Made FIFO while it held more: the next claim takes the head alone.
+    if (ep.record.fifo && ep.in_flight + ep.ready.size() > 1) take_back(ep);
+    metrics_.concurrency.set(ep.record.id, ep.concurrency_cap());
 }
 
 void dispatcher::forget(endpoint_map_iterator it) {
@@ -191,6 +200,7 @@ void dispatcher::forget(endpoint_map_iterator it) {
     take_back(ep);
     set_next_due(ep, std::nullopt);
     if (ep.listed) std::erase(with_ready_, &ep);
+    metrics_.concurrency.forget(it->first);
     endpoints_.erase(it);
 }
 
@@ -239,7 +249,7 @@ void dispatcher::start_ready(std::int64_t now_ms) {
         auto& ep = *with_ready_.front();
         with_ready_.pop_front();
         if (!ep.sendable()) take_back(ep);
-        while (!ep.ready.empty() && ep.in_flight < options_.max_in_flight_per_endpoint &&
+        while (!ep.ready.empty() && ep.in_flight < ep.concurrency_cap() &&
                in_flight_ < options_.max_in_flight && token_ready(ep, now_ms)) {
             auto d = std::move(ep.ready.front());
             ep.ready.pop_front();
@@ -276,7 +286,8 @@ bool dispatcher::token_ready(endpoint_state& ep, std::int64_t now_ms) {
 }
 
 std::size_t dispatcher::lease_cap(const endpoint_state& ep) const {
-    auto cap = 2 * options_.max_in_flight_per_endpoint;
+    if (ep.record.fifo) return 1;
+    auto cap = 2 * ep.concurrency;
     if (!ep.record.rate_limit) return cap;
     return std::min(cap, static_cast<std::size_t>(std::max<std::int64_t>(1, *ep.record.rate_limit)));
 }
@@ -303,7 +314,9 @@ void dispatcher::claim(std::int64_t now_ms) {
     if (!outcomes_.empty() && (!wake || outcomes_retry_at_ms_ < *wake)) wake = outcomes_retry_at_ms_;
     if (due.empty() || room == 0) return arm_timer(now_ms, due.empty() ? wake : std::nullopt);
     auto orders = std::make_shared<std::vector<claim_order>>();
-    for (auto* ep : due) orders->push_back({ep->record.id, lease_cap(*ep) - ep->in_flight - ep->ready.size()});
+    for (auto* ep : due) {
+        orders->push_back({ep->record.id, lease_cap(*ep) - ep->in_flight - ep->ready.size(), ep->record.fifo});
+    }
 
     claiming_ = true;
     auto results = std::make_shared<std::vector<endpoint_claim>>();
@@ -459,8 +472,9 @@ void dispatcher::attempt(claimed_delivery d) {
 void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, delivery_response r) {
     --in_flight_;
     metrics_.attempts_in_flight.add(-1);
-    if (auto it = endpoints_.find(d.endpoint_id); it != endpoints_.end() && it->second.in_flight > 0) {
-        --it->second.in_flight;
+    if (auto it = endpoints_.find(d.endpoint_id); it != endpoints_.end()) {
+        if (it->second.in_flight > 0) --it->second.in_flight;
+        adapt_concurrency(it->second, r);
     }
     auto now = clock_.now_ms();
     metrics_.attempts[static_cast<std::size_t>(r.outcome)].inc();
@@ -502,6 +516,21 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
     outcomes_.push_back(std::move(decided));
     flush_outcomes();
     pump();
+}
+
+void dispatcher::adapt_concurrency(endpoint_state& ep, const delivery_response& r) {
+    auto was = ep.concurrency;
+    if (r.status_code == 429 || r.status_code == 503) {
+        ep.concurrency = std::max<std::size_t>(1, ep.concurrency / 2);
+    } else if (r.outcome == attempt_outcome::success) {
+        ep.concurrency = std::min(options_.max_in_flight_per_endpoint, ep.concurrency + 1);
+    }
+    if (ep.concurrency == was) return;
+    if (ep.concurrency < was) {
+        log_->info("endpoint {} tenant={} answered {}: at most {} attempt(s) in flight to it until it succeeds again",
+                   ep.record.id, ep.record.tenant ? *ep.record.tenant : "-", r.status_code, ep.concurrency);
+    }
+    metrics_.concurrency.set(ep.record.id, ep.concurrency_cap());
 }
 
 void dispatcher::flush_outcomes() {
@@ -605,8 +634,13 @@ void dispatcher::count_recorded(const decided_outcome& o) {
         if (o.latency_s) metrics_.delivery_latency.observe(*o.latency_s);
     } else if (a.dead) {
         metrics_.deliveries_dead.inc();
-    } else if (auto it = endpoints_.find(a.endpoint_id); it != endpoints_.end()) {
+    }
+    auto it = endpoints_.find(a.endpoint_id);
+    if (it == endpoints_.end()) return;
+    if (!a.delivered && !a.dead) {
         advance_next_due(it->second, a.next_attempt_ms);
+    } else if (it->second.record.fifo) {
+        advance_next_due(it->second, clock_.now_ms());  // the head is done: the next one is up
     }
 }
 

@@ -108,7 +108,13 @@ private:
         // Its rate_limit's token bucket (burst = rate): tokens left when last counted, and then.
         double tokens = 0;
         std::optional<std::int64_t> tokens_at_ms;
+        // Backpressure: the attempts it may have in flight, halved by each 429 or 503
+        // answer (to 1 at least) and raised by one with each success, up to
+        // max_in_flight_per_endpoint.
+        std::size_t concurrency = 1;
         bool sendable() const { return record.enabled && !record.paused_at_ms; }
+        // The attempts it may have in flight now: one under FIFO ordering.
+        std::size_t concurrency_cap() const { return record.fifo ? 1 : concurrency; }
     };
     // A lease to give back, and whose endpoint is due again once it is.
     struct lease_ref {
@@ -161,8 +167,11 @@ private:
     // will (rate_wake_ms_). Always true without a limit.
     bool token_ready(endpoint_state& ep, std::int64_t now_ms);
     // The deliveries an endpoint may hold leased (in flight and ready): twice its
-    // concurrency cap, or one second's worth under a rate_limit.
+    // concurrency cap, or one second's worth under a rate_limit; one under FIFO.
     std::size_t lease_cap(const endpoint_state& ep) const;
+    // Backpressure after an answer: halves ep's concurrency on a 429 or 503, raises it by
+    // one on a success, and shows it in webhookd_endpoint_concurrency.
+    void adapt_concurrency(endpoint_state& ep, const delivery_response& r);
     void park(std::int64_t delivery_id, std::string reason);
     void count_recorded(const decided_outcome& o);
 

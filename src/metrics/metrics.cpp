@@ -56,6 +56,25 @@ const std::vector<double> group_bounds = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
 
 }  // namespace
 
+void endpoint_concurrency::set(std::string_view endpoint_id, std::size_t value) {
+    std::lock_guard lock(m_);
+    if (value >= cap()) {
+        if (auto it = lowered_.find(endpoint_id); it != lowered_.end()) lowered_.erase(it);
+        return;
+    }
+    if (auto it = lowered_.find(endpoint_id); it != lowered_.end()) {
+        it->second = value;
+    } else {
+        lowered_.emplace(std::string(endpoint_id), value);
+    }
+}
+
+std::size_t endpoint_concurrency::of(std::string_view endpoint_id) const {
+    std::lock_guard lock(m_);
+    auto it = lowered_.find(endpoint_id);
+    return it == lowered_.end() ? cap() : it->second;
+}
+
 histogram::histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), buckets_(bounds_.size()) {}
 
 void histogram::observe(double v) {
@@ -138,6 +157,13 @@ std::string metrics::render(const outbox_counts& counts) const {
            "Failed attempts since the endpoint's last successful one.");
     for (const auto& e : counts.endpoints) {
         line(out, "webhookd_endpoint_consecutive_failures", e.consecutive_failures, "endpoint", e.endpoint_id);
+    }
+
+    header(out, "webhookd_endpoint_concurrency", "gauge",
+           "Attempts the endpoint may have in flight: max_in_flight_per_endpoint, halved by each 429 or 503 "
+           "answer and raised by one with each success.");
+    for (const auto& e : counts.endpoints) {
+        line(out, "webhookd_endpoint_concurrency", concurrency.of(e.endpoint_id), "endpoint", e.endpoint_id);
     }
 
     header(out, "webhookd_writer_queue_depth", "gauge", "Events waiting for the writer.");

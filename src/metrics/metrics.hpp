@@ -5,7 +5,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "util/attempt_outcome.hpp"
@@ -49,6 +52,27 @@ private:
     std::atomic<std::uint64_t> sum_micros_{0};         // sum in millionths
 };
 
+// webhookd_endpoint_concurrency: the attempts each endpoint may have in flight. Only the
+// endpoints whose receiver asked for less (429, 503) are held, so the table stays small
+// with tens of thousands of endpoints; every other one is at the cap.
+class endpoint_concurrency {
+public:
+    void set_cap(std::size_t cap) { cap_.store(cap, std::memory_order_relaxed); }
+    std::size_t cap() const { return cap_.load(std::memory_order_relaxed); }
+    // `value` at the cap (or an endpoint gone: forget) removes the endpoint from the table.
+    void set(std::string_view endpoint_id, std::size_t value);
+    void forget(std::string_view endpoint_id) { set(endpoint_id, cap()); }
+    std::size_t of(std::string_view endpoint_id) const;
+
+private:
+    struct id_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    std::atomic<std::size_t> cap_{0};
+    mutable std::mutex m_;
+    std::unordered_map<std::string, std::size_t, id_hash, std::equal_to<>> lowered_;
+};
 
 struct metrics {
     metrics();
@@ -65,6 +89,7 @@ struct metrics {
     gauge writer_queue_depth;                         // webhookd_writer_queue_depth
     histogram writer_group_size;                      // webhookd_writer_group_size
     gauge attempts_in_flight;                         // webhookd_attempts_in_flight
+    endpoint_concurrency concurrency;                 // webhookd_endpoint_concurrency{endpoint}
 
     // The Prometheus text exposition (format 0.0.4). The gauges that count rows
     // (webhookd_deliveries_pending, webhookd_dead_letters, the per-endpoint ones) come from

@@ -125,6 +125,9 @@ struct claimed_delivery {
 struct claim_order {
     std::string endpoint_id;
     std::size_t limit{};
+    // A FIFO endpoint: only the head of its queue (its pending delivery with the lowest
+    // id), and only when that is due; limit is 1 at most.
+    bool fifo = false;
 };
 
 // What a claim leased for one endpoint, and the earliest due time of its pending
@@ -206,7 +209,9 @@ public:
     // `room` are leased in all; then reads the earliest due time of each endpoint. One
     // result per order, in order, for as many orders as the room reached. A leased
     // delivery's next_attempt_at moves to lease_until_ms, so it is due again by itself if
-    // its owner dies before recording the attempt.
+    // its owner dies before recording the attempt. A FIFO order leases its endpoint's head
+    // (the pending delivery with the lowest id) when that is due, and nothing else; its
+    // endpoint's due time is the head's.
     virtual result<std::vector<endpoint_claim>> claim(std::span<const claim_order> orders, std::size_t room,
                                                       std::int64_t now_ms, std::int64_t lease_until_ms,
                                                       std::string_view owner) = 0;

@@ -240,13 +240,17 @@ result<std::vector<endpoint_claim>> sqlite_outbox_store::claim(std::span<const c
                                                                std::string_view owner) {
     // The orders the room reaches (each leases one delivery at least, if it has one due).
     std::vector<endpoint_claim> out;
-    nlohmann::json ids = nlohmann::json::array();
+    nlohmann::json ids = nlohmann::json::array();  // of the unordered endpoints
+    std::vector<std::size_t> unordered;            // their places in out
     std::unordered_map<std::string_view, std::size_t> index;  // endpoint id -> its place in out
     for (const auto& o : orders) {
         if (out.size() == room) break;
         index.emplace(o.endpoint_id, out.size());
+        if (!o.fifo) {
+            unordered.push_back(out.size());
+            ids.push_back(o.endpoint_id);
+        }
         out.push_back({o.endpoint_id, {}, std::nullopt});
-        ids.push_back(o.endpoint_id);
     }
     if (out.empty()) return out;
     std::vector<std::vector<std::int64_t>> seqs(out.size());  // the event of each claimed delivery
@@ -271,6 +275,26 @@ result<std::vector<endpoint_claim>> sqlite_outbox_store::claim(std::span<const c
     };
     std::size_t left = room;
 
+    // 0. FIFO endpoints: the head of the queue, when it is due and not leased (a leased
+    //    delivery is due when its lease ends); then when the head is due, which is when the
+    //    endpoint can send next.
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        if (!orders[i].fifo) continue;
+        if (orders[i].limit > 0 && left > 0) {
+            static const std::string take =
+                "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, lease_expires_at = ?1 WHERE id = (" +
+                fifo_head_sql("?3", "id") + ") AND next_attempt_at <= ?4 RETURNING id, event_seq, attempts, ladder_start";
+            auto& q = db_->prepare(take);
+            q.bind(1, lease_until_ms).bind(2, owner).bind(3, out[i].endpoint_id).bind(4, now_ms);
+            left -= lease_rows(q, i);
+        }
+        static const std::string head_due = fifo_head_sql("?", "next_attempt_at");
+        auto& q = db_->prepare(head_due);
+        q.bind(1, out[i].endpoint_id);
+        if (q.step()) out[i].next_due = q.int64(0);
+        q.reset();
+    }
+
     // 1. The oldest due first attempt of every endpoint, in one statement: with thousands
     //    of tenants most endpoints have one or two due at a time, and a statement per
     //    endpoint was most of a claim's cost.
@@ -282,7 +306,7 @@ result<std::vector<endpoint_claim>> sqlite_outbox_store::claim(std::span<const c
             "FROM json_each(?3) o) "
             "RETURNING id, event_seq, attempts, ladder_start, endpoint_id");
         nlohmann::json heads = nlohmann::json::array();
-        for (std::size_t i = 0; i < out.size(); ++i) {
+        for (auto i : unordered) {
             if (orders[i].limit > 0) heads.push_back(orders[i].endpoint_id);
         }
         q.bind(1, lease_until_ms).bind(2, owner).bind(3, heads.dump()).bind(4, now_ms);
@@ -301,16 +325,15 @@ result<std::vector<endpoint_claim>> sqlite_outbox_store::claim(std::span<const c
         }
         nd.reset();
     };
-    std::vector<std::size_t> all(out.size());
-    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-    read_next_due(ids, all);
+    read_next_due(ids, unordered);
 
     // 3. The rest, for each endpoint with more due: first attempts then retries, each oldest
     //    due first, each a range of deliveries_endpoint_due, in one statement. The retries'
     //    part runs only when the first attempts leave room.
     nlohmann::json again = nlohmann::json::array();
     std::vector<std::size_t> again_places;
-    for (std::size_t i = 0; i < out.size() && left > 0; ++i) {
+    for (auto i : unordered) {
+        if (left == 0) break;
         auto& c = out[i];
         if (!c.next_due || *c.next_due > now_ms || c.deliveries.size() >= orders[i].limit) continue;
         auto& q = db_->prepare(
@@ -457,7 +480,7 @@ result<endpoint_scan> sqlite_outbox_store::scan_endpoints(const scan_mark& seen,
     out.complete = seen.deletions != out.mark.deletions || seen.revision < 0;
     if (out.complete || out.mark.revision > seen.revision) {
         static const std::string changed = "SELECT id, url, body_mode, signature_format, signature_header, headers, "
-                                           "enabled, paused_at, " + next_due_sql("endpoints.id") +
+                                           "enabled, paused_at, " + next_due_sql("endpoints.id", "endpoints.ordering") +
                                            ", tenant_id, rate_limit, ordering "
                                            "FROM endpoints WHERE revision > ? ORDER BY seq";
         auto& q = db_->prepare(changed);
@@ -491,7 +514,8 @@ result<endpoint_scan> sqlite_outbox_store::scan_endpoints(const scan_mark& seen,
     }
     if (sweep_limit > 0) {
         static const std::string sweep =
-            "SELECT seq, id, " + next_due_sql("endpoints.id") + " FROM endpoints WHERE seq > ? ORDER BY seq LIMIT ?";
+            "SELECT seq, id, " + next_due_sql("endpoints.id", "endpoints.ordering") +
+            " FROM endpoints WHERE seq > ? ORDER BY seq LIMIT ?";
         auto& q = db_->prepare(sweep);
         q.bind(1, sweep_after_seq).bind(2, static_cast<std::int64_t>(sweep_limit));
         std::size_t swept = 0;

@@ -41,6 +41,22 @@ inline std::string next_due_sql(std::string_view endpoint) {
     return "NULLIF(MIN(" + range("0") + ", " + range("1") + "), 9223372036854775807)";
 }
 
+// The head of a FIFO endpoint's queue, `endpoint` as above: its pending delivery with the
+// lowest id (parked ones aside), in one seek into deliveries_endpoint_pending. `column`:
+// what to select of it.
+inline std::string fifo_head_sql(std::string_view endpoint, std::string_view column) {
+    return "SELECT " + std::string(column) +
+           " FROM deliveries INDEXED BY deliveries_endpoint_pending WHERE endpoint_id = " + std::string(endpoint) +
+           " AND state = 'pending' AND next_attempt_at IS NOT NULL ORDER BY id LIMIT 1";
+}
+
+// When the endpoint can send next: next_due_sql, or for a FIFO endpoint (`ordering`: the
+// SQL expression of its ordering) its head's due time, as nothing else of it may go first.
+inline std::string next_due_sql(std::string_view endpoint, std::string_view ordering) {
+    return "CASE WHEN " + std::string(ordering) + " = 'fifo' THEN (" + fifo_head_sql(endpoint, "next_attempt_at") +
+           ") ELSE " + next_due_sql(endpoint) + " END";
+}
+
 inline error storage_error(const sqlite::failure& e) {
     return error{e.transient() ? error_code::storage_unavailable : error_code::storage_error, e.what()};
 }

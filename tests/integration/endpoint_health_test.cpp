@@ -1,7 +1,8 @@
 // Endpoint health against a running daemon (docs/operations.md, "Endpoint health"): a
 // receiver that answers 410 or keeps failing gets its endpoint disabled and its pending
 // deliveries dead-lettered, and a platform endpoint subscribed to webhookd.* hears about
-// each change exactly once, signed like any other event.
+// each change exactly once, signed like any other event. And the delivery controls a
+// receiver asks for: a rate limit, less concurrency (429, 503), and strict order (FIFO).
 
 #include <gtest/gtest.h>
 
@@ -10,8 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -248,12 +251,12 @@ TEST_F(endpoint_health, producers_cannot_send_operational_types_and_health_field
                                               {{"rate_limit", "10"}},
                                               {{"ordering", "lifo"}},
                                               {{"ordering", 1}},
-                                              // Not enforced yet, so refused rather than ignored.
-                                              {{"ordering", "fifo"}}}) {
+                                              {{"ordering", "FIFO"}}}) {
         auto j = admin("PATCH", "/v1/endpoints/" + ep, body, 400);
         EXPECT_EQ(j["error"]["code"], "invalid_field") << body << j;
     }
     EXPECT_EQ(admin("PATCH", "/v1/endpoints/" + ep, {{"rate_limit", 20}})["rate_limit"], 20);
+    EXPECT_EQ(admin("PATCH", "/v1/endpoints/" + ep, {{"ordering", "fifo"}})["ordering"], "fifo");
     auto ok =
         admin("PATCH", "/v1/endpoints/" + ep, {{"rate_limit", nullptr}, {"ordering", "unordered"}, {"enabled", false}});
     EXPECT_TRUE(ok["rate_limit"].is_null());
@@ -358,6 +361,163 @@ TEST_F(endpoint_health, a_rate_limit_caps_the_attempts_started_in_any_second_wit
     EXPECT_GE(times.size(), 60u);
     EXPECT_LE(times.size(), 90u);
     admin("DELETE", "/v1/endpoints/" + ep);  // thousands still pending: not waited for
+}
+
+TEST_F(endpoint_health, answers_429_and_503_halve_the_concurrency_and_each_success_adds_one_back) {
+    start([](config& c) {
+        c.delivery.max_in_flight_per_endpoint = 8;
+        c.retry.schedule = std::vector<duration>(12, 5ms);
+    });
+    // The first 16 requests are answered 503 (or 429) at once. The 17th is held until the test
+    // has read the gauge; from then on every request succeeds after 20 ms, and each records
+    // how many were in flight when it arrived and how many had succeeded before it.
+    std::mutex m;
+    std::condition_variable cv;
+    bool released = false;
+    int requests = 0, in_flight = 0, succeeded = 0, most = 0;
+    std::vector<std::pair<int, int>> arrivals;  // (in flight, succeeded before), from the 17th on
+    test_server rx([&](test::test_connection& c) {
+        while (c.read_request()) {
+            std::unique_lock lock(m);
+            int n = ++requests;
+            if (n <= 16) {
+                lock.unlock();
+                auto code = n % 2 ? "503 Service Unavailable" : "429 Too Many Requests";
+                if (!c.write(std::string("HTTP/1.1 ") + code + "\r\nContent-Length: 0\r\n\r\n")) return;
+                continue;
+            }
+            ++in_flight;
+            most = std::max(most, in_flight);
+            arrivals.emplace_back(in_flight, succeeded);
+            cv.wait(lock, [&] { return released; });
+            lock.unlock();
+            std::this_thread::sleep_for(20ms);
+            lock.lock();
+            --in_flight;
+            ++succeeded;
+            lock.unlock();
+            if (!c.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")) return;
+        }
+    });
+    auto ep = create({{"url", rx.url("/pressed")}, {"events", {"*"}}});
+    auto series = "webhookd_endpoint_concurrency{endpoint=\"" + ep + "\"}";
+    EXPECT_EQ(test::metric(test::http_client(runner->admin_port()).get("/metrics").body, series), 8);
+    json batch{{"events", json::array()}};
+    for (int i = 0; i < 60; ++i) batch["events"].push_back({{"event", "a.b"}, {"data", i}});
+    ASSERT_EQ(test::http_client(runner->ingest_port()).post("/v1/events/batch", batch.dump()).status, 202);
+
+    // 8 in flight at first; eight answers 429 or 503 take it to 1 (8, 4, 2, 1, 1, ...), so the
+    // 17th request is alone and the gauge shows 1.
+    auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        {
+            std::lock_guard lock(m);
+            if (requests >= 17) break;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    std::this_thread::sleep_for(200ms);  // anything else that would start, starts
+    {
+        std::lock_guard lock(m);
+        ASSERT_EQ(requests, 17);
+        EXPECT_EQ(in_flight, 1);
+    }
+    EXPECT_EQ(test::metric(test::http_client(runner->admin_port()).get("/metrics").body, series), 1);
+    {
+        std::lock_guard lock(m);
+        released = true;
+    }
+    cv.notify_all();
+
+    // One more in flight with each success, never more, up to the cap of 8.
+    EXPECT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 60), 60);
+    std::lock_guard lock(m);
+    for (std::size_t k = 0; k < arrivals.size(); ++k) {
+        auto [seen, before] = arrivals[k];
+        EXPECT_LE(seen, std::min(8, 1 + before)) << "request " << k + 17;
+    }
+    EXPECT_EQ(most, 8);
+    EXPECT_EQ(test::metric(test::wait_for_metric(runner->admin_port(), series, 8), series), 8);
+}
+
+TEST_F(endpoint_health, a_fifo_endpoint_gets_its_deliveries_one_at_a_time_in_ingest_order_while_others_keep_speed) {
+    start([](config& c) { c.retry.schedule = std::vector<duration>(12, 1ms); });
+    // The FIFO receiver fails a random 30% of requests; every request is recorded with the
+    // event number it carries and whether it succeeded.
+    std::mutex m;
+    std::vector<std::pair<int, bool>> fifo_seen;
+    int fifo_in_flight = 0, fifo_most = 0;
+    std::mt19937 coin(20261204);
+    test_server fifo_rx([&](test::test_connection& c) {
+        while (auto req = c.read_request()) {
+            bool ok;
+            {
+                std::lock_guard lock(m);
+                fifo_most = std::max(fifo_most, ++fifo_in_flight);
+                ok = std::uniform_int_distribution<int>(1, 10)(coin) > 3;
+                fifo_seen.emplace_back(json::parse(req->body)["data"]["n"].get<int>(), ok);
+            }
+            std::this_thread::sleep_for(1ms);
+            {
+                std::lock_guard lock(m);
+                --fifo_in_flight;
+            }
+            if (!c.write(ok ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+                            : "HTTP/1.1 500 Error\r\nContent-Length: 0\r\n\r\n")) {
+                return;
+            }
+        }
+    });
+    // An unordered endpoint for the same events, whose receiver takes 20 ms an answer.
+    std::atomic<int> fast_done{0}, fast_in_flight{0}, fast_most{0};
+    std::atomic<std::size_t> fifo_when_fast_done{0};
+    test_server fast_rx([&](test::test_connection& c) {
+        while (c.read_request()) {
+            int now = ++fast_in_flight;
+            for (int was = fast_most; now > was && !fast_most.compare_exchange_weak(was, now);) {
+            }
+            std::this_thread::sleep_for(20ms);
+            --fast_in_flight;
+            if (!c.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")) return;
+            if (++fast_done == 500) {
+                std::lock_guard lock(m);
+                fifo_when_fast_done = fifo_seen.size();
+            }
+        }
+    });
+    auto fifo = create({{"url", fifo_rx.url("/ordered")}, {"events", {"*"}}, {"ordering", "fifo"}});
+    create({{"url", fast_rx.url("/fast")}, {"events", {"*"}}});
+    test::http_client producer(runner->ingest_port());
+    for (int b = 0; b < 5; ++b) {
+        json batch{{"events", json::array()}};
+        for (int i = 0; i < 100; ++i) batch["events"].push_back({{"event", "a.b"}, {"data", {{"n", 100 * b + i}}}});
+        ASSERT_EQ(producer.post("/v1/events/batch", batch.dump()).status, 202);
+    }
+    EXPECT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 1000), 1000);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM dead_letters"), 0);
+
+    std::lock_guard lock(m);
+    EXPECT_EQ(fifo_most, 1);
+    // Each request carries the event after the last success, or the same event again after
+    // a failure: the head blocks the queue, and nothing is skipped or sent twice.
+    int expected = 0;
+    std::size_t failures = 0;
+    for (std::size_t k = 0; k < fifo_seen.size(); ++k) {
+        auto [n, ok] = fifo_seen[k];
+        ASSERT_EQ(n, expected) << "request " << k;
+        if (ok) {
+            ++expected;
+        } else {
+            ++failures;
+        }
+    }
+    EXPECT_EQ(expected, 500);
+    EXPECT_GT(failures, 100u);  // a random 30% of some 700 requests failed
+    // The unordered endpoint kept its concurrency and was done long before the FIFO one.
+    EXPECT_GE(fast_most.load(), 16);
+    EXPECT_LT(fifo_when_fast_done.load(), fifo_seen.size() / 2);
+    auto view = admin("GET", "/v1/endpoints/" + fifo);
+    EXPECT_EQ(view["ordering"], "fifo");
 }
 
 }  // namespace

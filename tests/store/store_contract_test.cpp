@@ -68,9 +68,11 @@ protected:
     }
 
     void create_endpoint(const std::string& id, const std::string& patterns = "[]", bool enabled = true,
-                         std::optional<std::string> tenant = std::nullopt) {
+                         std::optional<std::string> tenant = std::nullopt,
+                         std::optional<std::string> ordering = std::nullopt) {
         endpoint_settings s;
         s.tenant = std::move(tenant);
+        s.ordering = std::move(ordering);
         s.url = "https://example.com/" + id;
         s.description = "";
         s.patterns_json = patterns;
@@ -340,6 +342,64 @@ TYPED_TEST(store_contract, release_gives_back_only_the_owners_leases_and_release
         300, [](outbox_store& s, std::int64_t now) { return s.release_leases(now); });
     EXPECT_EQ(all, 2);
     EXPECT_EQ(this->claim("ep_1", 10, 300).size(), 2u);
+}
+
+TYPED_TEST(store_contract, a_fifo_claim_takes_the_head_alone_and_a_failing_head_holds_the_queue) {
+    this->create_endpoint("ep_f", "[]", true, std::nullopt, "fifo");
+    this->ingest("e1", "a.b", 100);
+    this->ingest("e2", "a.b", 90);  // due earlier, but stored later: still second
+    this->ingest("e3", "a.b", 300);
+    auto fifo = [&](std::int64_t now) {
+        auto got = this->claim({{"ep_f", 5, true}}, 10, now);
+        EXPECT_EQ(got.size(), 1u);
+        return got.empty() ? endpoint_claim{} : got[0];
+    };
+    auto c = fifo(400);
+    ASSERT_EQ(c.deliveries.size(), 1u);
+    EXPECT_EQ(c.deliveries[0].event_id, "e1");
+    EXPECT_EQ(c.next_due, 1400);  // the head's lease: nothing else may go before it ends
+    c = fifo(500);
+    EXPECT_TRUE(c.deliveries.empty());
+    EXPECT_EQ(c.next_due, 1400);
+
+    // The head fails and waits for its retry: e2 and e3 are due, and wait too.
+    auto e1 = this->claim({{"ep_f", 1, true}}, 1, 1400)[0].deliveries.at(0);
+    ASSERT_TRUE(this->record(this->outcome(e1, 1400, attempt_outcome::http_error, false, false, 3000), 1400).ok());
+    c = fifo(2000);
+    EXPECT_TRUE(c.deliveries.empty());
+    EXPECT_EQ(c.next_due, 3000);
+    auto scanned = this->scan({}, 2000);
+    ASSERT_EQ(scanned.changed.size(), 1u);
+    EXPECT_EQ(scanned.changed[0].next_due_ms, 3000);  // the head's, not e2's 90
+    EXPECT_TRUE(scanned.changed[0].fifo);
+
+    // Delivered: the next in ingest order. Dead: the one after it.
+    c = fifo(3000);
+    ASSERT_EQ(c.deliveries.size(), 1u);
+    EXPECT_EQ(c.deliveries[0].event_id, "e1");
+    EXPECT_EQ(c.deliveries[0].attempt, 2);
+    ASSERT_TRUE(this->record(this->outcome(c.deliveries[0], 3000, attempt_outcome::success, true, false), 3000).ok());
+    c = fifo(3100);
+    ASSERT_EQ(c.deliveries.size(), 1u);
+    EXPECT_EQ(c.deliveries[0].event_id, "e2");
+    ASSERT_TRUE(
+        this->record(this->outcome(c.deliveries[0], 3100, attempt_outcome::http_error, false, true), 3100).ok());
+    c = fifo(3200);
+    ASSERT_EQ(c.deliveries.size(), 1u);
+    EXPECT_EQ(c.deliveries[0].event_id, "e3");
+    ASSERT_TRUE(this->record(this->outcome(c.deliveries[0], 3200, attempt_outcome::success, true, false), 3200).ok());
+    c = fifo(3300);
+    EXPECT_TRUE(c.deliveries.empty());
+    EXPECT_FALSE(c.next_due.has_value());
+
+    // An unordered endpoint in the same claim is served as before.
+    this->create_endpoint("ep_u", "[]");
+    this->ingest("e4", "a.b", 3400);
+    this->ingest("e5", "a.b", 3400);
+    auto both = this->claim({{"ep_f", 1, true}, {"ep_u", 5}}, 10, 3500);
+    ASSERT_EQ(both.size(), 2u);
+    EXPECT_EQ(both[0].deliveries.size(), 1u);
+    EXPECT_EQ(both[1].deliveries.size(), 2u);
 }
 
 // ---- record_attempt -----------------------------------------------------------------------
