@@ -51,7 +51,17 @@ struct ingest_config : listener_config {
     std::size_t queue_limit = 16384;             // events waiting for the writer; 503 above
 };
 
-struct admin_config : listener_config {};
+// The web console (GET /console/...), served by the admin listener.
+struct console_config {
+    bool enabled = true;
+    // The CSP frame-ancestors sources that may embed the console: 'none', 'self', or
+    // origins like https://app.example.com (space-separated).
+    std::string frame_ancestors = "'none'";
+};
+
+struct admin_config : listener_config {
+    console_config console;
+};
 
 struct storage_config {
     std::string path = "webhookd.db";

@@ -52,6 +52,7 @@ json endpoint_json(const endpoint_view& e, const std::optional<std::string>& rev
         {"paused_at", time_or_null(e.paused_ms)},
         {"consecutive_failures", e.consecutive_failures},
         {"failing_since", time_or_null(e.failing_since_ms)},
+        {"deliveries_pending", e.deliveries_pending},
         {"rate_limit", e.rate_limit ? json(*e.rate_limit) : json(nullptr)},
         {"ordering", e.ordering},
         {"secret", revealed_secret ? *revealed_secret : mask_secret(current)},

@@ -159,10 +159,32 @@ void revoke_token(const std::shared_ptr<context>& self, http::request&& req, con
         });
 }
 
+// Who the caller is: an operator, or a tenant token with its tenant and the token's own
+// row (what the console shows as the signed-in identity).
+void who_am_i(const std::shared_ptr<context>& self, http::request&& req, const http::route_context& rc,
+              http::responder respond) {
+    auto out = make_reply(req, std::move(respond));
+    if (!rc.who.tenant) return out.send(http_status::ok, json{{"access", "operator"}});
+    // The router resolved this bearer token to rc.who.tenant: read its row again for its id
+    // and expiry. A token revoked in between reads as gone (401, as on its next request).
+    auto hash = hash_tenant_token(http::bearer_token(req).value_or(""));
+    self->read(out, [out, hash, tenant = *rc.who.tenant](outbox_store& s) {
+        auto token = s.find_token(hash);
+        if (!token) return out.fail(token.err());
+        auto t = s.get_tenant(tenant);
+        if (!t) return out.fail(t.err());
+        if (!*token || !*t || (*token)->tenant_id != tenant) {
+            return out.fail(error_code::unauthorized, "the token was revoked");
+        }
+        out.send(http_status::ok, json{{"access", "tenant"}, {"tenant", tenant_json(**t)}, {"token", token_json(**token)}});
+    });
+}
+
 }  // namespace
 
 void add_tenant_routes(http::router& r, const std::shared_ptr<context>& ctx) {
     using http::verb;
+    add_route(r, ctx, verb::get, "/v1/me", tenant_rows, bind(ctx, who_am_i));
     add_route(r, ctx, verb::post, "/v1/tenants", operators_only, bind(ctx, create_tenant));
     add_route(r, ctx, verb::get, "/v1/tenants", operators_only, bind(ctx, list_tenants));
     add_route(r, ctx, verb::get, "/v1/tenants/{id}", own_tenant, bind(ctx, get_tenant));

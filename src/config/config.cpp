@@ -283,6 +283,37 @@ reader fraction_reader(double& out) {
     };
 }
 
+// A CSP frame-ancestors source list: 'none' alone, or 'self' and origins (scheme://host
+// with an optional port, "*." host prefix, or a bare scheme like https:), so that nothing
+// else can be spliced into the Content-Security-Policy header.
+bool is_frame_ancestors(std::string_view v) {
+    if (v == "'none'") return true;
+    std::size_t sources = 0;
+    for (std::size_t at = 0; at < v.size();) {
+        auto end = std::min(v.find(' ', at), v.size());
+        auto s = v.substr(at, end - at);
+        at = end + 1;
+        if (s.empty()) continue;
+        ++sources;
+        if (s == "'self'") continue;
+        bool ok = std::all_of(s.begin(), s.end(), [](unsigned char ch) {
+            return std::isalnum(ch) || ch == '.' || ch == '-' || ch == ':' || ch == '/' || ch == '*' || ch == '_';
+        });
+        if (!ok || s.front() == ':' || s.front() == '/') return false;
+    }
+    return sources > 0;
+}
+
+reader frame_ancestors_reader(std::string& out) {
+    return [&out](const json& value, const std::string& key) -> failure {
+        if (!value.is_string() || !is_frame_ancestors(value.get_ref<const std::string&>())) {
+            return bad_value(key, value, R"('none', or 'self' and origins like "https://app.example.com", space-separated)");
+        }
+        out = value.get<std::string>();
+        return std::nullopt;
+    };
+}
+
 std::vector<field> listener_fields(listener_config& l) {
     return {
         {"listen", listen_reader(l.listen)},
@@ -299,10 +330,15 @@ std::vector<field> config_fields(config& c) {
     std::vector<field> ingest = listener_fields(c.ingest);
     ingest.push_back({"max_batch_events", count_reader(c.ingest.max_batch_events)});
     ingest.push_back({"queue_limit", count_reader(c.ingest.queue_limit)});
+    std::vector<field> admin = listener_fields(c.admin);
+    admin.push_back({"console", object_reader({
+                                    {"enabled", bool_reader(c.admin.console.enabled)},
+                                    {"frame_ancestors", frame_ancestors_reader(c.admin.console.frame_ancestors)},
+                                })});
 
     return {
         {"ingest", object_reader(std::move(ingest))},
-        {"admin", object_reader(listener_fields(c.admin))},
+        {"admin", object_reader(std::move(admin))},
         {"storage",
          object_reader({
              {"path", path_reader(c.storage.path)},
@@ -480,6 +516,8 @@ std::string to_json(const config& cfg) {
     j["ingest"]["max_batch_events"] = cfg.ingest.max_batch_events;
     j["ingest"]["queue_limit"] = cfg.ingest.queue_limit;
     j["admin"] = listener_json(cfg.admin);
+    j["admin"]["console"] = {{"enabled", cfg.admin.console.enabled},
+                             {"frame_ancestors", cfg.admin.console.frame_ancestors}};
     j["storage"] = {
         {"path", cfg.storage.path},
         {"synchronous", to_string(cfg.storage.synchronous)},

@@ -101,6 +101,7 @@ struct endpoint_view {
     std::optional<std::int64_t> rate_limit;
     std::string ordering = "unordered";
     std::optional<std::string> tenant;            // none: a platform endpoint
+    std::int64_t deliveries_pending{};            // its pending deliveries, counted at the read
     std::vector<secret_view> secrets;  // valid ones, newest (the current secret) first
 };
 

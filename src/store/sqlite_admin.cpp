@@ -566,13 +566,16 @@ endpoint_view read_endpoint_row(const sqlite::statement& q) {
     e.disabled_ms = optional_int64(q, 17);
     e.rate_limit = optional_int64(q, 18);
     e.ordering = q.text(19);
+    e.deliveries_pending = q.int64(20);
     return e;
 }
 
 constexpr const char* endpoint_columns =
     "SELECT id, seq, url, description, event_patterns, body_mode, signature_format, signature_header, headers, "
     "enabled, paused_at, created_at, updated_at, consecutive_failures, failing_since, tenant_id, disabled_reason, "
-    "disabled_at, rate_limit, ordering FROM endpoints";
+    "disabled_at, rate_limit, ordering, "
+    "(SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_endpoint_due "
+    "WHERE deliveries.endpoint_id = endpoints.id AND state = 'pending') FROM endpoints";
 
 }  // namespace
 

@@ -93,6 +93,8 @@ void expect_contract_defaults(const config& c) {
     EXPECT_EQ(c.admin.listen, "127.0.0.1:8081");
     EXPECT_TRUE(c.admin.tokens.empty());
     EXPECT_EQ(c.admin.max_body, 1024u * 1024);
+    EXPECT_TRUE(c.admin.console.enabled);
+    EXPECT_EQ(c.admin.console.frame_ancestors, "'none'");
     EXPECT_EQ(c.storage.path, "webhookd.db");
     EXPECT_EQ(c.storage.synchronous, sync_mode::full);
     EXPECT_EQ(c.storage.busy_timeout, 5s);
@@ -132,7 +134,8 @@ constexpr std::string_view every_key_changed = R"({
              "max_header": 8192, "max_connections": 10, "request_timeout": "3s",
              "idle_timeout": "4s", "max_batch_events": 50, "queue_limit": 99},
   "admin": {"listen": "[::1]:9081", "tokens": ["a1"], "max_body": "64KiB", "max_header": "4KB",
-            "max_connections": 7, "request_timeout": "500ms", "idle_timeout": "2m"},
+            "max_connections": 7, "request_timeout": "500ms", "idle_timeout": "2m",
+            "console": {"enabled": false, "frame_ancestors": "'self' https://app.example.com"}},
   "storage": {"path": "/var/lib/webhookd/w.db", "synchronous": "normal", "busy_timeout": "250ms",
               "delivered_retention": "0s"},
   "delivery": {"timeout": "5s", "max_in_flight": 8, "max_in_flight_per_endpoint": 2,
@@ -162,6 +165,8 @@ TEST(parse_config, every_key_can_be_overridden) {
     EXPECT_EQ(c.admin.max_connections, 7u);
     EXPECT_EQ(c.admin.request_timeout, 500ms);
     EXPECT_EQ(c.admin.idle_timeout, 2min);
+    EXPECT_FALSE(c.admin.console.enabled);
+    EXPECT_EQ(c.admin.console.frame_ancestors, "'self' https://app.example.com");
     EXPECT_EQ(c.storage.path, "/var/lib/webhookd/w.db");
     EXPECT_EQ(c.storage.synchronous, sync_mode::normal);
     EXPECT_EQ(c.storage.busy_timeout, 250ms);
@@ -238,6 +243,14 @@ TEST(parse_config, rejects_out_of_range_values) {
         {R"({"ingest": {"listen": "127.0.0.1"}})", "ingest.listen", R"("127.0.0.1")"},
         {R"({"ingest": {"listen": ":8080"}})", "ingest.listen", R"(":8080")"},
         {R"({"admin": {"listen": "::1:8080"}})", "admin.listen", R"("::1:8080")"},
+        // Nothing else may be spliced into the Content-Security-Policy header.
+        {R"({"admin": {"console": {"frame_ancestors": "'self'; script-src *"}}})", "admin.console.frame_ancestors",
+         R"("'self'; script-src *")"},
+        {R"({"admin": {"console": {"frame_ancestors": ""}}})", "admin.console.frame_ancestors", R"("")"},
+        {R"({"admin": {"console": {"frame_ancestors": "'unsafe-inline'"}}})", "admin.console.frame_ancestors",
+         R"("'unsafe-inline'")"},
+        {R"({"admin": {"console": {"frame_ancestors": "https://a.example\r\nX: y"}}})",
+         "admin.console.frame_ancestors", R"("https://a.example\r\nX: y")"},
         {R"({"admin": {"listen": "[::g]:8080"}})", "admin.listen", R"("[::g]:8080")"},
         {R"({"admin": {"listen": "host name:80"}})", "admin.listen", R"("host name:80")"},
         {R"({"ingest": {"max_body": 0}})", "ingest.max_body", "0"},
