@@ -446,6 +446,14 @@ function endpointStatus(ep) {
   return wrap;
 }
 
+// Its deliveries not yet delivered nor dead, linked to the list of them.
+function pendingCell(ep) {
+  const n = ep.deliveries_pending;
+  if (n == null) return dash();
+  if (!n) return muted('0');
+  return link(`${BASE}/deliveries${qs({ endpoint_id: ep.id, status: 'pending' })}`, n.toLocaleString(), 'strong');
+}
+
 function endpointHealth(ep) {
   if (ep.consecutive_failures > 0 || ep.failing_since) {
     const n = ep.consecutive_failures;
@@ -690,10 +698,11 @@ function pageEndpoints(ctx) {
       ep.description ? h('span', { class: 'sub' }, ep.description) : null, mono(ep.id, 'sub nowrap')), cls: 'wide' },
     { label: 'Status', cell: endpointStatus },
     { label: 'Health', cell: endpointHealth },
+    { label: 'Pending', cell: pendingCell, cls: 'num' },
     { label: 'Events', cell: (ep) => chips(ep.events) },
     { label: 'Created', cell: (ep) => time(ep.created_at) },
   ];
-  if (isOperator()) columns.splice(4, 0, { label: 'Tenant', cell: (ep) => (ep.tenant ? link(paths.tenant(ep.tenant), ep.tenant, 'mono') : muted('platform')) });
+  if (isOperator()) columns.splice(5, 0, { label: 'Tenant', cell: (ep) => (ep.tenant ? link(paths.tenant(ep.tenant), ep.tenant, 'mono') : muted('platform')) });
   const list = pager(ctx, {
     label: 'Endpoints',
     load: (c) => api('GET', `/v1/endpoints${qs({ limit: 25, cursor: c })}`),
@@ -811,6 +820,7 @@ function pageEndpoint(ctx, id) {
     overviewSlot.replaceChildren(card('Overview', details([
       ['Status', endpointStatus(ep)],
       ['Health', endpointHealth(ep)],
+      ['Pending deliveries', pendingCell(ep)],
       ['Endpoint ID', mono(ep.id)],
       ['URL', mono(ep.url, 'url')],
       ['Description', ep.description || dash()],
@@ -1140,9 +1150,9 @@ function pageDeadLetters(ctx) {
   const filterNote = Object.keys(filter).length ? alertBox(`Showing only the failed deliveries with ${
     Object.entries(filter).map(([k, v]) => `${k} = ${v}`).join(', ')}; "Retry all" keeps to them too.`, 'info') : null;
   if (filterNote) filterNote.append(link(`${BASE}/dead-letters`, 'Show all'));
-  m.append(pageHeader({ title: 'Failed deliveries', eyebrow: 'Dead letters', actions: liveDot }),
+  add(m, [pageHeader({ title: 'Failed deliveries', eyebrow: 'Dead letters', actions: liveDot }),
     h('p', { class: 'lead' }, 'Deliveries that ran out of attempts. Fix the receiver, then retry them one by one or all at once.'),
-    filterNote, card('Retry in bulk', bulk), alertSlot, notice);
+    filterNote, card('Retry in bulk', bulk), alertSlot, notice]);
   const list = pager(ctx, {
     label: 'Failed deliveries',
     load: (c) => api('GET', `/v1/dead-letters${qs({ ...filter, limit: 50, cursor: c })}`),

@@ -249,18 +249,16 @@ void test_endpoint(const std::shared_ptr<context>& self, http::request&& req, co
 
 void send_test(const std::shared_ptr<context>& self, const reply& out, const endpoint_view& ep, const std::string& type,
                const std::string& data) {
-    endpoint_record rec{ep.id,
-                        ep.tenant,
-                        ep.url,
-                        ep.body_mode,
-                        ep.signature_format,
-                        ep.signature_header,
-                        ep.headers_json,
-                        ep.enabled,
-                        ep.paused_ms,
-                        {},
-                        {},
-                        {}};
+    endpoint_record rec;
+    rec.id = ep.id;
+    rec.tenant = ep.tenant;
+    rec.url = ep.url;
+    rec.body_mode = ep.body_mode;
+    rec.signature_format = ep.signature_format;
+    rec.signature_header = ep.signature_header;
+    rec.headers_json = ep.headers_json;
+    rec.enabled = ep.enabled;
+    rec.paused_at_ms = ep.paused_ms;
     for (const auto& s : ep.secrets) {
         if (is_valid_secret(s.secret)) rec.secrets.push_back(s.secret);
     }

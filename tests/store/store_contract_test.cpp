@@ -940,7 +940,9 @@ TYPED_TEST(store_contract, lists_filter_by_tenant_and_owner_of_names_the_owner) 
     auto ds = this->store->list_deliveries(df, page).value();
     ASSERT_EQ(ds.size(), 1u);
     EXPECT_EQ(ds[0].endpoint_id, "ep_a");
-    auto evs = this->store->list_events(event_filter{"biz_a", std::nullopt}, page).value();
+    event_filter only_a;
+    only_a.tenant = "biz_a";
+    auto evs = this->store->list_events(only_a, page).value();
     ASSERT_EQ(evs.size(), 1u);
     EXPECT_EQ(evs[0].id, "e_a");
     EXPECT_EQ(this->store->list_events(event_filter{}, page).value().size(), 2u);
