@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "store/pg.hpp"
 #include "store/sqlite.hpp"
 #include "webhookd/result.hpp"
 
@@ -19,6 +20,8 @@ struct migration {
 namespace detail {
 // The migrations compiled from migrations/*.sql (generated source), sorted by version.
 const std::vector<migration>& embedded_migrations();
+// PostgreSQL's, from migrations/postgres/*.sql.
+const std::vector<migration>& embedded_pg_migrations();
 }  // namespace detail
 
 // Applies every migration newer than the database's version, all in one transaction.
@@ -29,5 +32,11 @@ result<int> migrate(sqlite::connection& db, const std::vector<migration>& migrat
 
 // The version recorded in the database; 0 for an empty one.
 int schema_version(sqlite::connection& db);
+
+// The same for PostgreSQL, where several instances may start at once: the first to take a
+// transaction-scoped advisory lock applies what is missing, in one transaction; the others
+// wait for it and then find nothing to do. The same errors; a lost connection or a server
+// that is not up is storage_unavailable.
+result<int> migrate(pg::connection& db, const std::vector<migration>& migrations);
 
 }  // namespace webhookd

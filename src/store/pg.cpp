@@ -1,0 +1,149 @@
+#include "store/pg.hpp"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+
+namespace webhookd::pg {
+
+namespace {
+
+failure result_failure(const PGresult* r, pg_conn* conn) {
+    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    std::string message = r ? PQresultErrorMessage(r) : PQerrorMessage(conn);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    return failure(state ? state : "", "postgresql: " + message);
+}
+
+}  // namespace
+
+bool failure::transient() const {
+    if (sqlstate.empty()) return true;  // no answer from the server: the connection
+    return sqlstate.starts_with("08") || sqlstate.starts_with("53") || sqlstate.starts_with("57P") ||
+           sqlstate.starts_with("40");
+}
+
+rows::rows(pg_result* r) : r_(r) {}
+rows::~rows() {
+    if (r_) PQclear(r_);
+}
+rows& rows::operator=(rows&& o) noexcept {
+    if (this != &o) {
+        if (r_) PQclear(r_);
+        r_ = o.r_;
+        o.r_ = nullptr;
+    }
+    return *this;
+}
+int rows::size() const { return r_ ? PQntuples(r_) : 0; }
+bool rows::is_null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+std::string_view rows::text(int row, int col) const {
+    return std::string_view(PQgetvalue(r_, row, col), static_cast<std::size_t>(PQgetlength(r_, row, col)));
+}
+std::int64_t rows::int64(int row, int col) const {
+    auto t = text(row, col);
+    std::int64_t v = 0;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (ec != std::errc() || end != t.data() + t.size()) {
+        throw failure("22P02", "postgresql: column " + std::to_string(col) + " is not an integer: " + std::string(t));
+    }
+    return v;
+}
+std::int64_t rows::affected() const {
+    const char* n = r_ ? PQcmdTuples(r_) : "";
+    return *n ? std::stoll(n) : 0;
+}
+
+connection::connection(const std::string& url) {
+    conn_ = PQconnectdb(url.c_str());
+    if (PQstatus(conn_) != CONNECTION_OK) {
+        auto f = result_failure(nullptr, conn_);
+        PQfinish(conn_);
+        conn_ = nullptr;
+        throw f;
+    }
+    // Errors and notices belong to the caller, not to libpq's stderr.
+    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+}
+
+connection::~connection() {
+    if (conn_) PQfinish(conn_);
+}
+
+bool connection::ok() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
+
+void connection::exec(std::string_view sql) {
+    // PQexec runs every statement of the string in one round trip and returns the last
+    // one's result, or the first error's.
+    PGresult* r = PQexec(conn_, std::string(sql).c_str());
+    auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
+        auto f = result_failure(r, conn_);
+        if (r) PQclear(r);
+        throw f;
+    }
+    PQclear(r);
+}
+
+rows connection::query(std::string_view sql, const std::vector<param>& params) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p.value ? p.value->c_str() : nullptr);
+    PGresult* r = PQexecParams(conn_, std::string(sql).c_str(), static_cast<int>(values.size()), nullptr,
+                               values.data(), nullptr, nullptr, 0);
+    auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        auto f = result_failure(r, conn_);
+        if (r) PQclear(r);
+        throw f;
+    }
+    return rows(r);
+}
+
+transaction::transaction(connection& db) : db_(db) { db_.query("BEGIN"); }
+
+transaction::~transaction() {
+    if (done_) return;
+    try {
+        db_.query("ROLLBACK");
+    } catch (const failure&) {
+        // The connection is gone; so is the transaction.
+    }
+}
+
+void transaction::commit() {
+    db_.query("COMMIT");
+    done_ = true;
+}
+
+std::string redact_url(std::string_view url) {
+    std::string out(url);
+    if (auto scheme = out.find("://"); scheme != std::string::npos) {
+        auto authority = scheme + 3;
+        auto end = out.find_first_of("/?", authority);
+        auto at = out.rfind('@', end == std::string::npos ? std::string::npos : end);
+        if (at != std::string::npos && at >= authority) {
+            auto colon = out.find(':', authority);
+            if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+        }
+    }
+    // key=value form, and the URI's ?password= parameter.
+    for (std::string key : {"password="}) {
+        for (auto pos = out.find(key); pos != std::string::npos; pos = out.find(key, pos + 1)) {
+            if (pos > 0 && out[pos - 1] != ' ' && out[pos - 1] != '?' && out[pos - 1] != '&') continue;
+            auto start = pos + key.size();
+            auto stop = start;
+            if (stop < out.size() && out[stop] == '\'') {
+                stop = out.find('\'', stop + 1);
+                stop = stop == std::string::npos ? out.size() : stop + 1;
+            } else {
+                stop = out.find_first_of(" &", start);
+                if (stop == std::string::npos) stop = out.size();
+            }
+            out.replace(start, stop - start, "***");
+        }
+    }
+    return out;
+}
+
+}  // namespace webhookd::pg
