@@ -90,7 +90,8 @@ CREATE TABLE deliveries (
     delivered_at     bigint,
     last_attempt_at  bigint,
     last_status      integer,
-    last_error       text
+    last_error       text,
+    ordered          boolean NOT NULL DEFAULT false       -- its endpoint is FIFO (SQLite's 0009)
 );
 CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, id);
 CREATE INDEX deliveries_event ON deliveries (event_seq);
@@ -100,8 +101,8 @@ CREATE INDEX deliveries_leased ON deliveries (lease_expires_at) WHERE lease_owne
 CREATE INDEX deliveries_created ON deliveries (created_at);
 CREATE INDEX deliveries_endpoint_due ON deliveries (endpoint_id, (attempts > 0), next_attempt_at)
     WHERE state = 'pending';
-CREATE INDEX deliveries_endpoint_pending ON deliveries (endpoint_id, id)
-    WHERE state = 'pending' AND next_attempt_at IS NOT NULL;
+CREATE INDEX deliveries_fifo_head ON deliveries (endpoint_id, id)
+    WHERE ordered AND state = 'pending' AND next_attempt_at IS NOT NULL;
 
 CREATE TABLE dead_letters (
     id            bigint  PRIMARY KEY,                    -- the delivery's id, kept

@@ -222,6 +222,13 @@ status sqlite_outbox_store::update_endpoint(std::string_view id, const endpoint_
     auto& q = db_->prepare(sql);
     values.bind(q);
     q.run();
+    if (s.ordering) {
+        // Its waiting deliveries join (or leave) the FIFO queue with it.
+        db_->prepare("UPDATE deliveries SET ordered = ? WHERE endpoint_id = ? AND state = 'pending'")
+            .bind(1, std::int64_t{*s.ordering == "fifo"})
+            .bind(2, id)
+            .run();
+    }
     forget_routes(endpoint_tenant(id));
     return ok_v;
 }
@@ -325,8 +332,9 @@ status sqlite_outbox_store::requeue_dead_letter(std::int64_t id, std::int64_t no
     }
     db_->prepare(
            "INSERT INTO deliveries (id, event_seq, endpoint_id, state, attempts, ladder_start, next_attempt_at, "
-           "created_at, last_attempt_at, last_status, last_error) SELECT id, event_seq, endpoint_id, 'pending', "
-           "attempts, attempts, ?2, created_at, died_at, last_status, last_error FROM dead_letters WHERE id = ?1")
+           "created_at, last_attempt_at, last_status, last_error, ordered) SELECT id, event_seq, endpoint_id, "
+           "'pending', attempts, attempts, ?2, created_at, died_at, last_status, last_error, " +
+           ordered_sql("endpoint_id") + " FROM dead_letters WHERE id = ?1")
         .bind(1, id)
         .bind(2, now_ms)
         .run();
@@ -367,7 +375,8 @@ status sqlite_outbox_store::retry_delivery(std::int64_t id, std::int64_t now_ms)
     if (state == "dead") return requeue_dead_letter(id, now_ms);
     db_->prepare(
            "UPDATE deliveries SET state = 'pending', ladder_start = attempts, next_attempt_at = ?2, "
-           "delivered_at = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?1")
+           "delivered_at = NULL, lease_owner = NULL, lease_expires_at = NULL, ordered = " +
+           ordered_sql("endpoint_id") + " WHERE id = ?1")
         .bind(1, id)
         .bind(2, now_ms)
         .run();

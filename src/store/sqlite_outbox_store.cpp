@@ -94,14 +94,14 @@ const std::vector<route>* sqlite_outbox_store::routes_for(const std::optional<st
     if (auto it = routes_.find(key); it != routes_.end()) return &it->second;
     if (tenant && !tenant_exists(*tenant)) return nullptr;
     // The platform's endpoints, or one tenant's through endpoints_tenant.
-    auto& q = tenant ? db_->prepare("SELECT id, event_patterns FROM endpoints WHERE tenant_id = ? AND enabled = 1 "
-                                    "ORDER BY seq")
-                     : db_->prepare("SELECT id, event_patterns FROM endpoints WHERE tenant_id IS NULL AND enabled = 1 "
-                                    "ORDER BY seq");
+    auto& q = tenant ? db_->prepare("SELECT id, event_patterns, ordering = 'fifo' FROM endpoints "
+                                    "WHERE tenant_id = ? AND enabled = 1 ORDER BY seq")
+                     : db_->prepare("SELECT id, event_patterns, ordering = 'fifo' FROM endpoints "
+                                    "WHERE tenant_id IS NULL AND enabled = 1 ORDER BY seq");
     if (tenant) q.bind(1, *tenant);
     std::vector<route> fresh;
     while (q.step()) {
-        route r{q.text(0), {}};
+        route r{q.text(0), {}, q.int64(2) != 0};
         auto patterns = nlohmann::json::parse(q.text_view(1), nullptr, false);
         if (patterns.is_array()) {
             for (const auto& p : patterns) {
@@ -223,11 +223,13 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
     for (const auto& r : *routes) {
         if (!any_pattern_matches(r.patterns, event.type)) continue;
         db_->prepare(
-               "INSERT INTO deliveries (event_seq, endpoint_id, next_attempt_at, created_at) VALUES (?, ?, ?, ?)")
+               "INSERT INTO deliveries (event_seq, endpoint_id, next_attempt_at, created_at, ordered) "
+               "VALUES (?, ?, ?, ?, ?)")
             .bind(1, seq)
             .bind(2, r.id)
             .bind(3, due_ms)
             .bind(4, now_ms)
+            .bind(5, std::int64_t{r.fifo})
             .run();
         ++out.deliveries;
         out.endpoint_ids.push_back(r.id);

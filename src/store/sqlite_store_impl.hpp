@@ -21,6 +21,7 @@ namespace webhookd::detail {
 struct route {
     std::string id;
     std::vector<std::string> patterns;
+    bool fifo = false;  // its deliveries are `ordered` (migration 0009)
 };
 
 // The tenant token lookup: one read of the unique index on token_hash (its query plan is
@@ -42,12 +43,18 @@ inline std::string next_due_sql(std::string_view endpoint) {
 }
 
 // The head of a FIFO endpoint's queue, `endpoint` as above: its pending delivery with the
-// lowest id (parked ones aside), in one seek into deliveries_endpoint_pending. `column`:
-// what to select of it.
+// lowest id (parked ones aside), in one seek into deliveries_fifo_head, which holds the
+// deliveries of FIFO endpoints only. `column`: what to select of it.
 inline std::string fifo_head_sql(std::string_view endpoint, std::string_view column) {
     return "SELECT " + std::string(column) +
-           " FROM deliveries INDEXED BY deliveries_endpoint_pending WHERE endpoint_id = " + std::string(endpoint) +
-           " AND state = 'pending' AND next_attempt_at IS NOT NULL ORDER BY id LIMIT 1";
+           " FROM deliveries INDEXED BY deliveries_fifo_head WHERE endpoint_id = " + std::string(endpoint) +
+           " AND ordered = 1 AND state = 'pending' AND next_attempt_at IS NOT NULL ORDER BY id LIMIT 1";
+}
+
+// Whether endpoint `id_sql`'s deliveries are `ordered` now (1 or 0), for the statements
+// that make a delivery pending again.
+inline std::string ordered_sql(std::string_view id_sql) {
+    return "COALESCE((SELECT ordering = 'fifo' FROM endpoints WHERE id = " + std::string(id_sql) + "), 0)";
 }
 
 // When the endpoint can send next: next_due_sql, or for a FIFO endpoint (`ordering`: the

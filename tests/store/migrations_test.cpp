@@ -128,7 +128,7 @@ TEST(migrations, delivery_ids_are_renumbered_apart_from_dead_letters_and_never_r
     EXPECT_EQ(one("SELECT MAX(id) FROM deliveries"), 4);
     EXPECT_EQ(one("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' "
                   "AND name LIKE 'deliveries_%'"),
-              8);  // 0005 rebuilt its 8; 0007 made the two due indexes one; 0009 added the FIFO head's
+              8);  // 0005 rebuilt its 8; 0007 made the two due indexes one; 0009 added the FIFO head's (FIFO deliveries only)
 }
 
 // A database of the release before tenants (migration 5) upgrades in place: its endpoints

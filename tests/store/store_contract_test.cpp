@@ -402,6 +402,49 @@ TYPED_TEST(store_contract, a_fifo_claim_takes_the_head_alone_and_a_failing_head_
     EXPECT_EQ(both[1].deliveries.size(), 2u);
 }
 
+TYPED_TEST(store_contract, an_endpoint_made_fifo_queues_what_waits_and_a_replayed_delivery_goes_first) {
+    this->create_endpoint("ep_f", "[]");  // unordered at first
+    this->ingest("e1", "a.b", 300);
+    this->ingest("e2", "a.b", 100);
+    endpoint_settings fifo;
+    fifo.ordering = "fifo";
+    ASSERT_TRUE(
+        this->write(150, [&](outbox_store& s, std::int64_t now) { return s.update_endpoint("ep_f", fifo, now); }).ok());
+    // e2 is due and e1 is not, but e1 was stored first: the queue waits for it.
+    auto c = this->claim({{"ep_f", 5, true}}, 10, 200);
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_TRUE(c[0].deliveries.empty());
+    EXPECT_EQ(c[0].next_due, 300);
+    c = this->claim({{"ep_f", 5, true}}, 10, 300);
+    ASSERT_EQ(c[0].deliveries.size(), 1u);
+    EXPECT_EQ(c[0].deliveries[0].event_id, "e1");
+    // e1 dies; e2 is the head. e1 replayed goes back before e2, which has not gone yet.
+    ASSERT_TRUE(this->record(this->outcome(c[0].deliveries[0], 300, attempt_outcome::http_error, false, true), 300).ok());
+    auto dead_id = c[0].deliveries[0].id;
+    ASSERT_TRUE(
+        this->write(310, [&](outbox_store& s, std::int64_t now) { return s.requeue_dead_letter(dead_id, now); }).ok());
+    c = this->claim({{"ep_f", 5, true}}, 10, 320);
+    ASSERT_EQ(c[0].deliveries.size(), 1u);
+    EXPECT_EQ(c[0].deliveries[0].event_id, "e1");
+    ASSERT_TRUE(this->record(this->outcome(c[0].deliveries[0], 320, attempt_outcome::success, true, false), 320).ok());
+    // Delivered, then sent again on request: it is the head once more, before e2.
+    ASSERT_TRUE(this->write(330, [&](outbox_store& s, std::int64_t now) { return s.retry_delivery(dead_id, now); }).ok());
+    c = this->claim({{"ep_f", 5, true}}, 10, 340);
+    ASSERT_EQ(c[0].deliveries.size(), 1u);
+    EXPECT_EQ(c[0].deliveries[0].event_id, "e1");
+    ASSERT_TRUE(this->record(this->outcome(c[0].deliveries[0], 340, attempt_outcome::success, true, false), 340).ok());
+
+    // Back to unordered: e2 is claimed as any delivery is.
+    endpoint_settings unordered;
+    unordered.ordering = "unordered";
+    ASSERT_TRUE(this->write(350, [&](outbox_store& s, std::int64_t now) {
+                        return s.update_endpoint("ep_f", unordered, now);
+                    }).ok());
+    c = this->claim({{"ep_f", 5}}, 10, 360);
+    ASSERT_EQ(c[0].deliveries.size(), 1u);
+    EXPECT_EQ(c[0].deliveries[0].event_id, "e2");
+}
+
 // ---- record_attempt -----------------------------------------------------------------------
 
 TYPED_TEST(store_contract, outcomes_deliver_reschedule_and_kill_with_their_attempts_logged) {
