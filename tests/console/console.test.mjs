@@ -14,7 +14,6 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,14 +70,6 @@ async function waitFor(fn, { timeout = 15000, interval = 100, what = 'condition'
     if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
     await sleep(interval);
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
 }
 
 async function call(base, method, p, body, bearer = OP) {
@@ -210,16 +201,14 @@ async function mainText(page) {
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'webhookd-console-'));
-  const [ip, ap] = [await freePort(), await freePort()];
-  INGEST = `http://127.0.0.1:${ip}`;
-  ADMIN = `http://127.0.0.1:${ap}`;
+  // Ports chosen by the daemon (port 0), read from its log: never one another test took.
   const config = {
-    ingest: { listen: `127.0.0.1:${ip}` },
-    admin: { listen: `127.0.0.1:${ap}`, tokens: [OP] },
+    ingest: { listen: '127.0.0.1:0' },
+    admin: { listen: '127.0.0.1:0', tokens: [OP] },
     storage: { path: path.join(tmp, 'webhookd.db') },
     delivery: { allowed_cidrs: ['127.0.0.0/8'], timeout: '5s' },
     retry: { schedule: ['0s', '200ms', '400ms'], jitter: 0 },
-    log: { level: 'warn' },
+    log: { level: 'info' },
   };
   const cfgPath = path.join(tmp, 'webhookd.json');
   fs.writeFileSync(cfgPath, JSON.stringify(config, null, 2));
@@ -228,6 +217,14 @@ before(async () => {
   daemon.stderr.on('data', (d) => { daemonLog += d; });
   let exited = null;
   daemon.on('exit', (code, sig) => { exited = `${code ?? sig}`; });
+  await waitFor(() => {
+    if (exited) throw new Error(`webhookd exited (${exited}): ${daemonLog}`);
+    const ports = ['ingest', 'admin'].map((l) => daemonLog.match(new RegExp(`${l} listening on 127\\.0\\.0\\.1:(\\d+)`)));
+    if (!ports[0] || !ports[1]) return false;
+    INGEST = `http://127.0.0.1:${ports[0][1]}`;
+    ADMIN = `http://127.0.0.1:${ports[1][1]}`;
+    return true;
+  }, { timeout: 20000, interval: 50, what: 'webhookd listening' });
   await waitFor(async () => {
     if (exited) throw new Error(`webhookd exited (${exited}): ${daemonLog}`);
     const r = await fetch(`${ADMIN}/readyz`, { signal: AbortSignal.timeout(2000) });
