@@ -40,6 +40,7 @@
 
 #include "delivery/retry_policy.hpp"
 #include "store/outbox_store.hpp"
+#include "util/string_hash.hpp"
 #include "webhookd/clock.hpp"
 
 namespace spdlog {
@@ -124,11 +125,7 @@ private:
 
     // Hashed: looked up several times per attempt, among tens of thousands with tenants.
     // Pointers to its elements stay valid as it grows (the indexes below rely on it).
-    struct id_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
-    using endpoint_map = std::unordered_map<std::string, endpoint_state, id_hash, std::equal_to<>>;
+    using endpoint_map = std::unordered_map<std::string, endpoint_state, string_hash, std::equal_to<>>;
     using endpoint_map_iterator = endpoint_map::iterator;
 
     // An attempt's outcome, decided, waiting to be recorded; counted in the metrics only

@@ -58,11 +58,10 @@ const std::vector<double> group_bounds = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
 
 void endpoint_concurrency::set(std::string_view endpoint_id, std::size_t value) {
     std::lock_guard lock(m_);
+    auto it = lowered_.find(endpoint_id);
     if (value >= cap()) {
-        if (auto it = lowered_.find(endpoint_id); it != lowered_.end()) lowered_.erase(it);
-        return;
-    }
-    if (auto it = lowered_.find(endpoint_id); it != lowered_.end()) {
+        if (it != lowered_.end()) lowered_.erase(it);
+    } else if (it != lowered_.end()) {
         it->second = value;
     } else {
         lowered_.emplace(std::string(endpoint_id), value);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "util/attempt_outcome.hpp"
+#include "util/string_hash.hpp"
 
 namespace webhookd {
 
@@ -65,13 +66,9 @@ public:
     std::size_t of(std::string_view endpoint_id) const;
 
 private:
-    struct id_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
     std::atomic<std::size_t> cap_{0};
-    mutable std::mutex m_;
-    std::unordered_map<std::string, std::size_t, id_hash, std::equal_to<>> lowered_;
+    mutable std::mutex m_;  // guards lowered_: set by the dispatcher, read by a scrape
+    std::unordered_map<std::string, std::size_t, string_hash, std::equal_to<>> lowered_;
 };
 
 struct metrics {

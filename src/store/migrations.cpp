@@ -13,12 +13,23 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at INTEGER NOT NULL
 ))";
 
-std::int64_t now_ms() {
+}  // namespace
+
+namespace detail {
+
+error schema_too_new(int current, int latest) {
+    return error{error_code::schema_too_new,
+                 "the database is at schema version " + std::to_string(current) +
+                     " but this webhookd knows versions up to " + std::to_string(latest) +
+                     "; it was used by a newer webhookd. Run that version, or restore a backup."};
+}
+
+std::int64_t applied_at_ms() {
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-}  // namespace
+}  // namespace detail
 
 int schema_version(sqlite::connection& db) {
     db.exec(create_table);
@@ -34,12 +45,7 @@ result<int> migrate(sqlite::connection& db, const std::vector<migration>& migrat
         sqlite::transaction tx(db);
         int current = schema_version(db);
         int latest = migrations.empty() ? 0 : migrations.back().version;
-        if (current > latest) {
-            return error{error_code::schema_too_new,
-                         "the database is at schema version " + std::to_string(current) +
-                             " but this webhookd knows versions up to " + std::to_string(latest) +
-                             "; it was used by a newer webhookd. Run that version, or restore a backup."};
-        }
+        if (current > latest) return detail::schema_too_new(current, latest);
         for (const auto& m : migrations) {
             if (m.version <= current) continue;
             try {
@@ -51,7 +57,7 @@ result<int> migrate(sqlite::connection& db, const std::vector<migration>& migrat
             db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
                 .bind(1, std::int64_t{m.version})
                 .bind(2, m.name)
-                .bind(3, now_ms())
+                .bind(3, detail::applied_at_ms())
                 .run();
             current = m.version;
         }

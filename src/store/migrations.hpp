@@ -22,6 +22,10 @@ namespace detail {
 const std::vector<migration>& embedded_migrations();
 // PostgreSQL's, from migrations/postgres/*.sql.
 const std::vector<migration>& embedded_pg_migrations();
+// For both backends' migrate(): the error for a database migrated by a newer binary, and
+// the time recorded as applied_at.
+error schema_too_new(int current, int latest);
+std::int64_t applied_at_ms();
 }  // namespace detail
 
 // Applies every migration newer than the database's version, all in one transaction.

@@ -2,19 +2,12 @@
 
 #include "store/migrations.hpp"
 
-#include <chrono>
-
 namespace webhookd {
 
 namespace {
 
 // The advisory lock every webhookd instance takes to migrate: "webhookd" in ASCII.
 constexpr std::int64_t migration_lock = 0x77656268'6f6f6b64;
-
-std::int64_t now_ms() {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 
@@ -28,12 +21,7 @@ result<int> migrate(pg::connection& db, const std::vector<migration>& migrations
                        applied_at bigint  NOT NULL))");
         int current = static_cast<int>(db.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").int64(0, 0));
         int latest = migrations.empty() ? 0 : migrations.back().version;
-        if (current > latest) {
-            return error{error_code::schema_too_new,
-                         "the database is at schema version " + std::to_string(current) +
-                             " but this webhookd knows versions up to " + std::to_string(latest) +
-                             "; it was used by a newer webhookd. Run that version, or restore a backup."};
-        }
+        if (current > latest) return detail::schema_too_new(current, latest);
         for (const auto& m : migrations) {
             if (m.version <= current) continue;
             try {
@@ -44,7 +32,7 @@ result<int> migrate(pg::connection& db, const std::vector<migration>& migrations
                              "migration postgres/" + std::to_string(m.version) + "_" + m.name + " failed: " + e.what()};
             }
             db.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                     {m.version, m.name, now_ms()});
+                     {m.version, m.name, detail::applied_at_ms()});
             current = m.version;
         }
         tx.commit();

@@ -330,11 +330,12 @@ status sqlite_outbox_store::requeue_dead_letter(std::int64_t id, std::int64_t no
         return error{error_code::conflict, "endpoint " + endpoint_id + " of dead letter dlv_" + std::to_string(id) +
                                      " was deleted: there is nowhere to send it"};
     }
-    db_->prepare(
-           "INSERT INTO deliveries (id, event_seq, endpoint_id, state, attempts, ladder_start, next_attempt_at, "
-           "created_at, last_attempt_at, last_status, last_error, ordered) SELECT id, event_seq, endpoint_id, "
-           "'pending', attempts, attempts, ?2, created_at, died_at, last_status, last_error, " +
-           ordered_sql("endpoint_id") + " FROM dead_letters WHERE id = ?1")
+    static const std::string requeue =
+        "INSERT INTO deliveries (id, event_seq, endpoint_id, state, attempts, ladder_start, next_attempt_at, "
+        "created_at, last_attempt_at, last_status, last_error, ordered) SELECT id, event_seq, endpoint_id, "
+        "'pending', attempts, attempts, ?2, created_at, died_at, last_status, last_error, " +
+        ordered_sql("endpoint_id") + " FROM dead_letters WHERE id = ?1";
+    db_->prepare(requeue)
         .bind(1, id)
         .bind(2, now_ms)
         .run();
@@ -373,10 +374,11 @@ status sqlite_outbox_store::retry_delivery(std::int64_t id, std::int64_t now_ms)
                      "endpoint " + endpoint_id + " of delivery " + name + " is disabled: enable it first"};
     }
     if (state == "dead") return requeue_dead_letter(id, now_ms);
-    db_->prepare(
-           "UPDATE deliveries SET state = 'pending', ladder_start = attempts, next_attempt_at = ?2, "
-           "delivered_at = NULL, lease_owner = NULL, lease_expires_at = NULL, ordered = " +
-           ordered_sql("endpoint_id") + " WHERE id = ?1")
+    static const std::string resend =
+        "UPDATE deliveries SET state = 'pending', ladder_start = attempts, next_attempt_at = ?2, "
+        "delivered_at = NULL, lease_owner = NULL, lease_expires_at = NULL, ordered = " +
+        ordered_sql("endpoint_id") + " WHERE id = ?1";
+    db_->prepare(resend)
         .bind(1, id)
         .bind(2, now_ms)
         .run();

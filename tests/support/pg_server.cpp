@@ -38,8 +38,8 @@ pg_server::pg_server() : bin_(bindir()) {
     if (geteuid() == 0) {
         auto* pw = getpwnam("postgres");
         if (!pw) throw std::runtime_error("running as root, but there is no postgres user to run the server as");
-        for (const auto& p : {dir_.path()}) {
-            if (chown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0) throw std::runtime_error("chown " + p.string());
+        if (chown(dir_.path().c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+            throw std::runtime_error("chown " + dir_.path().string());
         }
     }
     data_ = dir_.file("data");
