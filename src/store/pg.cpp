@@ -15,6 +15,16 @@ failure result_failure(const PGresult* r, pg_conn* conn) {
     return failure(state ? state : "", "postgresql: " + message);
 }
 
+// r if it is a success (rows, a command, or an empty statement); otherwise frees it and
+// throws its error.
+PGresult* checked(PGresult* r, pg_conn* conn) {
+    auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) return r;
+    auto f = result_failure(r, conn);
+    if (r) PQclear(r);
+    throw f;
+}
+
 }  // namespace
 
 bool failure::transient() const {
@@ -75,29 +85,16 @@ bool connection::ok() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; 
 void connection::exec(std::string_view sql) {
     // PQexec runs every statement of the string in one round trip and returns the last
     // one's result, or the first error's.
-    PGresult* r = PQexec(conn_, std::string(sql).c_str());
-    auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
-        auto f = result_failure(r, conn_);
-        if (r) PQclear(r);
-        throw f;
-    }
-    PQclear(r);
+    PQclear(checked(PQexec(conn_, std::string(sql).c_str()), conn_));
 }
 
 rows connection::query(std::string_view sql, const std::vector<param>& params) {
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p.value ? p.value->c_str() : nullptr);
-    PGresult* r = PQexecParams(conn_, std::string(sql).c_str(), static_cast<int>(values.size()), nullptr,
-                               values.data(), nullptr, nullptr, 0);
-    auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        auto f = result_failure(r, conn_);
-        if (r) PQclear(r);
-        throw f;
-    }
-    return rows(r);
+    return rows(checked(PQexecParams(conn_, std::string(sql).c_str(), static_cast<int>(values.size()), nullptr,
+                                     values.data(), nullptr, nullptr, 0),
+                        conn_));
 }
 
 transaction::transaction(connection& db) : db_(db) { db_.query("BEGIN"); }
@@ -127,21 +124,20 @@ std::string redact_url(std::string_view url) {
             if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
         }
     }
-    // key=value form, and the URI's ?password= parameter.
-    for (std::string key : {"password="}) {
-        for (auto pos = out.find(key); pos != std::string::npos; pos = out.find(key, pos + 1)) {
-            if (pos > 0 && out[pos - 1] != ' ' && out[pos - 1] != '?' && out[pos - 1] != '&') continue;
-            auto start = pos + key.size();
-            auto stop = start;
-            if (stop < out.size() && out[stop] == '\'') {
-                stop = out.find('\'', stop + 1);
-                stop = stop == std::string::npos ? out.size() : stop + 1;
-            } else {
-                stop = out.find_first_of(" &", start);
-                if (stop == std::string::npos) stop = out.size();
-            }
-            out.replace(start, stop - start, "***");
+    // The key=value form's password=, and the URI's ?password= parameter.
+    constexpr std::string_view key = "password=";
+    for (auto pos = out.find(key); pos != std::string::npos; pos = out.find(key, pos + 1)) {
+        if (pos > 0 && out[pos - 1] != ' ' && out[pos - 1] != '?' && out[pos - 1] != '&') continue;
+        auto start = pos + key.size();
+        auto stop = start;
+        if (stop < out.size() && out[stop] == '\'') {
+            stop = out.find('\'', stop + 1);
+            stop = stop == std::string::npos ? out.size() : stop + 1;
+        } else {
+            stop = out.find_first_of(" &", start);
+            if (stop == std::string::npos) stop = out.size();
         }
+        out.replace(start, stop - start, "***");
     }
     return out;
 }
