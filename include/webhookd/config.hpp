@@ -22,15 +22,18 @@ namespace webhookd {
 using duration = std::chrono::milliseconds;
 
 // The choices of the keys that name one of a few words, each with its config spelling.
+enum class storage_backend { sqlite, postgres };                          // storage.backend
 enum class sync_mode { off, normal, full, extra };                       // storage.synchronous
 enum class log_level { trace, debug, info, warn, error, critical, off };  // log.level
 enum class log_format { text, json };                                     // log.format
 
+inline constexpr std::array<std::string_view, 2> storage_backend_names{"sqlite", "postgres"};
 inline constexpr std::array<std::string_view, 4> sync_mode_names{"off", "normal", "full", "extra"};
 inline constexpr std::array<std::string_view, 7> log_level_names{"trace", "debug",    "info", "warn",
                                                                  "error", "critical", "off"};
 inline constexpr std::array<std::string_view, 2> log_format_names{"text", "json"};
 
+constexpr std::string_view to_string(storage_backend b) { return storage_backend_names[static_cast<std::size_t>(b)]; }
 constexpr std::string_view to_string(sync_mode m) { return sync_mode_names[static_cast<std::size_t>(m)]; }
 constexpr std::string_view to_string(log_level l) { return log_level_names[static_cast<std::size_t>(l)]; }
 constexpr std::string_view to_string(log_format f) { return log_format_names[static_cast<std::size_t>(f)]; }
@@ -64,7 +67,9 @@ struct admin_config : listener_config {
 };
 
 struct storage_config {
-    std::string path = "webhookd.db";
+    storage_backend backend = storage_backend::sqlite;
+    std::string path = "webhookd.db";            // sqlite
+    std::string url;                             // postgres: a libpq connection string (may hold a password)
     sync_mode synchronous = sync_mode::full;
     duration busy_timeout = std::chrono::seconds(5);
     duration delivered_retention = std::chrono::hours(24 * 7);

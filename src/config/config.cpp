@@ -16,6 +16,8 @@
 
 #include "webhookd/config.hpp"
 
+#include "util/redact_url.hpp"
+
 namespace webhookd {
 namespace {
 
@@ -341,7 +343,9 @@ std::vector<field> config_fields(config& c) {
         {"admin", object_reader(std::move(admin))},
         {"storage",
          object_reader({
+             {"backend", choice_reader(c.storage.backend, storage_backend_names)},
              {"path", path_reader(c.storage.path)},
+             {"url", optional_path_reader(c.storage.url)},
              {"synchronous", choice_reader(c.storage.synchronous, sync_mode_names)},
              {"busy_timeout", duration_reader(c.storage.busy_timeout, false)},
              {"delivered_retention", duration_reader(c.storage.delivered_retention, true)},
@@ -479,6 +483,8 @@ void apply_environment(config& cfg, const std::function<const char*(const char*)
     };
     add_token(cfg.ingest.tokens, "WEBHOOKD_INGEST_TOKEN");
     add_token(cfg.admin.tokens, "WEBHOOKD_ADMIN_TOKEN");
+    // Kept out of the config file, as the tokens are: it may hold a password.
+    if (const char* url = getenv("WEBHOOKD_STORAGE_URL"); url != nullptr && *url != '\0') cfg.storage.url = url;
 
     // spdlog's own spellings "warning" and "err" are accepted too; anything else
     // (including spdlog's per-logger "name=level" lists) is ignored.
@@ -497,6 +503,10 @@ status validate(const config& cfg) {
         return config_error("ingest.listen and admin.listen are both " + cfg.ingest.listen);
     }
     if (cfg.retry.schedule.empty()) return config_error("retry.schedule is empty");
+    if (cfg.storage.backend == storage_backend::postgres && cfg.storage.url.empty()) {
+        return config_error("storage.backend is \"postgres\" and storage.url is empty: set it, or WEBHOOKD_STORAGE_URL, "
+                            "to a libpq connection string (\"postgresql://webhookd@db.internal/webhookd\")");
+    }
     return ok_v;
 }
 
@@ -519,7 +529,9 @@ std::string to_json(const config& cfg) {
     j["admin"]["console"] = {{"enabled", cfg.admin.console.enabled},
                              {"frame_ancestors", cfg.admin.console.frame_ancestors}};
     j["storage"] = {
+        {"backend", to_string(cfg.storage.backend)},
         {"path", cfg.storage.path},
+        {"url", redact_url(cfg.storage.url)},  // never the password
         {"synchronous", to_string(cfg.storage.synchronous)},
         {"busy_timeout", format_duration(cfg.storage.busy_timeout)},
         {"delivered_retention", format_duration(cfg.storage.delivered_retention)},

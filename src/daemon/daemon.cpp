@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <future>
@@ -27,12 +28,27 @@
 #include "store/secret_box.hpp"
 #include "store/open_outbox.hpp"
 #include "store/writer.hpp"
+#include "util/ids.hpp"
+#include "util/redact_url.hpp"
 #include "webhookd/service_notifier.hpp"
 #include "webhookd/version.hpp"
 
 namespace webhookd {
 
 namespace asio = boost::asio;
+
+namespace {
+
+// This process's name as a lease owner among the instances sharing an outbox: the host,
+// the process, and a fresh id, so that a restarted instance never takes its predecessor's
+// leases for its own.
+std::string instance_name() {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    return std::string(host) + "/" + std::to_string(getpid()) + "/" + new_id("inst", std::chrono::system_clock::now());
+}
+
+}  // namespace
 
 struct daemon::impl {
     impl(config c, std::shared_ptr<spdlog::logger> l, const clock& k, const service_notifier* n)
@@ -82,14 +98,16 @@ struct daemon::impl {
 };
 
 status daemon::impl::start() {
-    if (cfg.storage.synchronous != sync_mode::full && cfg.storage.synchronous != sync_mode::extra) {
+    const bool postgres = cfg.storage.backend == storage_backend::postgres;
+    // Where the outbox is, for the log: never a password of storage.url.
+    const std::string database = postgres ? "postgres " + redact_url(cfg.storage.url) : cfg.storage.path;
+    if (!postgres && cfg.storage.synchronous != sync_mode::full && cfg.storage.synchronous != sync_mode::extra) {
         log->warn("storage.synchronous is {}: an acknowledged event can be lost on power failure",
                   to_string(cfg.storage.synchronous));
     }
     std::shared_ptr<const secret_box> secrets;
     if (cfg.storage.secret_key_file.empty()) {
-        log->warn("storage.secret_key_file is not set: endpoint signing secrets are stored in clear in {}",
-                  cfg.storage.path);
+        log->warn("storage.secret_key_file is not set: endpoint signing secrets are stored in clear in {}", database);
     } else {
         auto key = load_secret_key(cfg.storage.secret_key_file);
         if (!key) return key.err();
@@ -132,6 +150,14 @@ status daemon::impl::start() {
     dispatch_options.tls_unverified = cfg.delivery.dangerous_skip_tls_verify;
     dispatch_options.health.disable_after_ms = cfg.endpoints.disable_after.count();
     dispatch_options.health.failing_after = static_cast<std::int64_t>(cfg.endpoints.failing_after);
+    if (postgres) {
+        // Other instances share the outbox: their leases are theirs until they expire, so
+        // this instance's leases need a name of their own, and nothing is released at
+        // start-up; their admin changes reach this dispatcher at its next scan.
+        dispatch_options.owner = instance_name();
+        dispatch_options.release_leases_at_start = false;
+        dispatch_options.rescan_interval = std::chrono::seconds(1);
+    }
     dispatch = std::make_shared<dispatcher>(ioc, *db_writer, *client, retry_policy(cfg.retry.schedule, cfg.retry.jitter),
                                             clk, stats, dispatch_options, log);
     sweeper = std::make_shared<retention_sweeper>(ioc, *db_writer, clk, cfg.dead_letter.purge_interval,
@@ -172,7 +198,7 @@ status daemon::impl::start() {
     if (auto s = wait_until_writable(); !s) return s;
     notifier.send("READY=1\nSTATUS=serving");
     health->supervise(notifier, *dispatch);
-    log->info("webhookd {} started: database {}, schema ready", version, cfg.storage.path);
+    log->info("webhookd {} started: database {}, schema ready", version, database);
     return ok_v;
 }
 

@@ -33,6 +33,33 @@ bool failure::transient() const {
            sqlstate.starts_with("40");
 }
 
+void array::separate() {
+    if (size_++ > 0) text_ += ',';
+}
+
+array& array::add(std::string_view text) {
+    separate();
+    text_ += '"';
+    for (char c : text) {
+        if (c == '"' || c == '\\') text_ += '\\';
+        text_ += c;
+    }
+    text_ += '"';
+    return *this;
+}
+
+array& array::add(std::int64_t v) {
+    separate();
+    text_ += std::to_string(v);
+    return *this;
+}
+
+array& array::add(bool v) {
+    separate();
+    text_ += v ? 't' : 'f';
+    return *this;
+}
+
 rows::rows(pg_result* r) : r_(r) {}
 rows::~rows() {
     if (r_) PQclear(r_);
@@ -59,6 +86,18 @@ std::int64_t rows::int64(int row, int col) const {
     }
     return v;
 }
+std::string rows::bytes(int row, int col) const {
+    auto t = text(row, col);
+    if (!t.starts_with("\\x")) return std::string(t);
+    auto nibble = [](char c) {
+        return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+    };
+    std::string out;
+    out.reserve((t.size() - 2) / 2);
+    for (std::size_t i = 2; i + 1 < t.size(); i += 2) out.push_back(static_cast<char>(nibble(t[i]) << 4 | nibble(t[i + 1])));
+    return out;
+}
+
 std::int64_t rows::affected() const {
     const char* n = r_ ? PQcmdTuples(r_) : "";
     return *n ? std::stoll(n) : 0;
@@ -90,10 +129,17 @@ void connection::exec(std::string_view sql) {
 
 rows connection::query(std::string_view sql, const std::vector<param>& params) {
     std::vector<const char*> values;
+    std::vector<int> lengths, formats;
     values.reserve(params.size());
-    for (const auto& p : params) values.push_back(p.value ? p.value->c_str() : nullptr);
+    lengths.reserve(params.size());
+    formats.reserve(params.size());
+    for (const auto& p : params) {
+        values.push_back(p.value ? p.value->data() : nullptr);
+        lengths.push_back(p.value ? static_cast<int>(p.value->size()) : 0);
+        formats.push_back(p.binary ? 1 : 0);
+    }
     return rows(checked(PQexecParams(conn_, std::string(sql).c_str(), static_cast<int>(values.size()), nullptr,
-                                     values.data(), nullptr, nullptr, 0),
+                                     values.data(), lengths.data(), formats.data(), 0),
                         conn_));
 }
 
@@ -111,35 +157,6 @@ transaction::~transaction() {
 void transaction::commit() {
     db_.query("COMMIT");
     done_ = true;
-}
-
-std::string redact_url(std::string_view url) {
-    std::string out(url);
-    if (auto scheme = out.find("://"); scheme != std::string::npos) {
-        auto authority = scheme + 3;
-        auto end = out.find_first_of("/?", authority);
-        auto at = out.rfind('@', end == std::string::npos ? std::string::npos : end);
-        if (at != std::string::npos && at >= authority) {
-            auto colon = out.find(':', authority);
-            if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-        }
-    }
-    // The key=value form's password=, and the URI's ?password= parameter.
-    constexpr std::string_view key = "password=";
-    for (auto pos = out.find(key); pos != std::string::npos; pos = out.find(key, pos + 1)) {
-        if (pos > 0 && out[pos - 1] != ' ' && out[pos - 1] != '?' && out[pos - 1] != '&') continue;
-        auto start = pos + key.size();
-        auto stop = start;
-        if (stop < out.size() && out[stop] == '\'') {
-            stop = out.find('\'', stop + 1);
-            stop = stop == std::string::npos ? out.size() : stop + 1;
-        } else {
-            stop = out.find_first_of(" &", start);
-            if (stop == std::string::npos) stop = out.size();
-        }
-        out.replace(start, stop - start, "***");
-    }
-    return out;
 }
 
 }  // namespace webhookd::pg

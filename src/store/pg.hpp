@@ -29,7 +29,7 @@ struct failure : std::runtime_error {
     bool unique_violation() const { return sqlstate == "23505"; }
 };
 
-// One parameter: text, or NULL.
+// One parameter: text, NULL, or bytes (param::bytes, for a bytea column).
 struct param {
     param(std::nullopt_t) {}
     param(std::string_view v) : value(std::string(v)) {}
@@ -40,7 +40,31 @@ struct param {
     param(bool v) : value(v ? "t" : "f") {}
     param(const std::optional<std::string>& v) : value(v) {}
     param(std::optional<std::int64_t> v) : value(v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt) {}
+    // Sent as they are, in binary form: any bytes, kept exactly.
+    static param bytes(std::string_view v) {
+        param p{v};
+        p.binary = true;
+        return p;
+    }
     std::optional<std::string> value;
+    bool binary = false;
+};
+
+// An array parameter, for $n::text[], $n::bigint[] or $n::boolean[]: a PostgreSQL array
+// literal built element by element ({"ep_1","ep_2"}, {1,2}, {t,f}).
+class array {
+public:
+    array& add(std::string_view text);  // quoted, with " and \ escaped
+    array& add(std::int64_t v);
+    array& add(bool v);
+    bool empty() const { return size_ == 0; }
+    std::size_t size() const { return size_; }
+    operator param() const { return param(text_ + "}"); }
+
+private:
+    void separate();
+    std::string text_ = "{";
+    std::size_t size_ = 0;
 };
 
 // The rows a statement returned. Columns are read as text and converted.
@@ -61,6 +85,12 @@ public:
     std::optional<std::int64_t> optional_int64(int row, int col) const {
         return is_null(row, col) ? std::nullopt : std::optional<std::int64_t>(int64(row, col));
     }
+    std::optional<std::string> optional_text(int row, int col) const {
+        return is_null(row, col) ? std::nullopt : std::optional<std::string>(text(row, col));
+    }
+    bool boolean(int row, int col) const { return text(row, col) == "t"; }
+    // A bytea column's bytes (its text form is "\\x" and hex digits); "" for NULL.
+    std::string bytes(int row, int col) const;
     // The number of rows an INSERT, UPDATE or DELETE touched.
     std::int64_t affected() const;
 
@@ -99,9 +129,5 @@ private:
     connection& db_;
     bool done_ = false;
 };
-
-// `url` with any password replaced by "***", for logs and --check-config: the URI form's
-// user:password@ and the key=value form's password=...
-std::string redact_url(std::string_view url);
 
 }  // namespace webhookd::pg

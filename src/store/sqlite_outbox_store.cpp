@@ -44,30 +44,7 @@ secure_delete_scope::~secure_delete_scope() {
 
 sqlite_outbox_store::sqlite_outbox_store(std::unique_ptr<sqlite::connection> db, sync_mode synchronous,
                                          std::shared_ptr<const secret_box> secrets)
-    : db_(std::move(db)),
-      secrets_(std::move(secrets)),
-      synchronous_(synchronous),
-      current_sync_(synchronous_) {}
-
-result<std::string> sqlite_outbox_store::stored_secret(std::string_view endpoint_id, const std::string& secret) const {
-    if (!secrets_) return secret;
-    return secrets_->seal(secret, endpoint_id);
-}
-
-result<std::string> sqlite_outbox_store::clear_secret(std::string_view endpoint_id, std::string_view stored) const {
-    if (!secret_box::is_sealed(stored)) return std::string(stored);
-    if (!secrets_) {
-        return error{error_code::secret_key_missing, "a secret of endpoint " + std::string(endpoint_id) +
-                                               " is encrypted, and storage.secret_key_file is not set"};
-    }
-    auto clear = secrets_->open(stored, endpoint_id);
-    if (!clear) {
-        return error{error_code::secret_key_mismatch, "a secret of endpoint " + std::string(endpoint_id) +
-                                                " does not decrypt with the key of storage.secret_key_file: " +
-                                                clear.err().message};
-    }
-    return clear;
-}
+    : outbox_store_base(std::move(secrets)), db_(std::move(db)), synchronous_(synchronous), current_sync_(synchronous_) {}
 
 std::int64_t sqlite_outbox_store::data_version() {
     auto& v = db_->prepare("PRAGMA data_version");
@@ -81,18 +58,12 @@ void sqlite_outbox_store::refresh_routes() {
     // Another connection's commit may have changed any endpoint: forget every tenant's.
     std::int64_t version = data_version();
     if (version == routes_version_) return;
-    routes_.clear();
+    forget_all_routes();
     routes_version_ = version;
 }
 
-void sqlite_outbox_store::forget_routes(const std::optional<std::string>& tenant) {
-    routes_.erase(tenant.value_or(""));
-}
-
-const std::vector<route>* sqlite_outbox_store::routes_for(const std::optional<std::string>& tenant) {
-    const std::string& key = tenant ? *tenant : std::string();
-    if (auto it = routes_.find(key); it != routes_.end()) return &it->second;
-    if (tenant && !tenant_exists(*tenant)) return nullptr;
+std::optional<std::vector<route>> sqlite_outbox_store::load_routes(const std::optional<std::string>& tenant) {
+    if (tenant && !tenant_exists(*tenant)) return std::nullopt;
     // The platform's endpoints, or one tenant's through endpoints_tenant.
     auto& q = tenant ? db_->prepare("SELECT id, event_patterns, ordering = 'fifo' FROM endpoints "
                                     "WHERE tenant_id = ? AND enabled = 1 ORDER BY seq")
@@ -100,19 +71,9 @@ const std::vector<route>* sqlite_outbox_store::routes_for(const std::optional<st
                                     "WHERE tenant_id IS NULL AND enabled = 1 ORDER BY seq");
     if (tenant) q.bind(1, *tenant);
     std::vector<route> fresh;
-    while (q.step()) {
-        route r{q.text(0), {}, q.int64(2) != 0};
-        auto patterns = nlohmann::json::parse(q.text_view(1), nullptr, false);
-        if (patterns.is_array()) {
-            for (const auto& p : patterns) {
-                if (p.is_string()) r.patterns.push_back(p.get<std::string>());
-            }
-        }
-        fresh.push_back(std::move(r));
-    }
+    while (q.step()) fresh.push_back({q.text(0), parse_patterns(q.text_view(1)), q.int64(2) != 0});
     q.reset();
-    if (routes_.size() >= max_cached_tenants) routes_.clear();
-    return &routes_.emplace(key, std::move(fresh)).first->second;
+    return fresh;
 }
 
 void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::int64_t now_ms) {

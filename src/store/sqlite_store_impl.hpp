@@ -9,20 +9,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "store/outbox_store.hpp"
-#include "store/secret_box.hpp"
+#include "store/outbox_store_base.hpp"
 #include "store/sqlite.hpp"
 #include "store/wal_checkpointer.hpp"
 #include "webhookd/config.hpp"
 
 namespace webhookd::detail {
-
-// What fan-out needs of an endpoint.
-struct route {
-    std::string id;
-    std::vector<std::string> patterns;
-    bool fifo = false;  // its deliveries are `ordered` (migration 0009)
-};
 
 // The tenant token lookup: one read of the unique index on token_hash (its query plan is
 // tested, so that it never becomes a scan).
@@ -84,16 +76,7 @@ private:
     std::int64_t before_;
 };
 
-// A delivery that became a dead letter, as webhookd.delivery.dead reports it.
-struct dead_row {
-    std::int64_t delivery_id{};
-    std::string event_id, event_type;
-    std::int64_t attempts{};
-    int last_status{};
-    std::string last_error;
-};
-
-class sqlite_outbox_store final : public outbox_store {
+class sqlite_outbox_store final : public outbox_store_base {
 public:
     // synchronous: the configured mode (full), which durable commits use. secrets: the
     // key that endpoint secrets are sealed with (storage.secret_key_file), or null to store
@@ -155,21 +138,16 @@ public:
     result<resource_owner> owner_of(const resource_ref& r) override;
 
 private:
-    // Endpoint health (sqlite_health.cpp); each throws sqlite::failure.
-    // What the attempt's outcome does to its endpoint: the streak, failing, recovered,
-    // disabled (and its deliveries dead).
-    void apply_health(const attempt_record& a, const health_policy& policy, std::int64_t now_ms,
-                      attempt_effects& fx);
-    // Disables the endpoint for `reason` and makes its pending deliveries dead letters.
-    std::vector<dead_row> disable_failed_endpoint(const std::string& id, const std::optional<std::string>& tenant,
-                                                  const std::string& reason, const std::string& why,
-                                                  std::int64_t now_ms, attempt_effects& fx);
-    // webhookd.delivery.dead for a delivery that exhausted the ladder.
-    void emit_exhausted(const attempt_record& a, std::int64_t now_ms, attempt_effects& fx);
-    // Stores an operational event, with no tenant, for the platform endpoints that name it
-    // (nothing when none does).
-    void emit_operational(std::string_view type, const std::string& data_json, std::int64_t now_ms,
-                          attempt_effects& fx);
+    // outbox_store_base's primitives (routes here, health in sqlite_health.cpp); each
+    // throws sqlite::failure.
+    std::optional<std::vector<route>> load_routes(const std::optional<std::string>& tenant) override;
+    std::optional<endpoint_health> read_health(std::string_view endpoint_id) override;
+    void end_streak(std::string_view endpoint_id) override;
+    void extend_streak(std::string_view endpoint_id, std::int64_t started_ms) override;
+    void mark_failing_reported(std::string_view endpoint_id) override;
+    std::vector<dead_row> disable_and_kill_pending(std::string_view endpoint_id, std::string_view reason,
+                                                   const std::string& why, std::int64_t now_ms) override;
+    [[noreturn]] void fail(const std::string& message) override;
 
     bool endpoint_exists(std::string_view id);
     void scrub_wal();
@@ -184,19 +162,8 @@ private:
     result<std::optional<delivery_view>> read_one_delivery(const std::string& sql, std::int64_t id);
     std::vector<delivery_view> read_deliveries(const std::string& sql, const std::vector<std::string>& text_args,
                                                const std::vector<std::int64_t>& int_args);
-    // An endpoint secret as it goes into endpoint_secrets.secret: sealed with the endpoint's
-    // id as associated data when there is a key, else as is.
-    result<std::string> stored_secret(std::string_view endpoint_id, const std::string& secret) const;
-    // The clear secret of a stored value. A value in clear is returned as is (written
-    // before the key was set, or by another program); it is sealed at the next start.
-    result<std::string> clear_secret(std::string_view endpoint_id, std::string_view stored) const;
     // Forgets the cached routes when another connection committed (once per group).
     void refresh_routes();  // throws sqlite::failure
-    // The enabled endpoints an event of `tenant` (none: the platform) fans out to, read
-    // once and cached; null when the tenant does not exist. Throws sqlite::failure.
-    const std::vector<route>* routes_for(const std::optional<std::string>& tenant);
-    // After a write through this store to one tenant's endpoints (none: the platform's).
-    void forget_routes(const std::optional<std::string>& tenant);
     // The tenant of an existing endpoint (none: a platform endpoint).
     std::optional<std::string> endpoint_tenant(std::string_view id);
     bool tenant_exists(std::string_view id);
@@ -212,15 +179,12 @@ private:
     // db_, so destroyed first.
     std::unique_ptr<sqlite::wal_checkpointer> checkpointer_;
     bool checkpointer_tried_ = false;
-    std::shared_ptr<const secret_box> secrets_;  // null: secrets stored in clear
     sync_mode synchronous_;   // the configured mode, for durable commits
     sync_mode current_sync_;  // the connection's mode now
-    // Fan-out routes by tenant id ("" for the platform), filled as events arrive. A write
-    // to endpoints through this store forgets its tenant's entry (forget_routes); a commit
-    // of another connection, seen as a new PRAGMA data_version, forgets them all.
-    static constexpr std::size_t max_cached_tenants = 100'000;
-    std::unordered_map<std::string, std::vector<route>> routes_;
-    std::int64_t routes_version_ = -1;  // PRAGMA data_version when routes_ was last valid
+    // PRAGMA data_version when the cached routes were last valid: a write to endpoints
+    // through this store forgets its tenant's routes; a commit of another connection, seen
+    // as a new data_version, forgets them all.
+    std::int64_t routes_version_ = -1;
     // A secret was deleted in this group: after the commit, scrub_wal() leaves no old
     // frame holding it.
     bool scrub_wal_ = false;

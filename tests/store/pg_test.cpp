@@ -13,6 +13,7 @@
 
 #include "store/migrations.hpp"
 #include "store/pg.hpp"
+#include "util/redact_url.hpp"
 #include "support/pg_server.hpp"
 
 namespace webhookd {
@@ -177,14 +178,14 @@ TEST_F(pg_store, the_schema_keeps_revisions_deletions_and_bodies_byte_for_byte) 
 }
 
 TEST(pg_redact_url, passwords_never_show) {
-    EXPECT_EQ(pg::redact_url("postgresql://webhookd:s3cr%40t@db.internal:5432/webhookd"),
+    EXPECT_EQ(redact_url("postgresql://webhookd:s3cr%40t@db.internal:5432/webhookd"),
               "postgresql://webhookd:***@db.internal:5432/webhookd");
-    EXPECT_EQ(pg::redact_url("postgres://u@h/db"), "postgres://u@h/db");
-    EXPECT_EQ(pg::redact_url("postgresql:///db?host=/run/pg&password=x&user=u"),
+    EXPECT_EQ(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    EXPECT_EQ(redact_url("postgresql:///db?host=/run/pg&password=x&user=u"),
               "postgresql:///db?host=/run/pg&password=***&user=u");
-    EXPECT_EQ(pg::redact_url("host=db dbname=w password='a b c' user=u"), "host=db dbname=w password=*** user=u");
-    EXPECT_EQ(pg::redact_url("host=db password=abc"), "host=db password=***");
-    EXPECT_EQ(pg::redact_url("postgresql://h/db?sslpassword=z"), "postgresql://h/db?sslpassword=z");
+    EXPECT_EQ(redact_url("host=db dbname=w password='a b c' user=u"), "host=db dbname=w password=*** user=u");
+    EXPECT_EQ(redact_url("host=db password=abc"), "host=db password=***");
+    EXPECT_EQ(redact_url("postgresql://h/db?sslpassword=z"), "postgresql://h/db?sslpassword=z");
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "store/open_outbox.hpp"
 #include "store/outbox_store.hpp"
 #include "support/fn_unit.hpp"
+#include "support/pg_server.hpp"
 #include "support/temp_dir.hpp"
 
 namespace webhookd {
@@ -38,13 +39,31 @@ struct sqlite_backend {
     }
 };
 
+struct pg_backend {
+    // A fresh, migrated store in a database of its own on the test process's server; null
+    // when PostgreSQL is not installed.
+    static std::unique_ptr<outbox_store> open(const test::temp_dir&) {
+        auto* server = test::pg_server::shared();
+        if (!server) return nullptr;
+        storage_config cfg;
+        cfg.backend = storage_backend::postgres;
+        cfg.url = server->create_database();
+        auto s = open_outbox(cfg, nullptr);
+        if (!s) throw std::runtime_error(s.err().message);
+        return std::move(s->writer);
+    }
+};
+
 // ---- Helpers ----------------------------------------------------------------------------
 
 
 template <class Backend>
 class store_contract : public ::testing::Test {
 protected:
-    void SetUp() override { store = Backend::open(dir); }
+    void SetUp() override {
+        store = Backend::open(dir);
+        if (!store) GTEST_SKIP() << "PostgreSQL is not installed (apt-get install postgresql)";
+    }
 
     // Runs fn in a group of its own at now_ms; returns what its unit was told.
     status write(std::int64_t now_ms, std::function<status(outbox_store&, std::int64_t)> fn) {
@@ -197,7 +216,7 @@ protected:
     std::unique_ptr<outbox_store> store;
 };
 
-using backends = ::testing::Types<sqlite_backend>;
+using backends = ::testing::Types<sqlite_backend, pg_backend>;
 TYPED_TEST_SUITE(store_contract, backends);
 
 // ---- write_group --------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 #pragma once
-// Runs a real daemon in-process on ephemeral loopback ports with a fresh SQLite file.
+// Runs a real daemon in-process on ephemeral loopback ports with a fresh database: a
+// SQLite file, or with WEBHOOKD_TEST_BACKEND=postgres a new database on the test process's
+// PostgreSQL server (ctest runs the integration suites that matter both ways). The helpers
+// that query the database take its "name": the SQLite file's path, or the PostgreSQL URL.
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
@@ -13,8 +16,10 @@
 #include <thread>
 #include <stdexcept>
 
+#include "store/pg.hpp"
 #include "store/sqlite.hpp"
 #include "support/http_client.hpp"
+#include "support/pg_server.hpp"
 #include "support/temp_dir.hpp"
 #include "webhookd/daemon.hpp"
 
@@ -31,11 +36,26 @@ inline std::vector<cidr> cidrs(std::initializer_list<std::string_view> texts) {
     return out;
 }
 
+// True when the daemon tests run over PostgreSQL (WEBHOOKD_TEST_BACKEND=postgres).
+inline bool on_postgres() {
+    const char* backend = std::getenv("WEBHOOKD_TEST_BACKEND");
+    return backend && std::string_view(backend) == "postgres";
+}
+
+inline bool is_pg_url(const std::string& db) { return db.starts_with("postgresql:"); }
+
+// A config over a fresh database: dir's webhookd.db, or a new PostgreSQL database.
 inline config test_config(const temp_dir& dir) {
     config cfg;
     cfg.ingest.listen = "127.0.0.1:0";
     cfg.admin.listen = "127.0.0.1:0";
     cfg.storage.path = dir.file("webhookd.db");
+    if (on_postgres()) {
+        auto* server = pg_server::shared();
+        if (!server) throw std::runtime_error("WEBHOOKD_TEST_BACKEND=postgres, and PostgreSQL is not installed");
+        cfg.storage.backend = storage_backend::postgres;
+        cfg.storage.url = server->create_database();
+    }
     cfg.shutdown_timeout = std::chrono::seconds(5);
     return cfg;
 }
@@ -77,6 +97,11 @@ private:
 
 // One number from a query on a separate connection to the daemon's database.
 inline std::int64_t query_int(const std::string& db_path, const std::string& sql) {
+    if (is_pg_url(db_path)) {
+        pg::connection db(db_path);
+        auto r = db.query(sql);
+        return r.is_null(0, 0) ? 0 : r.int64(0, 0);
+    }
     sqlite::connection db(db_path);
     auto& q = db.prepare(sql);
     q.step();
@@ -85,6 +110,11 @@ inline std::int64_t query_int(const std::string& db_path, const std::string& sql
 
 // One text value from a query on a separate connection.
 inline std::string query_text(const std::string& db_path, const std::string& sql) {
+    if (is_pg_url(db_path)) {
+        pg::connection db(db_path);
+        auto r = db.query(sql);
+        return r.is_null(0, 0) ? "" : r.bytes(0, 0);  // a bytea column's bytes, other columns' text
+    }
     sqlite::connection db(db_path);
     auto& q = db.prepare(sql);
     q.step();
@@ -94,6 +124,13 @@ inline std::string query_text(const std::string& db_path, const std::string& sql
 // Inserts an endpoint the way the admin API will, for fan-out tests.
 inline void add_endpoint(const std::string& db_path, const std::string& id, const std::string& patterns_json,
                          bool enabled = true) {
+    if (is_pg_url(db_path)) {
+        pg::connection db(db_path);
+        db.query("INSERT INTO endpoints (id, url, event_patterns, enabled, created_at, updated_at) "
+                 "VALUES ($1, 'https://example.com/hook', $2, $3, 0, 0)",
+                 {id, patterns_json, enabled});
+        return;
+    }
     sqlite::connection db(db_path);
     db.prepare(
           "INSERT INTO endpoints (id, seq, url, event_patterns, enabled, created_at, updated_at) "
@@ -117,6 +154,16 @@ struct endpoint_spec {
 };
 
 inline void add_endpoint(const std::string& db_path, const endpoint_spec& e) {
+    if (is_pg_url(db_path)) {
+        pg::connection db(db_path);
+        pg::transaction tx(db);  // a running dispatcher must never see the endpoint without its secret
+        db.query("INSERT INTO endpoints (id, url, event_patterns, body_mode, signature_format, headers, paused_at, "
+                 "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0)",
+                 {e.id, e.url, e.patterns, e.body_mode, e.format, e.headers, e.paused_at});
+        db.query("INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES ($1, $2, 0)", {e.id, e.secret});
+        tx.commit();
+        return;
+    }
     sqlite::connection db(db_path);
     sqlite::transaction tx(db);  // a running dispatcher must never see the endpoint without its secret
     db.prepare(
@@ -179,16 +226,25 @@ protected:
         auto cfg = test_config(dir);
         configure(cfg);
         if (tweak) tweak(cfg);
+        database = cfg.storage.backend == storage_backend::postgres ? cfg.storage.url : cfg.storage.path;
         runner = std::make_unique<daemon_runner>(cfg);
     }
-    std::string db() const { return dir.file("webhookd.db"); }
+    // The daemon's database, for query_int and the like (after start()).
+    std::string db() const { return database.empty() ? dir.file("webhookd.db") : database; }
     std::int64_t count(const std::string& sql) const { return query_int(db(), sql); }
     std::int64_t wait_for(const std::string& sql, std::int64_t expected) const {
         return wait_for_count(db(), sql, expected);
     }
 
     temp_dir dir;
+    std::string database;
     std::unique_ptr<daemon_runner> runner;
 };
+
+// For a test that reaches into SQLite itself (locks, the file, the WAL): skipped over PostgreSQL.
+#define WEBHOOKD_SQLITE_ONLY()                                                                  \
+    do {                                                                                        \
+        if (::webhookd::test::on_postgres()) GTEST_SKIP() << "reaches into SQLite itself";      \
+    } while (0)
 
 }  // namespace webhookd::test

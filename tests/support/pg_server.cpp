@@ -1,5 +1,7 @@
 #include "support/pg_server.hpp"
 
+#include <memory>
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -45,6 +47,11 @@ pg_server::pg_server() : bin_(bindir()) {
     data_ = dir_.file("data");
     run({bin_ + "/initdb", "-D", data_, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"});
     start();
+}
+
+pg_server* pg_server::shared() {
+    static std::unique_ptr<pg_server> server = bindir().empty() ? nullptr : std::make_unique<pg_server>();
+    return server.get();
 }
 
 pg_server::~pg_server() {

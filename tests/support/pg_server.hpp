@@ -30,6 +30,11 @@ public:
     void stop();
     void start();
 
+    // One server for the whole test process, started at the first call and stopped at exit;
+    // null when PostgreSQL is not installed (the caller skips). Tests that stop or restart
+    // a server start their own.
+    static pg_server* shared();
+
     // The directory of PostgreSQL's server programs (initdb, pg_ctl), or "" when none is
     // installed (tests then skip).
     static std::string bindir();

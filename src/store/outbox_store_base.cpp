@@ -1,0 +1,166 @@
+// The backend-neutral half of the outbox (outbox_store_base.hpp): secrets, routes, and
+// endpoint health, in the transaction that records the attempt, so that a crash can
+// neither lose an operational event nor invent one.
+
+#include "store/outbox_store_base.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include "store/envelope.hpp"
+#include "util/endpoint_matcher.hpp"
+#include "util/ids.hpp"
+#include "util/time_format.hpp"
+
+namespace webhookd::detail {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+json time_or_null(const std::optional<std::int64_t>& ms) {
+    return ms ? json(format_rfc3339_ms(*ms)) : json(nullptr);
+}
+
+json status_or_null(int status_code) {
+    return status_code ? json(status_code) : json(nullptr);
+}
+
+// The data of webhookd.delivery.dead: the endpoint (`about`), why, and the delivery.
+json dead_data(json about, std::string_view reason, const dead_row& d) {
+    about["reason"] = reason;
+    about["delivery_id"] = "dlv_" + std::to_string(d.delivery_id);
+    about["event_id"] = d.event_id;
+    about["event"] = d.event_type;
+    about["attempts"] = d.attempts;
+    about["last_status"] = status_or_null(d.last_status);
+    about["last_error"] = d.last_error.empty() ? json(nullptr) : json(d.last_error);
+    return about;
+}
+
+json about_endpoint(std::string_view id, const std::optional<std::string>& tenant, const json& url) {
+    return json{{"endpoint_id", id}, {"tenant", tenant ? json(*tenant) : json(nullptr)}, {"url", url}};
+}
+
+}  // namespace
+
+std::vector<std::string> parse_patterns(std::string_view patterns_json) {
+    std::vector<std::string> out;
+    auto patterns = nlohmann::json::parse(patterns_json, nullptr, false);
+    if (!patterns.is_array()) return out;
+    for (const auto& p : patterns) {
+        if (p.is_string()) out.push_back(p.get<std::string>());
+    }
+    return out;
+}
+
+result<std::string> outbox_store_base::stored_secret(std::string_view endpoint_id, const std::string& secret) const {
+    if (!secrets_) return secret;
+    return secrets_->seal(secret, endpoint_id);
+}
+
+result<std::string> outbox_store_base::clear_secret(std::string_view endpoint_id, std::string_view stored) const {
+    if (!secret_box::is_sealed(stored)) return std::string(stored);
+    if (!secrets_) {
+        return error{error_code::secret_key_missing, "a secret of endpoint " + std::string(endpoint_id) +
+                                                         " is encrypted, and storage.secret_key_file is not set"};
+    }
+    auto clear = secrets_->open(stored, endpoint_id);
+    if (!clear) {
+        return error{error_code::secret_key_mismatch, "a secret of endpoint " + std::string(endpoint_id) +
+                                                          " does not decrypt with the key of storage.secret_key_file: " +
+                                                          clear.err().message};
+    }
+    return clear;
+}
+
+const std::vector<route>* outbox_store_base::routes_for(const std::optional<std::string>& tenant) {
+    const std::string& key = tenant ? *tenant : std::string();
+    if (auto it = routes_.find(key); it != routes_.end()) return &it->second;
+    auto fresh = load_routes(tenant);
+    if (!fresh) return nullptr;
+    if (routes_.size() >= max_cached_tenants) routes_.clear();
+    return &routes_.emplace(key, std::move(*fresh)).first->second;
+}
+
+void outbox_store_base::emit_operational(std::string_view type, const std::string& data_json, std::int64_t now_ms,
+                                         attempt_effects& fx) {
+    // Kept only for the platform endpoints that name it: nobody asked for the others.
+    const auto* routes = routes_for(std::nullopt);
+    bool wanted = std::any_of(routes->begin(), routes->end(),
+                              [&](const route& r) { return any_pattern_matches(r.patterns, type); });
+    if (!wanted) return;
+    auto at = std::chrono::system_clock::time_point(std::chrono::milliseconds(now_ms));
+    auto event = build_envelope(new_id("evt", at), std::string(type), format_rfc3339(at), data_json);
+    auto stored = insert_event(event, now_ms, now_ms);
+    if (!stored) fail("storing " + std::string(type) + ": " + stored.err().message);
+    for (auto& id : stored->endpoint_ids) fx.notified.push_back(std::move(id));
+}
+
+void outbox_store_base::apply_health(const attempt_record& a, const health_policy& policy, std::int64_t now_ms,
+                                     attempt_effects& fx) {
+    auto h = read_health(a.endpoint_id);
+    if (!h) return;  // deleted meanwhile
+    if (a.delivered) {
+        // Nearly every attempt: a success of a healthy endpoint changes nothing.
+        if (h->consecutive_failures == 0 && !h->failing_reported) return;
+        end_streak(a.endpoint_id);
+        if (h->failing_reported) {
+            json data = about_endpoint(a.endpoint_id, h->tenant, h->url);
+            data["failing_since"] = time_or_null(h->failing_since_ms);
+            data["consecutive_failures"] = h->consecutive_failures;
+            emit_operational("webhookd.endpoint.recovered", data.dump(), now_ms, fx);
+        }
+        return;
+    }
+
+    extend_streak(a.endpoint_id, a.started_ms);
+    ++h->consecutive_failures;
+    if (!h->failing_since_ms) h->failing_since_ms = a.started_ms;
+    json about = about_endpoint(a.endpoint_id, h->tenant, h->url);
+    json failure = about;
+    failure["consecutive_failures"] = h->consecutive_failures;
+    failure["failing_since"] = time_or_null(h->failing_since_ms);
+    failure["last_status"] = status_or_null(a.status_code);
+    failure["last_error"] = a.error.empty() ? json(nullptr) : json(a.error);
+
+    if (policy.failing_after > 0 && h->consecutive_failures >= policy.failing_after && !h->failing_reported) {
+        mark_failing_reported(a.endpoint_id);
+        emit_operational("webhookd.endpoint.failing", failure.dump(), now_ms, fx);
+    }
+    if (!h->enabled) return;
+    std::string reason, why;
+    if (a.status_code == 410) {
+        reason = "gone";
+        why = "the endpoint answered 410 Gone";
+    } else if (policy.disable_after_ms > 0 && a.started_ms - *h->failing_since_ms >= policy.disable_after_ms) {
+        reason = "failing";
+        why = "the endpoint has failed every attempt since " + format_rfc3339_ms(*h->failing_since_ms);
+    } else {
+        return;
+    }
+    auto dead = disable_and_kill_pending(a.endpoint_id, reason, why, now_ms);
+    forget_routes(h->tenant);
+    fx.disabled = a.endpoint_id;
+    fx.disabled_reason = reason;
+    fx.also_dead += static_cast<std::int64_t>(dead.size());
+    failure["reason"] = reason;
+    // The event says what happened first, then which deliveries it killed.
+    emit_operational("webhookd.endpoint.disabled", failure.dump(), now_ms, fx);
+    for (const auto& d : dead) {
+        if (is_operational_type(d.event_type)) continue;  // never about an operational event's delivery
+        emit_operational("webhookd.delivery.dead", dead_data(about, "endpoint_disabled", d).dump(), now_ms, fx);
+    }
+}
+
+void outbox_store_base::emit_exhausted(const attempt_record& a, std::int64_t now_ms, attempt_effects& fx) {
+    if (is_operational_type(a.event_type)) return;
+    auto h = read_health(a.endpoint_id);
+    json data = h ? about_endpoint(a.endpoint_id, h->tenant, h->url) : about_endpoint(a.endpoint_id, std::nullopt, nullptr);
+    dead_row d{a.delivery_id, a.event_id, a.event_type, a.attempt, a.status_code, a.error};
+    emit_operational("webhookd.delivery.dead", dead_data(std::move(data), "exhausted", d).dump(), now_ms, fx);
+}
+
+}  // namespace webhookd::detail

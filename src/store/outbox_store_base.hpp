@@ -1,0 +1,110 @@
+#pragma once
+// What both backends of the outbox share, above their SQL: endpoint secrets sealed and
+// opened, the fan-out routes cached per tenant, and the rules of endpoint health and the
+// operational events they emit (docs/operations.md, "Endpoint health"). A backend supplies
+// the primitives below, each one or two statements of its SQL. Internal to src/store.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "store/outbox_store.hpp"
+#include "store/secret_box.hpp"
+
+namespace webhookd::detail {
+
+// What fan-out needs of an endpoint.
+struct route {
+    std::string id;
+    std::vector<std::string> patterns;
+    bool fifo = false;  // its deliveries are `ordered`
+};
+
+// A delivery that became a dead letter, as webhookd.delivery.dead reports it.
+struct dead_row {
+    std::int64_t delivery_id{};
+    std::string event_id, event_type;
+    std::int64_t attempts{};
+    int last_status{};
+    std::string last_error;
+};
+
+// What an operational event says about an endpoint, and what its health rules read.
+struct endpoint_health {
+    std::optional<std::string> tenant;
+    std::string url;
+    bool enabled{};
+    std::int64_t consecutive_failures{};
+    std::optional<std::int64_t> failing_since_ms;
+    bool failing_reported{};
+};
+
+// An endpoint's patterns as stored (a JSON array of strings); anything else matches nothing.
+std::vector<std::string> parse_patterns(std::string_view patterns_json);
+
+class outbox_store_base : public outbox_store {
+protected:
+    // secrets: the key that endpoint secrets are sealed with (storage.secret_key_file), or
+    // null to store them in clear.
+    explicit outbox_store_base(std::shared_ptr<const secret_box> secrets) : secrets_(std::move(secrets)) {}
+
+    // ---- Secrets ----
+    // An endpoint secret as it is stored: sealed with the endpoint's id as associated data
+    // when there is a key, else as is.
+    result<std::string> stored_secret(std::string_view endpoint_id, const std::string& secret) const;
+    // The clear secret of a stored value. A value in clear is returned as is (written
+    // before the key was set, or by another program); it is sealed at the next start.
+    result<std::string> clear_secret(std::string_view endpoint_id, std::string_view stored) const;
+
+    // ---- Fan-out routes ----
+    // The enabled endpoints an event of `tenant` (none: the platform) fans out to, read
+    // once (load_routes) and cached; null when the tenant does not exist. Throws the
+    // backend's failure.
+    const std::vector<route>* routes_for(const std::optional<std::string>& tenant);
+    // After a write through this store to one tenant's endpoints (none: the platform's).
+    void forget_routes(const std::optional<std::string>& tenant) { routes_.erase(tenant.value_or("")); }
+    // After a write the store did not make itself (another connection's commit).
+    void forget_all_routes() { routes_.clear(); }
+    // The routes of `tenant` from the database; none when the tenant does not exist.
+    virtual std::optional<std::vector<route>> load_routes(const std::optional<std::string>& tenant) = 0;
+
+    // ---- Endpoint health (inside record_attempt; each throws the backend's failure) ----
+    // What the attempt's outcome does to its endpoint: the streak, failing, recovered,
+    // disabled (and its deliveries dead).
+    void apply_health(const attempt_record& a, const health_policy& policy, std::int64_t now_ms,
+                      attempt_effects& fx);
+    // webhookd.delivery.dead for a delivery that exhausted the ladder.
+    void emit_exhausted(const attempt_record& a, std::int64_t now_ms, attempt_effects& fx);
+
+    // The backend's primitives for them.
+    virtual std::optional<endpoint_health> read_health(std::string_view endpoint_id) = 0;
+    // A success: the streak ends (consecutive_failures 0, failing_since and failing_reported cleared).
+    virtual void end_streak(std::string_view endpoint_id) = 0;
+    // A failure: consecutive_failures + 1, failing_since set to started_ms if unset.
+    virtual void extend_streak(std::string_view endpoint_id, std::int64_t started_ms) = 0;
+    virtual void mark_failing_reported(std::string_view endpoint_id) = 0;
+    // Disables the endpoint for `reason` (gone | failing) and moves its pending deliveries,
+    // leased ones included, to dead_letters with last_error "endpoint_disabled: <why>"
+    // (and their last error after it). Returns them, in id order.
+    virtual std::vector<dead_row> disable_and_kill_pending(std::string_view endpoint_id, std::string_view reason,
+                                                           const std::string& why, std::int64_t now_ms) = 0;
+    // Throws the backend's failure type with `message` (an operational event not stored).
+    [[noreturn]] virtual void fail(const std::string& message) = 0;
+
+private:
+    // Stores an operational event, with no tenant, for the platform endpoints that name it
+    // (nothing when none does).
+    void emit_operational(std::string_view type, const std::string& data_json, std::int64_t now_ms,
+                          attempt_effects& fx);
+
+    std::shared_ptr<const secret_box> secrets_;  // null: secrets stored in clear
+    // Fan-out routes by tenant id ("" for the platform), filled as events arrive.
+    static constexpr std::size_t max_cached_tenants = 100'000;
+    std::unordered_map<std::string, std::vector<route>> routes_;
+};
+
+}  // namespace webhookd::detail

@@ -1,0 +1,549 @@
+// The PostgreSQL outbox: ingest, the dispatcher's claims and outcomes, retention, and the
+// primitives of endpoint health. Every write runs inside the writer's group transaction
+// (write_group); several instances may write at once, so claims lock what they lease and
+// skip what another instance has locked, and nothing is cached without a check against
+// the data.
+
+#include "store/pg_outbox_store.hpp"
+
+#include <algorithm>
+
+#include "store/migrations.hpp"
+#include "store/pg_store_impl.hpp"
+#include "util/endpoint_matcher.hpp"
+
+namespace webhookd {
+
+namespace detail {
+
+namespace {
+
+// The earliest next_attempt_at of endpoint `e`'s pending deliveries (NULL: none): one
+// seek into each range of deliveries_endpoint_due, first attempts and retries, however
+// long the backlog. For a FIFO endpoint (`fifo` true) its head's instead, as nothing else
+// of it may go first.
+std::string next_due_sql(std::string_view e, std::string_view fifo) {
+    auto range = [&](const char* retries) {
+        return "(SELECT min(next_attempt_at) FROM deliveries WHERE endpoint_id = " + std::string(e) +
+               " AND state = 'pending' AND (attempts > 0) = " + retries + ")";
+    };
+    return "CASE WHEN " + std::string(fifo) +
+           " THEN (SELECT next_attempt_at FROM deliveries WHERE endpoint_id = " + std::string(e) +
+           " AND ordered AND state = 'pending' AND next_attempt_at IS NOT NULL ORDER BY id LIMIT 1) ELSE LEAST(" +
+           range("false") + ", " + range("true") + ") END";
+}
+
+// What a claim returns of each leased delivery and its event.
+constexpr const char* claimed_columns =
+    "RETURNING d.id, d.endpoint_id, d.attempts, d.ladder_start, e.id, e.type, e.created_at, e.body, e.data_offset";
+
+claimed_delivery read_claimed(const pg::rows& r, int i, std::int64_t lease_until_ms) {
+    claimed_delivery d;
+    d.id = r.int64(i, 0);
+    d.endpoint_id = r.text(i, 1);
+    d.attempt = static_cast<int>(r.int64(i, 2)) + 1;
+    d.ladder_attempt = d.attempt - static_cast<int>(r.int64(i, 3));
+    d.lease_until_ms = lease_until_ms;
+    d.event_id = r.text(i, 4);
+    d.event_type = r.text(i, 5);
+    d.event_created_ms = r.int64(i, 6);
+    d.envelope = r.bytes(i, 7);
+    d.data_offset = static_cast<std::size_t>(r.int64(i, 8));
+    return d;
+}
+
+}  // namespace
+
+pg_outbox_store::pg_outbox_store(std::string url, std::shared_ptr<const secret_box> secrets)
+    : outbox_store_base(std::move(secrets)), url_(std::move(url)) {
+    db();
+}
+
+pg::connection& pg_outbox_store::db() {
+    if (!db_ || !db_->ok()) {
+        db_.reset();
+        db_ = std::make_unique<pg::connection>(url_);
+    }
+    return *db_;
+}
+
+void pg_outbox_store::fail(const std::string& message) { throw pg::failure("XX000", message); }
+
+void pg_outbox_store::refresh_routes() {
+    // Any instance may have changed an endpoint: the revision sequence and the deletion
+    // count say whether anything did since the routes were read.
+    auto r = db().query(
+        "SELECT COALESCE((SELECT max(revision) FROM endpoints), 0), "
+        "COALESCE((SELECT value FROM daemon_state WHERE key = 'endpoint_deletions'), 0)");
+    std::int64_t revision = r.int64(0, 0), deletions = r.int64(0, 1);
+    if (revision == routes_revision_ && deletions == routes_deletions_) return;
+    forget_all_routes();
+    routes_revision_ = revision;
+    routes_deletions_ = deletions;
+}
+
+std::optional<std::vector<route>> pg_outbox_store::load_routes(const std::optional<std::string>& tenant) {
+    if (tenant && !tenant_exists(*tenant)) return std::nullopt;
+    auto r = tenant ? db().query("SELECT id, event_patterns, ordering = 'fifo' FROM endpoints "
+                                 "WHERE tenant_id = $1 AND enabled ORDER BY seq",
+                                 {*tenant})
+                    : db().query("SELECT id, event_patterns, ordering = 'fifo' FROM endpoints "
+                                 "WHERE tenant_id IS NULL AND enabled ORDER BY seq");
+    std::vector<route> out;
+    for (int i = 0; i < r.size(); ++i) out.push_back({std::string(r.text(i, 0)), parse_patterns(r.text(i, 1)), r.boolean(i, 2)});
+    return out;
+}
+
+void pg_outbox_store::write_group(std::span<write_unit* const> units, std::int64_t now_ms) {
+    std::vector<status> outcomes(units.size(), status(ok_v));
+    try {
+        auto& c = db();
+        pg::transaction tx(c);
+        // A group of lazy units only (leases, outcomes, sweeps) does not wait for the WAL's
+        // flush; PostgreSQL keeps commits in order, so the next durable commit's flush
+        // covers it (write_unit::durable).
+        if (std::none_of(units.begin(), units.end(), [](const write_unit* u) { return u->durable(); })) {
+            c.query("SET LOCAL synchronous_commit = off");
+        }
+        refresh_routes();
+        for (std::size_t i = 0; i < units.size(); ++i) {
+            c.query("SAVEPOINT unit");
+            try {
+                outcomes[i] = units[i]->apply(*this, now_ms);
+            } catch (const pg::failure& e) {
+                // A lost connection or a server going down takes the whole group with it.
+                if (e.transient() || !c.ok()) throw;
+                outcomes[i] = storage_error(e);
+            }
+            c.query(outcomes[i].ok() ? "RELEASE SAVEPOINT unit" : "ROLLBACK TO SAVEPOINT unit");
+        }
+        tx.commit();
+    } catch (const pg::failure& e) {
+        forget_all_routes();  // what the group wrote to endpoints is gone with it
+        routes_revision_ = -1;
+        for (auto* u : units) u->done(storage_error(e));
+        return;
+    }
+    for (std::size_t i = 0; i < units.size(); ++i) units[i]->done(outcomes[i]);
+}
+
+result<ingest_outcome> pg_outbox_store::insert_event(const new_event& event, std::int64_t now_ms,
+                                                     std::int64_t due_ms) {
+    const auto* routes = routes_for(event.tenant);
+    if (!routes) return error{error_code::tenant_not_found, "tenant " + *event.tenant + " does not exist"};
+    ingest_outcome out{event.id, event.tenant, event.type, event.timestamp, 0, false, {}};
+    pg::array endpoints, ordered;
+    for (const auto& r : *routes) {
+        if (!any_pattern_matches(r.patterns, event.type)) continue;
+        endpoints.add(r.id);
+        ordered.add(r.fifo);
+        out.endpoint_ids.push_back(r.id);
+    }
+    // The event and its deliveries in one statement: one round trip per event.
+    auto stored = db().query(
+        "WITH ev AS (INSERT INTO events (id, type, timestamp, body, data_offset, created_at, tenant_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING seq), "
+        "dl AS (INSERT INTO deliveries (event_seq, endpoint_id, next_attempt_at, created_at, ordered) "
+        "SELECT ev.seq, u.endpoint_id, $8, $6, u.ordered FROM ev, unnest($9::text[], $10::boolean[]) "
+        "AS u(endpoint_id, ordered)) "
+        "SELECT seq FROM ev",
+        {event.id, event.type, event.timestamp, pg::param::bytes(event.body),
+         static_cast<std::int64_t>(event.data_offset), now_ms, event.tenant, due_ms, endpoints, ordered});
+    if (!stored.empty()) {
+        out.deliveries = static_cast<std::int64_t>(endpoints.size());
+        return out;
+    }
+    auto q = db().query(
+        "SELECT e.id, e.type, e.timestamp, "
+        "(SELECT count(*) FROM deliveries d WHERE d.event_seq = e.seq) + "
+        "(SELECT count(*) FROM dead_letters l WHERE l.event_seq = e.seq), e.tenant_id "
+        "FROM events e WHERE e.id = $1",
+        {event.id});
+    if (q.empty()) return error{error_code::storage_error, "duplicate event " + event.id + " vanished"};
+    ingest_outcome dup{std::string(q.text(0, 0)), q.optional_text(0, 4), std::string(q.text(0, 1)),
+                       std::string(q.text(0, 2)), q.int64(0, 3), true, {}};
+    if (dup.tenant != event.tenant) {
+        // Never a silent duplicate: the second tenant's event would be dropped.
+        return error{error_code::id_conflict, "event id " + event.id + " is already taken by an event of " +
+                                                  (dup.tenant ? "another tenant" : "no tenant") +
+                                                  "; give this event another id"};
+    }
+    return dup;
+}
+
+result<std::vector<endpoint_claim>> pg_outbox_store::claim(std::span<const claim_order> orders, std::size_t room,
+                                                           std::int64_t now_ms, std::int64_t lease_until_ms,
+                                                           std::string_view owner) {
+    // The orders the room reaches (each leases one delivery at least, if it has one due).
+    std::vector<endpoint_claim> out;
+    for (const auto& o : orders) {
+        if (out.size() == room) break;
+        out.push_back({o.endpoint_id, {}, std::nullopt});
+    }
+    if (out.empty()) return out;
+    std::size_t left = room;
+    auto& c = db();
+
+    // 0. FIFO endpoints: the head of the queue, when it is due. FOR UPDATE without SKIP
+    //    LOCKED: when another instance holds the head, this one waits and then finds it
+    //    leased, rather than taking the delivery behind it.
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        if (!orders[i].fifo || orders[i].limit == 0 || left == 0) continue;
+        auto r = c.query(std::string("UPDATE deliveries d SET next_attempt_at = $1, lease_owner = $2, "
+                                     "lease_expires_at = $1 FROM events e WHERE d.id = (SELECT id FROM deliveries "
+                                     "WHERE endpoint_id = $3 AND ordered AND state = 'pending' AND next_attempt_at "
+                                     "IS NOT NULL ORDER BY id LIMIT 1 FOR UPDATE) AND d.next_attempt_at <= $4 "
+                                     "AND e.seq = d.event_seq ") +
+                             claimed_columns,
+                         {lease_until_ms, owner, out[i].endpoint_id, now_ms});
+        for (int k = 0; k < r.size(); ++k) out[i].deliveries.push_back(read_claimed(r, k, lease_until_ms));
+        left -= std::min<std::size_t>(left, static_cast<std::size_t>(r.size()));
+    }
+
+    // 1. Every unordered endpoint's due deliveries in one statement, first attempts before
+    //    retries, each oldest due first (the order of deliveries_endpoint_due); rows another
+    //    instance has locked are skipped. The room goes first to one delivery of each
+    //    endpoint, in order, then to the rest of each in turn.
+    pg::array ids, limits;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        if (orders[i].fifo) continue;
+        ids.add(out[i].endpoint_id);
+        limits.add(static_cast<std::int64_t>(orders[i].limit));
+    }
+    if (!ids.empty() && left > 0) {
+        auto r = c.query(
+            std::string(
+                "WITH o AS (SELECT * FROM unnest($3::text[], $4::bigint[]) WITH ORDINALITY AS o(endpoint_id, lim, ord)), "
+                "pick AS (SELECT x.id, x.rank FROM o CROSS JOIN LATERAL ("
+                "SELECT id, row_number() OVER (ORDER BY retry, next_attempt_at) AS rank FROM ("
+                "SELECT id, attempts > 0 AS retry, next_attempt_at FROM deliveries WHERE endpoint_id = o.endpoint_id "
+                "AND state = 'pending' AND next_attempt_at <= $5 ORDER BY (attempts > 0), next_attempt_at "
+                "LIMIT o.lim FOR UPDATE SKIP LOCKED) due) x "
+                "ORDER BY x.rank > 1, o.ord, x.rank LIMIT $6) "
+                "UPDATE deliveries d SET next_attempt_at = $1, lease_owner = $2, lease_expires_at = $1 "
+                "FROM pick, events e WHERE d.id = pick.id AND e.seq = d.event_seq ") +
+                claimed_columns + ", pick.rank",
+            {lease_until_ms, owner, ids, limits, now_ms, static_cast<std::int64_t>(left)});
+        std::unordered_map<std::string_view, std::size_t> index;  // endpoint id -> its place in out
+        for (std::size_t i = 0; i < out.size(); ++i) index.emplace(out[i].endpoint_id, i);
+        std::vector<std::vector<std::pair<std::int64_t, claimed_delivery>>> ranked(out.size());
+        for (int k = 0; k < r.size(); ++k) {
+            ranked[index.at(r.text(k, 1))].emplace_back(r.int64(k, 9), read_claimed(r, k, lease_until_ms));
+        }
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            // RETURNING promises no order: each endpoint's in the order they were picked.
+            std::sort(ranked[i].begin(), ranked[i].end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+            for (auto& [rank, d] : ranked[i]) out[i].deliveries.push_back(std::move(d));
+        }
+    }
+
+    // 2. When each endpoint can send next (its leased deliveries are due when their lease ends).
+    pg::array all, fifo;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        all.add(out[i].endpoint_id);
+        fifo.add(orders[i].fifo);
+    }
+    static const std::string next_due = "SELECT " + next_due_sql("o.endpoint_id", "o.fifo") +
+                                        " FROM unnest($1::text[], $2::boolean[]) WITH ORDINALITY "
+                                        "AS o(endpoint_id, fifo, ord) ORDER BY o.ord";
+    auto due = c.query(next_due, {all, fifo});
+    for (int i = 0; i < due.size() && i < static_cast<int>(out.size()); ++i) out[i].next_due = due.optional_int64(i, 0);
+    return out;
+}
+
+result<attempt_effects> pg_outbox_store::record_attempt(const attempt_record& a, const health_policy& health,
+                                                        std::int64_t now_ms) {
+    attempt_effects fx;
+    std::optional<std::int64_t> code = a.status_code ? std::optional<std::int64_t>(a.status_code) : std::nullopt;
+    auto& c = db();
+    if (a.delivery_id != 0) {
+        pg::rows r(nullptr);
+        if (a.delivered) {
+            r = c.query(
+                "UPDATE deliveries SET state = 'delivered', attempts = $2, delivered_at = $3, next_attempt_at = NULL, "
+                "lease_owner = NULL, lease_expires_at = NULL, last_attempt_at = $4, last_status = $5, "
+                "last_error = NULL WHERE id = $1 AND state = 'pending'",
+                {a.delivery_id, a.attempt, now_ms, a.started_ms, code});
+        } else if (a.dead) {
+            r = c.query(
+                "WITH gone AS (DELETE FROM deliveries WHERE id = $1 AND state = 'pending' "
+                "RETURNING id, event_seq, endpoint_id, created_at) "
+                "INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at, last_status, "
+                "last_error, last_response) SELECT id, event_seq, endpoint_id, $2, created_at, $3, $4, $5, $6 FROM gone",
+                {a.delivery_id, a.attempt, now_ms, code, a.error, pg::param::bytes(a.response_snippet)});
+        } else {
+            r = c.query(
+                "UPDATE deliveries SET attempts = $2, next_attempt_at = $3, lease_owner = NULL, "
+                "lease_expires_at = NULL, last_attempt_at = $4, last_status = $5, last_error = $6 "
+                "WHERE id = $1 AND state = 'pending'",
+                {a.delivery_id, a.attempt, a.next_attempt_ms, a.started_ms, code, a.error});
+        }
+        // A delivery that is gone (its endpoint was deleted while the attempt was out) keeps no log.
+        if (r.affected() == 0) return fx;
+        if (a.dead) emit_exhausted(a, now_ms, fx);
+        apply_health(a, health, now_ms, fx);
+    }
+    c.query(
+        "INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, status_code, "
+        "error, response_snippet) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        {a.delivery_id ? std::optional<std::int64_t>(a.delivery_id) : std::nullopt, a.endpoint_id, a.attempt,
+         a.started_ms, a.duration_us, to_string(a.outcome), code, a.error, pg::param::bytes(a.response_snippet)});
+    return fx;
+}
+
+result<endpoint_scan> pg_outbox_store::scan_endpoints(const scan_mark& seen, std::int64_t now_ms,
+                                                      std::int64_t sweep_after_seq, std::size_t sweep_limit) {
+    endpoint_scan out;
+    auto& c = db();
+    {
+        auto r = c.query(
+            "SELECT COALESCE((SELECT max(revision) FROM endpoints), 0), "
+            "COALESCE((SELECT value FROM daemon_state WHERE key = 'endpoint_deletions'), 0)");
+        out.mark = {r.int64(0, 0), r.int64(0, 1)};
+    }
+    // After a deletion, every endpoint: the caller learns which ones are gone.
+    out.complete = seen.deletions != out.mark.deletions || seen.revision < 0;
+    if (out.complete || out.mark.revision > seen.revision) {
+        static const std::string changed =
+            "SELECT id, url, body_mode, signature_format, signature_header, headers, enabled, paused_at, " +
+            next_due_sql("endpoints.id", "endpoints.ordering = 'fifo'") +
+            ", tenant_id, rate_limit, ordering FROM endpoints WHERE revision > $1 ORDER BY seq";
+        auto r = c.query(changed, {out.complete ? std::int64_t{-1} : seen.revision});
+        for (int i = 0; i < r.size(); ++i) {
+            endpoint_record e;
+            e.id = r.text(i, 0);
+            e.url = r.text(i, 1);
+            e.body_mode = r.text(i, 2);
+            e.signature_format = r.text(i, 3);
+            e.signature_header = r.text(i, 4);
+            e.headers_json = r.text(i, 5);
+            e.enabled = r.boolean(i, 6);
+            e.paused_at_ms = r.optional_int64(i, 7);
+            e.next_due_ms = r.optional_int64(i, 8);
+            e.tenant = r.optional_text(i, 9);
+            e.rate_limit = r.optional_int64(i, 10);
+            e.fifo = r.text(i, 11) == "fifo";
+            out.changed.push_back(std::move(e));
+        }
+    }
+    for (auto& e : out.changed) {
+        // Never sign with a secret that did not decrypt: the whole scan fails instead.
+        auto st = read_secrets(e.id, now_ms, [&](std::string secret, std::int64_t, std::optional<std::int64_t> expires) {
+            e.secrets.push_back(std::move(secret));
+            e.secret_expires_ms.push_back(expires);
+        });
+        if (!st) return st.err();
+    }
+    if (sweep_limit > 0) {
+        static const std::string sweep = "SELECT seq, id, " + next_due_sql("endpoints.id", "endpoints.ordering = 'fifo'") +
+                                         " FROM endpoints WHERE seq > $1 ORDER BY seq LIMIT $2";
+        auto r = c.query(sweep, {sweep_after_seq, static_cast<std::int64_t>(sweep_limit)});
+        for (int i = 0; i < r.size(); ++i) {
+            out.sweep_next = r.int64(i, 0);
+            if (!r.is_null(i, 2)) out.due.emplace_back(std::string(r.text(i, 1)), r.int64(i, 2));
+        }
+        if (static_cast<std::size_t>(r.size()) < sweep_limit) out.sweep_next = 0;  // the end: start over next time
+    }
+    return out;
+}
+
+status pg_outbox_store::park(std::int64_t delivery_id, std::string_view reason, std::int64_t now_ms) {
+    db().query(
+        "UPDATE deliveries SET next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL, "
+        "last_attempt_at = COALESCE(last_attempt_at, $3), last_error = $2 WHERE id = $1 AND state = 'pending'",
+        {delivery_id, reason, now_ms});
+    return ok_v;
+}
+
+result<std::int64_t> pg_outbox_store::release_leases(std::int64_t now_ms) {
+    // Only right for a single instance; the daemon never calls it over PostgreSQL, where
+    // another instance's leases run out by themselves (dispatcher_options).
+    return db()
+        .query(
+            "UPDATE deliveries SET next_attempt_at = $1, lease_owner = NULL, lease_expires_at = NULL "
+            "WHERE lease_owner IS NOT NULL AND state = 'pending'",
+            {now_ms})
+        .affected();
+}
+
+result<std::int64_t> pg_outbox_store::release(std::span<const std::int64_t> delivery_ids, std::string_view owner,
+                                              std::int64_t now_ms) {
+    pg::array ids;
+    for (auto id : delivery_ids) ids.add(id);
+    return db()
+        .query(
+            "UPDATE deliveries SET next_attempt_at = $3, lease_owner = NULL, lease_expires_at = NULL "
+            "WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'pending'",
+            {ids, owner, now_ms})
+        .affected();
+}
+
+void pg_outbox_store::delete_orphan_events(const std::vector<std::int64_t>& seqs) {
+    if (seqs.empty()) return;
+    pg::array list;
+    for (auto seq : seqs) list.add(seq);
+    db().query(
+        "DELETE FROM events e WHERE seq = ANY($1::bigint[]) "
+        "AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq) "
+        "AND NOT EXISTS (SELECT 1 FROM dead_letters WHERE event_seq = e.seq)",
+        {list});
+}
+
+std::int64_t pg_outbox_store::purge_rows(const char* select_sql, const char* table, std::int64_t cutoff_ms,
+                                         std::size_t limit) {
+    auto& c = db();
+    auto r = c.query(select_sql, {cutoff_ms, static_cast<std::int64_t>(limit)});
+    pg::array ids;
+    std::vector<std::int64_t> seqs;
+    for (int i = 0; i < r.size(); ++i) {
+        ids.add(r.int64(i, 0));
+        seqs.push_back(r.int64(i, 1));
+    }
+    if (ids.empty()) return 0;
+    c.query("DELETE FROM attempts WHERE delivery_id = ANY($1::bigint[])", {ids});
+    c.query("DELETE FROM " + std::string(table) + " WHERE id = ANY($1::bigint[])", {ids});
+    delete_orphan_events(seqs);
+    return static_cast<std::int64_t>(ids.size());
+}
+
+result<std::int64_t> pg_outbox_store::purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) {
+    return purge_rows("SELECT id, event_seq FROM dead_letters WHERE died_at < $1 ORDER BY died_at LIMIT $2",
+                      "dead_letters", cutoff_ms, limit);
+}
+
+result<std::int64_t> pg_outbox_store::purge_delivered(std::int64_t cutoff_ms, std::size_t limit) {
+    auto purged = purge_rows(
+        "SELECT id, event_seq FROM deliveries WHERE state = 'delivered' AND delivered_at < $1 "
+        "ORDER BY delivered_at LIMIT $2",
+        "deliveries", cutoff_ms, limit);
+    // Events that never had a delivery (no endpoint matched) age out the same way; with
+    // them goes their id's duplicate protection.
+    auto r = db().query(
+        "SELECT seq FROM events e WHERE created_at < $1 "
+        "AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq) "
+        "AND NOT EXISTS (SELECT 1 FROM dead_letters WHERE event_seq = e.seq) ORDER BY created_at LIMIT $2",
+        {cutoff_ms, static_cast<std::int64_t>(limit)});
+    std::vector<std::int64_t> lonely;
+    for (int i = 0; i < r.size(); ++i) lonely.push_back(r.int64(i, 0));
+    delete_orphan_events(lonely);
+    return purged + static_cast<std::int64_t>(lonely.size());
+}
+
+status pg_outbox_store::heartbeat(std::int64_t now_ms) {
+    db().query(
+        "INSERT INTO daemon_state (key, value) VALUES ('heartbeat', $1) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        {now_ms});
+    return ok_v;
+}
+
+// ---- Endpoint health primitives -----------------------------------------------------------
+
+std::optional<endpoint_health> pg_outbox_store::read_health(std::string_view endpoint_id) {
+    auto r = db().query(
+        "SELECT enabled, consecutive_failures, failing_since, failing_reported, tenant_id, url FROM endpoints "
+        "WHERE id = $1",
+        {endpoint_id});
+    if (r.empty()) return std::nullopt;
+    return endpoint_health{r.optional_text(0, 4), std::string(r.text(0, 5)), r.boolean(0, 0), r.int64(0, 1),
+                           r.optional_int64(0, 2), r.boolean(0, 3)};
+}
+
+void pg_outbox_store::end_streak(std::string_view endpoint_id) {
+    db().query(
+        "UPDATE endpoints SET consecutive_failures = 0, failing_since = NULL, failing_reported = false WHERE id = $1",
+        {endpoint_id});
+}
+
+void pg_outbox_store::extend_streak(std::string_view endpoint_id, std::int64_t started_ms) {
+    db().query(
+        "UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, "
+        "failing_since = COALESCE(failing_since, $2) WHERE id = $1",
+        {endpoint_id, started_ms});
+}
+
+void pg_outbox_store::mark_failing_reported(std::string_view endpoint_id) {
+    db().query("UPDATE endpoints SET failing_reported = true WHERE id = $1", {endpoint_id});
+}
+
+std::vector<dead_row> pg_outbox_store::disable_and_kill_pending(std::string_view endpoint_id, std::string_view reason,
+                                                                const std::string& why, std::int64_t now_ms) {
+    auto& c = db();
+    c.query("UPDATE endpoints SET enabled = false, disabled_reason = $2, disabled_at = $3, updated_at = $3 WHERE id = $1",
+            {endpoint_id, reason, now_ms});
+    // Its pending deliveries, leased ones included, in one statement: nothing keeps
+    // hammering the receiver, and a bulk retry replays them once it is enabled again.
+    auto r = c.query(
+        "WITH gone AS (DELETE FROM deliveries WHERE endpoint_id = $1 AND state = 'pending' "
+        "RETURNING id, event_seq, endpoint_id, attempts, created_at, last_status, last_error), "
+        "dead AS (INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at, last_status, "
+        "last_error, last_response) SELECT id, event_seq, endpoint_id, attempts, created_at, $2, last_status, "
+        "$3 || COALESCE(' (last attempt: ' || last_error || ')', ''), '' FROM gone) "
+        "SELECT g.id, e.id, e.type, g.attempts, g.last_status, g.last_error FROM gone g "
+        "JOIN events e ON e.seq = g.event_seq ORDER BY g.id",
+        {endpoint_id, now_ms, "endpoint_disabled: " + why});
+    std::vector<dead_row> dead;
+    for (int i = 0; i < r.size(); ++i) {
+        dead.push_back({r.int64(i, 0), std::string(r.text(i, 1)), std::string(r.text(i, 2)), r.int64(i, 3),
+                        static_cast<int>(r.optional_int64(i, 4).value_or(0)), r.optional_text(i, 5).value_or("")});
+    }
+    return dead;
+}
+
+}  // namespace detail
+
+namespace {
+
+// Start-up check and one-time sealing of endpoint_secrets, as open_sqlite_outbox does
+// (PostgreSQL keeps no page to scrub that a VACUUM does not reclaim; see docs/operations.md).
+result<std::int64_t> seal_stored_secrets(pg::connection& db, const secret_box* box) {
+    pg::transaction tx(db);
+    auto r = db.query("SELECT endpoint_id, created_at, secret FROM endpoint_secrets ORDER BY endpoint_id, created_at "
+                      "FOR UPDATE");
+    std::int64_t sealed = 0;
+    for (int i = 0; i < r.size(); ++i) {
+        std::string id(r.text(i, 0));
+        auto stored = r.text(i, 2);
+        if (!secret_box::is_sealed(stored)) {
+            if (!box) continue;
+            auto s = box->seal(stored, id);
+            if (!s) return s.err();
+            db.query("UPDATE endpoint_secrets SET secret = $3 WHERE endpoint_id = $1 AND created_at = $2",
+                     {id, r.int64(i, 1), *s});
+            ++sealed;
+        } else if (!box) {
+            return error{error_code::secret_key_missing,
+                         "the database holds encrypted endpoint secrets (endpoint " + id +
+                             "): set storage.secret_key_file to the key they were encrypted with"};
+        } else if (auto opened = box->open(stored, id); !opened) {
+            return error{error_code::secret_key_mismatch,
+                         "the secret of endpoint " + id + " does not decrypt with the key of storage.secret_key_file (" +
+                             opened.err().message + "): start with the key the secrets were encrypted with"};
+        }
+    }
+    tx.commit();
+    return sealed;
+}
+
+}  // namespace
+
+result<std::unique_ptr<outbox_store>> open_pg_outbox(const storage_config& cfg,
+                                                     std::shared_ptr<const secret_box> secrets,
+                                                     std::int64_t* sealed) {
+    try {
+        {
+            pg::connection db(cfg.url);
+            auto version = migrate(db, detail::embedded_pg_migrations());
+            if (!version) return version.err();
+            auto count = seal_stored_secrets(db, secrets.get());
+            if (!count) return count.err();
+            if (sealed) *sealed = *count;
+        }
+        return std::unique_ptr<outbox_store>(std::make_unique<detail::pg_outbox_store>(cfg.url, std::move(secrets)));
+    } catch (const pg::failure& e) {
+        // Never the URL: it may hold a password.
+        return error{error_code::storage_unavailable, e.what()};
+    }
+}
+
+}  // namespace webhookd

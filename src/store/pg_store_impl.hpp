@@ -1,0 +1,126 @@
+#pragma once
+// The PostgreSQL outbox's class, shared by its two sources: pg_outbox_store.cpp (ingest,
+// dispatcher, retention, health primitives) and pg_admin.cpp (the admin API and the
+// gauges). Internal to src/store.
+//
+// Several webhookd instances may share the database: every lease carries its owner and
+// its end in the data, claims skip rows another instance has locked, and nothing here
+// assumes it is the only writer (the route cache is checked against the endpoints'
+// revision sequence once per group).
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/outbox_store_base.hpp"
+#include "store/pg.hpp"
+
+namespace webhookd::detail {
+
+inline error storage_error(const pg::failure& e) {
+    return error{e.transient() ? error_code::storage_unavailable : error_code::storage_error, e.what()};
+}
+
+class pg_outbox_store final : public outbox_store_base {
+public:
+    // url: a libpq connection string; the connection is made at once (throws pg::failure)
+    // and again after it was lost, at the next call.
+    pg_outbox_store(std::string url, std::shared_ptr<const secret_box> secrets);
+
+    void write_group(std::span<write_unit* const> units, std::int64_t now_ms) override;
+    result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms, std::int64_t due_ms) override;
+    result<std::vector<endpoint_claim>> claim(std::span<const claim_order> orders, std::size_t room,
+                                              std::int64_t now_ms, std::int64_t lease_until_ms,
+                                              std::string_view owner) override;
+    result<attempt_effects> record_attempt(const attempt_record& a, const health_policy& health,
+                                           std::int64_t now_ms) override;
+    result<endpoint_scan> scan_endpoints(const scan_mark& seen, std::int64_t now_ms, std::int64_t sweep_after_seq,
+                                         std::size_t sweep_limit) override;
+    status park(std::int64_t delivery_id, std::string_view reason, std::int64_t now_ms) override;
+    result<std::int64_t> release_leases(std::int64_t now_ms) override;
+    result<std::int64_t> release(std::span<const std::int64_t> delivery_ids, std::string_view owner,
+                                 std::int64_t now_ms) override;
+    result<std::int64_t> purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) override;
+    result<std::int64_t> purge_delivered(std::int64_t cutoff_ms, std::size_t limit) override;
+    status heartbeat(std::int64_t now_ms) override;
+
+    // Admin API and gauges (pg_admin.cpp).
+    result<outbox_counts> counts() override;
+    status create_endpoint(const std::string& id, const endpoint_settings& s, const std::string& secret,
+                           std::int64_t now_ms) override;
+    status update_endpoint(std::string_view id, const endpoint_settings& s, std::int64_t now_ms) override;
+    result<std::int64_t> delete_endpoint(std::string_view id) override;
+    result<std::int64_t> set_paused(std::string_view id, bool paused, std::int64_t now_ms) override;
+    status rotate_secret(std::string_view id, const std::string& secret, std::int64_t grace_until_ms,
+                         std::int64_t now_ms, std::size_t max_previous) override;
+    status requeue_dead_letter(std::int64_t id, std::int64_t now_ms) override;
+    result<requeue_result> requeue_dead_letters(const dead_letter_filter& f, std::int64_t now_ms,
+                                                bool dry_run) override;
+    status delete_dead_letter(std::int64_t id) override;
+    status retry_delivery(std::int64_t id, std::int64_t now_ms) override;
+    status create_tenant(const std::string& id, const tenant_settings& s, std::int64_t now_ms) override;
+    status update_tenant(std::string_view id, const tenant_settings& s, std::int64_t now_ms) override;
+    result<std::int64_t> delete_tenant(std::string_view id) override;
+    status create_token(const token_record& t) override;
+    status revoke_token(std::string_view tenant_id, std::string_view token_id) override;
+    result<std::optional<endpoint_view>> get_endpoint(std::string_view id, std::int64_t now_ms) override;
+    result<std::vector<endpoint_view>> list_endpoints(const endpoint_filter& f, const page_request& page,
+                                                      std::int64_t now_ms) override;
+    result<std::optional<event_view>> get_event(std::string_view id) override;
+    result<std::vector<event_view>> list_events(const event_filter& f, const page_request& page) override;
+    result<std::vector<delivery_view>> list_deliveries(const delivery_filter& f, const page_request& page) override;
+    result<std::optional<delivery_view>> get_delivery(std::int64_t id) override;
+    result<std::vector<delivery_view>> list_dead_letters(const dead_letter_filter& f,
+                                                         const page_request& page) override;
+    result<std::optional<delivery_view>> get_dead_letter(std::int64_t id) override;
+    result<std::vector<attempt_view>> list_attempts(std::string_view endpoint_id, const page_request& page) override;
+    result<std::optional<tenant_view>> get_tenant(std::string_view id) override;
+    result<std::vector<tenant_view>> list_tenants(const page_request& page) override;
+    result<std::vector<token_view>> list_tokens(std::string_view tenant_id, const page_request& page) override;
+    result<std::optional<token_view>> find_token(std::string_view token_hash) override;
+    result<resource_owner> owner_of(const resource_ref& r) override;
+
+private:
+    // outbox_store_base's primitives; each throws pg::failure.
+    std::optional<std::vector<route>> load_routes(const std::optional<std::string>& tenant) override;
+    std::optional<endpoint_health> read_health(std::string_view endpoint_id) override;
+    void end_streak(std::string_view endpoint_id) override;
+    void extend_streak(std::string_view endpoint_id, std::int64_t started_ms) override;
+    void mark_failing_reported(std::string_view endpoint_id) override;
+    std::vector<dead_row> disable_and_kill_pending(std::string_view endpoint_id, std::string_view reason,
+                                                   const std::string& why, std::int64_t now_ms) override;
+    [[noreturn]] void fail(const std::string& message) override;
+
+    // The connection, made again if the last one was lost. Throws pg::failure.
+    pg::connection& db();
+    // Runs f (which uses db()) in one read-only transaction, so a page is one snapshot; a
+    // failure becomes a storage error.
+    template <class F>
+    auto read_snapshot(F&& f) -> decltype(f());
+
+    // Forgets the cached routes when another connection changed the endpoints (once per group).
+    void refresh_routes();
+    bool endpoint_exists(std::string_view id);
+    bool tenant_exists(std::string_view id);
+    // The tenant of an existing endpoint (none: a platform endpoint).
+    std::optional<std::string> endpoint_tenant(std::string_view id);
+    // Calls take(secret in clear, created_at, expires_at) for each of the endpoint's secrets
+    // valid at now_ms, newest first; an error when one does not decrypt (never sign with it).
+    status read_secrets(std::string_view endpoint_id, std::int64_t now_ms,
+                        const std::function<void(std::string, std::int64_t, std::optional<std::int64_t>)>& take);
+    // Deletes events that no delivery or dead letter refers to any more.
+    void delete_orphan_events(const std::vector<std::int64_t>& seqs);
+    // Deletes up to `limit` rows chosen by select_sql ($1 cutoff, $2 limit; returns id,
+    // event_seq) from `table`, their attempts and orphaned events. Returns how many.
+    std::int64_t purge_rows(const char* select_sql, const char* table, std::int64_t cutoff_ms, std::size_t limit);
+
+    std::string url_;
+    std::unique_ptr<pg::connection> db_;
+    // Where the cached routes were read: the endpoints' highest revision and deletions.
+    std::int64_t routes_revision_ = -1;
+    std::int64_t routes_deletions_ = -1;
+};
+
+}  // namespace webhookd::detail
