@@ -469,21 +469,23 @@ TEST_F(admin_api, resume_gives_each_delivery_the_wait_it_had_left) {
     auto paused_at = count("SELECT paused_at FROM endpoints");
     {
         // Before the pause: one retry due 10 min after it, one overdue since 1 min before it.
-        sqlite::connection conn(db());
-        sqlite::transaction tx(conn);
-        conn.exec("INSERT INTO events (seq, id, type, timestamp, body, data_offset, created_at) VALUES (1, 'e', 't', "
-                "'ts', '{\"data\":1}', 8, 0)");
         auto p = std::to_string(paused_at);
-        conn.exec("INSERT INTO deliveries (id, event_seq, endpoint_id, attempts, next_attempt_at, created_at, "
-                "last_attempt_at) VALUES (1, 1, '" + id + "', 1, " + p + " + 600000, 0, " + p + " - 1000), (2, 1, '" +
-                id + "', 1, " + p + " - 60000, 0, " + p + " - 120000)");
-        tx.commit();
+        auto delivery = [&](const std::string& due, const std::string& last) {
+            return "INSERT INTO deliveries (event_seq, endpoint_id, attempts, next_attempt_at, created_at, "
+                   "last_attempt_at) SELECT seq, '" + id + "', 1, " + due + ", 0, " + last + " FROM events";
+        };
+        test::exec(db(), "INSERT INTO events (id, type, timestamp, body, data_offset, created_at) VALUES ('e', 't', "
+                         "'ts', '{\"data\":1}', 8, 0); " +
+                             delivery(p + " + 600000", p + " - 1000") + "; " + delivery(p + " - 60000", p + " - 120000"));
     }
     std::this_thread::sleep_for(50ms);
     ok("POST", "/v1/endpoints/" + id + "/resume");
     auto resumed_at = count("SELECT updated_at FROM endpoints");
-    EXPECT_EQ(count("SELECT next_attempt_at FROM deliveries WHERE id = 1"), resumed_at + 600000);
-    EXPECT_EQ(count("SELECT next_attempt_at FROM deliveries WHERE id = 2"), paused_at - 60000);
+    EXPECT_EQ(count("SELECT next_attempt_at FROM deliveries WHERE last_attempt_at = " + std::to_string(paused_at - 1000)),
+              resumed_at + 600000);
+    EXPECT_EQ(count("SELECT next_attempt_at FROM deliveries WHERE last_attempt_at = " +
+                    std::to_string(paused_at - 120000)),
+              paused_at - 60000);
 }
 
 TEST_F(admin_api, tokens_guard_every_admin_route) {

@@ -150,6 +150,7 @@ TEST_F(ingest_api, batch_is_all_or_nothing_with_results_in_order) {
 }
 
 TEST_F(ingest_api, full_write_queue_answers_503_overloaded_and_writes_nothing) {
+    WEBHOOKD_SQLITE_ONLY();
     start([](config& c) {
         c.ingest.queue_limit = 2;
         c.storage.busy_timeout = std::chrono::seconds(10);
@@ -189,6 +190,7 @@ TEST_F(ingest_api, full_write_queue_answers_503_overloaded_and_writes_nothing) {
 }
 
 TEST_F(ingest_api, storage_failure_answers_503_and_acknowledges_nothing) {
+    WEBHOOKD_SQLITE_ONLY();
     start([](config& c) { c.storage.busy_timeout = std::chrono::milliseconds(100); });
     sqlite::connection locker(db());
     locker.exec("BEGIN IMMEDIATE");
@@ -284,6 +286,7 @@ TEST_F(ingest_api, metrics_count_ingested_events_on_both_listeners) {
 }
 
 TEST_F(ingest_api, stop_answers_requests_in_flight_before_exiting) {
+    WEBHOOKD_SQLITE_ONLY();
     start([](config& c) { c.storage.busy_timeout = std::chrono::seconds(10); });
     sqlite::connection locker(db());
     locker.exec("BEGIN IMMEDIATE");

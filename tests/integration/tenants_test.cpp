@@ -385,6 +385,7 @@ TEST_F(tenants, without_operator_tokens_a_tenant_token_is_still_scoped) {
 
 // The lookup is one read of the token hash's unique index, however many tokens exist.
 TEST_F(tenants, a_token_is_found_by_an_index_search_among_a_thousand) {
+    WEBHOOKD_SQLITE_ONLY();
     start();
     op("POST", "/v1/tenants", {{"id", "biz_a"}}, 201);
     {

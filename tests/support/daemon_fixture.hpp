@@ -100,7 +100,9 @@ inline std::int64_t query_int(const std::string& db_path, const std::string& sql
     if (is_pg_url(db_path)) {
         pg::connection db(db_path);
         auto r = db.query(sql);
-        return r.is_null(0, 0) ? 0 : r.int64(0, 0);
+        if (r.is_null(0, 0)) return 0;
+        if (auto t = r.text(0, 0); t == "t" || t == "f") return t == "t";  // a boolean, as SQLite's 1 or 0
+        return r.int64(0, 0);
     }
     sqlite::connection db(db_path);
     auto& q = db.prepare(sql);
@@ -119,6 +121,18 @@ inline std::string query_text(const std::string& db_path, const std::string& sql
     auto& q = db.prepare(sql);
     q.step();
     return q.text(0);
+}
+
+// Runs `sql` (statements separated by semicolons, in SQL both backends speak) in one
+// transaction on a separate connection: rows planted behind the daemon's back.
+inline void exec(const std::string& db_path, const std::string& sql) {
+    if (is_pg_url(db_path)) {
+        pg::connection db(db_path);
+        db.exec("BEGIN; " + sql + "; COMMIT");
+        return;
+    }
+    sqlite::connection db(db_path);
+    db.exec("BEGIN; " + sql + "; COMMIT");
 }
 
 // Inserts an endpoint the way the admin API will, for fan-out tests.
