@@ -54,6 +54,15 @@ CREATE TABLE endpoints (
 CREATE INDEX endpoints_tenant ON endpoints (tenant_id, seq) WHERE tenant_id IS NOT NULL;
 CREATE INDEX endpoints_revision ON endpoints (revision);
 
+-- rate_limit across all instances: the attempts leased in the second that starts at
+-- window_start (ms). Written only by the claim that holds the endpoint's claim lock (an
+-- advisory lock), in a table of its own so that it never waits for a write to the endpoint.
+CREATE TABLE endpoint_rates (
+    endpoint_id  text    PRIMARY KEY REFERENCES endpoints(id) ON DELETE CASCADE,
+    window_start bigint  NOT NULL,
+    used         bigint  NOT NULL
+);
+
 CREATE TABLE endpoint_secrets (
     endpoint_id text    NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
     secret      text    NOT NULL,
@@ -97,7 +106,8 @@ CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, id);
 CREATE INDEX deliveries_event ON deliveries (event_seq);
 CREATE INDEX deliveries_state ON deliveries (state, id);
 CREATE INDEX deliveries_delivered ON deliveries (delivered_at) WHERE state = 'delivered';
-CREATE INDEX deliveries_leased ON deliveries (lease_expires_at) WHERE lease_owner IS NOT NULL;
+-- The leases every instance holds, by endpoint: a claim counts them against the endpoint's cap.
+CREATE INDEX deliveries_endpoint_leased ON deliveries (endpoint_id, lease_expires_at) WHERE lease_owner IS NOT NULL;
 CREATE INDEX deliveries_created ON deliveries (created_at);
 CREATE INDEX deliveries_endpoint_due ON deliveries (endpoint_id, (attempts > 0), next_attempt_at)
     WHERE state = 'pending';

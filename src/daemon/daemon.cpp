@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -146,7 +147,11 @@ status daemon::impl::start() {
     dispatch_options.max_in_flight = cfg.delivery.max_in_flight;
     dispatch_options.max_in_flight_per_endpoint = cfg.delivery.max_in_flight_per_endpoint;
     dispatch_options.attempt_timeout = cfg.delivery.timeout;
-    dispatch_options.lease = cfg.delivery.timeout + std::chrono::seconds(30);
+    // The lease outlasts the attempt by a margin for recording its outcome: as long as the
+    // attempt may take, between 5 and 30 s. After a crash (or, over PostgreSQL, for an
+    // instance that died) the deliveries it held are due again when it ends.
+    dispatch_options.lease =
+        cfg.delivery.timeout + std::clamp<duration>(cfg.delivery.timeout, std::chrono::seconds(5), std::chrono::seconds(30));
     dispatch_options.tls_unverified = cfg.delivery.dangerous_skip_tls_verify;
     dispatch_options.health.disable_after_ms = cfg.endpoints.disable_after.count();
     dispatch_options.health.failing_after = static_cast<std::int64_t>(cfg.endpoints.failing_after);

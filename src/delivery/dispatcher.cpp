@@ -315,7 +315,8 @@ void dispatcher::claim(std::int64_t now_ms) {
     if (due.empty() || room == 0) return arm_timer(now_ms, due.empty() ? wake : std::nullopt);
     auto orders = std::make_shared<std::vector<claim_order>>();
     for (auto* ep : due) {
-        orders->push_back({ep->record.id, lease_cap(*ep) - ep->in_flight - ep->ready.size(), ep->record.fifo});
+        orders->push_back({ep->record.id, lease_cap(*ep) - ep->in_flight - ep->ready.size(), ep->record.fifo,
+                           ep->concurrency_cap()});
     }
 
     claiming_ = true;

@@ -57,6 +57,9 @@ class outbox_store;
 // One producer request's share of a group commit. apply() runs inside a savepoint of the
 // group's transaction; done() runs once after the group committed (with the status of
 // apply, or the commit's error). done() must not block: it hands the answer to its owner.
+// apply() may run again for the same group when the database aborted the whole
+// transaction (PostgreSQL, a deadlock between instances): each run replaces what the last
+// one left in the unit, as nothing of it was stored.
 class write_unit {
 public:
     virtual ~write_unit() = default;
@@ -128,6 +131,11 @@ struct claim_order {
     // A FIFO endpoint: only the head of its queue (its pending delivery with the lowest
     // id), and only when that is due; limit is 1 at most.
     bool fifo = false;
+    // For a backend that several instances share: the most leases of this endpoint that
+    // all owners together may hold at once (its attempts in flight everywhere), and its
+    // rate_limit counted across all of them. A single-instance backend ignores both: its
+    // one dispatcher keeps to them already. 0: no shared cap.
+    std::size_t shared_cap = 0;
 };
 
 // What a claim leased for one endpoint, and the earliest due time of its pending

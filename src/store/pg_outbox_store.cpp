@@ -33,6 +33,10 @@ std::string next_due_sql(std::string_view e, std::string_view fifo) {
            range("false") + ", " + range("true") + ") END";
 }
 
+// The first key of every endpoint's claim lock (pg_try_advisory_xact_lock(class, hash of
+// the id)): "wh" and 1. The two-key space is apart from the migrations' one-key lock.
+constexpr int claim_lock_class = 0x7768'0001;
+
 // What a claim returns of each leased delivery and its event.
 constexpr const char* claimed_columns =
     "RETURNING d.id, d.endpoint_id, d.attempts, d.ladder_start, e.id, e.type, e.created_at, e.body, e.data_offset";
@@ -96,35 +100,49 @@ std::optional<std::vector<route>> pg_outbox_store::load_routes(const std::option
 
 void pg_outbox_store::write_group(std::span<write_unit* const> units, std::int64_t now_ms) {
     std::vector<status> outcomes(units.size(), status(ok_v));
-    try {
-        auto& c = db();
-        pg::transaction tx(c);
-        // A group of lazy units only (leases, outcomes, sweeps) does not wait for the WAL's
-        // flush; PostgreSQL keeps commits in order, so the next durable commit's flush
-        // covers it (write_unit::durable).
-        if (std::none_of(units.begin(), units.end(), [](const write_unit* u) { return u->durable(); })) {
-            c.query("SET LOCAL synchronous_commit = off");
+    // Instances writing at once can deadlock (two groups recording outcomes of the same
+    // endpoints in another order): PostgreSQL aborts one transaction, which is then run
+    // again whole, as nothing of it was stored.
+    constexpr int tries = 3;
+    for (int attempt = 1;; ++attempt) {
+        try {
+            run_group(units, now_ms, outcomes);
+            break;
+        } catch (const pg::failure& e) {
+            forget_all_routes();  // what the group wrote to endpoints is gone with it
+            routes_revision_ = -1;
+            bool again = (e.sqlstate == "40P01" || e.sqlstate == "40001") && attempt < tries;
+            if (again) continue;
+            for (auto* u : units) u->done(storage_error(e));
+            return;
         }
-        refresh_routes();
-        for (std::size_t i = 0; i < units.size(); ++i) {
-            c.query("SAVEPOINT unit");
-            try {
-                outcomes[i] = units[i]->apply(*this, now_ms);
-            } catch (const pg::failure& e) {
-                // A lost connection or a server going down takes the whole group with it.
-                if (e.transient() || !c.ok()) throw;
-                outcomes[i] = storage_error(e);
-            }
-            c.query(outcomes[i].ok() ? "RELEASE SAVEPOINT unit" : "ROLLBACK TO SAVEPOINT unit");
-        }
-        tx.commit();
-    } catch (const pg::failure& e) {
-        forget_all_routes();  // what the group wrote to endpoints is gone with it
-        routes_revision_ = -1;
-        for (auto* u : units) u->done(storage_error(e));
-        return;
     }
     for (std::size_t i = 0; i < units.size(); ++i) units[i]->done(outcomes[i]);
+}
+
+void pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t now_ms,
+                                std::vector<status>& outcomes) {
+    auto& c = db();
+    pg::transaction tx(c);
+    // A group of lazy units only (leases, outcomes, sweeps) does not wait for the WAL's
+    // flush; PostgreSQL keeps commits in order, so the next durable commit's flush covers
+    // it (write_unit::durable).
+    if (std::none_of(units.begin(), units.end(), [](const write_unit* u) { return u->durable(); })) {
+        c.query("SET LOCAL synchronous_commit = off");
+    }
+    refresh_routes();
+    for (std::size_t i = 0; i < units.size(); ++i) {
+        c.query("SAVEPOINT unit");
+        try {
+            outcomes[i] = units[i]->apply(*this, now_ms);
+        } catch (const pg::failure& e) {
+            // A lost connection, a server going down or a deadlock takes the whole group.
+            if (e.transient() || !c.ok()) throw;
+            outcomes[i] = storage_error(e);
+        }
+        c.query(outcomes[i].ok() ? "RELEASE SAVEPOINT unit" : "ROLLBACK TO SAVEPOINT unit");
+    }
+    tx.commit();
 }
 
 result<ingest_outcome> pg_outbox_store::insert_event(const new_event& event, std::int64_t now_ms,
@@ -183,12 +201,54 @@ result<std::vector<endpoint_claim>> pg_outbox_store::claim(std::span<const claim
     if (out.empty()) return out;
     std::size_t left = room;
     auto& c = db();
-
-    // 0. FIFO endpoints: the head of the queue, when it is due. FOR UPDATE without SKIP
-    //    LOCKED: when another instance holds the head, this one waits and then finds it
-    //    leased, rather than taking the delivery behind it.
+    std::unordered_map<std::string_view, std::size_t> index;  // endpoint id -> its place in out
+    pg::array all, fifo;
     for (std::size_t i = 0; i < out.size(); ++i) {
-        if (!orders[i].fifo || orders[i].limit == 0 || left == 0) continue;
+        index.emplace(out[i].endpoint_id, i);
+        all.add(out[i].endpoint_id);
+        fifo.add(orders[i].fifo);
+    }
+
+    // 0. The orders' endpoints whose claim lock this transaction takes, so that one
+    //    instance at a time claims for each: an advisory lock, tried and never waited for
+    //    (an endpoint another instance is claiming for waits for the next claim), and apart
+    //    from the endpoint's row, which outcomes and admin writes lock. With each, what all
+    //    instances hold of it: its live leases, and its use of the current second of
+    //    rate_limit. What each order may lease is what its own dispatcher asks, within both.
+    const std::int64_t window = now_ms - now_ms % 1000;
+    std::vector<std::size_t> limit(out.size(), 0);
+    std::vector<bool> rated(out.size(), false);
+    // An endpoint held back by another instance (its lock, the shared cap, or the rate)
+    // is not due for this one before then: its dispatcher would claim again at once.
+    constexpr std::int64_t held_retry_ms = 10;
+    std::vector<std::int64_t> held_until(out.size(), now_ms + held_retry_ms);
+    {
+        auto r = c.query(
+            "SELECT e.id, e.rate_limit - CASE WHEN r.window_start = $2 THEN r.used ELSE 0 END, "
+            "(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.lease_owner IS NOT NULL "
+            "AND d.lease_expires_at > $3) "
+            "FROM endpoints e LEFT JOIN endpoint_rates r ON r.endpoint_id = e.id "
+            "WHERE e.id = ANY($1::text[]) AND pg_try_advisory_xact_lock($4, hashtext(e.id))",
+            {all, window, now_ms, claim_lock_class});
+        for (int k = 0; k < r.size(); ++k) {
+            auto i = index.at(r.text(k, 0));
+            auto lim = orders[i].limit;
+            auto leased = static_cast<std::size_t>(r.int64(k, 2));
+            if (orders[i].shared_cap > 0) lim = std::min(lim, orders[i].shared_cap > leased ? orders[i].shared_cap - leased : 0);
+            if (auto rate_left = r.optional_int64(k, 1)) {
+                rated[i] = true;
+                if (*rate_left <= 0) held_until[i] = window + 1000;
+                lim = std::min(lim, static_cast<std::size_t>(std::max<std::int64_t>(0, *rate_left)));
+            }
+            limit[i] = lim;
+        }
+    }
+
+    // 1. FIFO endpoints: the head of the queue, when it is due. FOR UPDATE without SKIP
+    //    LOCKED: the head is only ever locked briefly (an outcome being recorded), and the
+    //    delivery behind it must never go instead.
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        if (!orders[i].fifo || limit[i] == 0 || left == 0) continue;
         auto r = c.query(std::string("UPDATE deliveries d SET next_attempt_at = $1, lease_owner = $2, "
                                      "lease_expires_at = $1 FROM events e WHERE d.id = (SELECT id FROM deliveries "
                                      "WHERE endpoint_id = $3 AND ordered AND state = 'pending' AND next_attempt_at "
@@ -200,15 +260,15 @@ result<std::vector<endpoint_claim>> pg_outbox_store::claim(std::span<const claim
         left -= std::min<std::size_t>(left, static_cast<std::size_t>(r.size()));
     }
 
-    // 1. Every unordered endpoint's due deliveries in one statement, first attempts before
-    //    retries, each oldest due first (the order of deliveries_endpoint_due); rows another
-    //    instance has locked are skipped. The room goes first to one delivery of each
-    //    endpoint, in order, then to the rest of each in turn.
+    // 2. Every unordered endpoint's due deliveries in one statement, first attempts before
+    //    retries, each oldest due first (the order of deliveries_endpoint_due). The room
+    //    goes first to one delivery of each endpoint, in order, then to the rest of each in
+    //    turn.
     pg::array ids, limits;
     for (std::size_t i = 0; i < out.size(); ++i) {
-        if (orders[i].fifo) continue;
+        if (orders[i].fifo || limit[i] == 0) continue;
         ids.add(out[i].endpoint_id);
-        limits.add(static_cast<std::int64_t>(orders[i].limit));
+        limits.add(static_cast<std::int64_t>(limit[i]));
     }
     if (!ids.empty() && left > 0) {
         auto r = c.query(
@@ -224,8 +284,6 @@ result<std::vector<endpoint_claim>> pg_outbox_store::claim(std::span<const claim
                 "FROM pick, events e WHERE d.id = pick.id AND e.seq = d.event_seq ") +
                 claimed_columns + ", pick.rank",
             {lease_until_ms, owner, ids, limits, now_ms, static_cast<std::int64_t>(left)});
-        std::unordered_map<std::string_view, std::size_t> index;  // endpoint id -> its place in out
-        for (std::size_t i = 0; i < out.size(); ++i) index.emplace(out[i].endpoint_id, i);
         std::vector<std::vector<std::pair<std::int64_t, claimed_delivery>>> ranked(out.size());
         for (int k = 0; k < r.size(); ++k) {
             ranked[index.at(r.text(k, 1))].emplace_back(r.int64(k, 9), read_claimed(r, k, lease_until_ms));
@@ -237,17 +295,33 @@ result<std::vector<endpoint_claim>> pg_outbox_store::claim(std::span<const claim
         }
     }
 
-    // 2. When each endpoint can send next (its leased deliveries are due when their lease ends).
-    pg::array all, fifo;
+    // 3. What the rate-limited endpoints used of this second, for every instance's next claim.
+    pg::array rated_ids, used;
     for (std::size_t i = 0; i < out.size(); ++i) {
-        all.add(out[i].endpoint_id);
-        fifo.add(orders[i].fifo);
+        if (!rated[i] || out[i].deliveries.empty()) continue;
+        rated_ids.add(out[i].endpoint_id);
+        used.add(static_cast<std::int64_t>(out[i].deliveries.size()));
     }
+    if (!rated_ids.empty()) {
+        c.query(
+            "INSERT INTO endpoint_rates (endpoint_id, window_start, used) "
+            "SELECT u.id, $1, u.n FROM unnest($2::text[], $3::bigint[]) AS u(id, n) "
+            "ON CONFLICT (endpoint_id) DO UPDATE SET used = CASE WHEN endpoint_rates.window_start = $1 "
+            "THEN endpoint_rates.used + excluded.used ELSE excluded.used END, window_start = $1",
+            {window, rated_ids, used});
+    }
+
+    // 4. When each endpoint can send next (its leased deliveries are due when their lease ends).
     static const std::string next_due = "SELECT " + next_due_sql("o.endpoint_id", "o.fifo") +
                                         " FROM unnest($1::text[], $2::boolean[]) WITH ORDINALITY "
                                         "AS o(endpoint_id, fifo, ord) ORDER BY o.ord";
     auto due = c.query(next_due, {all, fifo});
-    for (int i = 0; i < due.size() && i < static_cast<int>(out.size()); ++i) out[i].next_due = due.optional_int64(i, 0);
+    for (std::size_t i = 0; i < out.size() && i < static_cast<std::size_t>(due.size()); ++i) {
+        out[i].next_due = due.optional_int64(static_cast<int>(i), 0);
+        if (limit[i] < orders[i].limit && out[i].deliveries.empty() && out[i].next_due && *out[i].next_due < held_until[i]) {
+            out[i].next_due = held_until[i];
+        }
+    }
     return out;
 }
 

@@ -93,6 +93,9 @@ private:
                                                    const std::string& why, std::int64_t now_ms) override;
     [[noreturn]] void fail(const std::string& message) override;
 
+    // One try of write_group: every unit in its savepoint, one commit. Throws pg::failure
+    // for what fails the whole group.
+    void run_group(std::span<write_unit* const> units, std::int64_t now_ms, std::vector<status>& outcomes);
     // The connection, made again if the last one was lost. Throws pg::failure.
     pg::connection& db();
     // Runs f (which uses db()) in one read-only transaction, so a page is one snapshot; a

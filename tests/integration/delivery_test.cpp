@@ -332,7 +332,10 @@ TEST_F(delivery, deliveries_leased_ahead_are_given_back_at_a_pause_and_at_a_stop
     batch += "]}";
     ASSERT_EQ(test::http_client(runner->ingest_port()).post("/v1/events/batch", batch).status, 202);
     const char* leased = "SELECT COUNT(*) FROM deliveries WHERE lease_owner IS NOT NULL";
-    ASSERT_EQ(wait_for(leased, 4), 4);  // 2 out, 2 ahead
+    // 2 out, 2 ahead; over PostgreSQL the cap counts the leases of every instance sharing
+    // the outbox, so none are taken ahead.
+    const std::int64_t held = test::on_postgres() ? 2 : 4;
+    ASSERT_EQ(wait_for(leased, held), held);
     auto admin = [&](const std::string& target) {
         auto r = test::http_client(runner->admin_port()).request("POST", target, "");
         ASSERT_EQ(r.status, 200) << r.body;
@@ -348,7 +351,7 @@ TEST_F(delivery, deliveries_leased_ahead_are_given_back_at_a_pause_and_at_a_stop
     EXPECT_EQ(count("SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND attempts = 0 AND next_attempt_at IS NULL"), 0);
 
     admin("/v1/endpoints/ep_1/resume");
-    ASSERT_EQ(wait_for(leased, 4), 4);
+    ASSERT_EQ(wait_for(leased, held), held);
     runner->stop();
     EXPECT_EQ(count(leased), 0);  // the two ahead were given back, the two out were recorded
     EXPECT_EQ(count("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'") +

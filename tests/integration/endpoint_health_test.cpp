@@ -436,7 +436,10 @@ TEST_F(endpoint_health, answers_429_and_503_halve_the_concurrency_and_each_succe
         auto [seen, before] = arrivals[k];
         EXPECT_LE(seen, std::min(8, 1 + before)) << "request " << k + 17;
     }
-    EXPECT_EQ(most, 8);
+    // Over PostgreSQL the cap counts leases, and an attempt's lease ends when its outcome
+    // is stored, a moment after its answer: the receiver may see one fewer at the top.
+    EXPECT_GE(most, test::on_postgres() ? 7 : 8);
+    EXPECT_LE(most, 8);
     EXPECT_EQ(test::metric(test::wait_for_metric(runner->admin_port(), series, 8), series), 8);
 }
 

@@ -51,7 +51,17 @@ process::~process() {
         kill(pid_, SIGKILL);
         waitpid(pid_, nullptr, 0);
     }
+    if (drain_.joinable()) drain_.join();  // the child is gone: its pipe is at its end
     if (fd_ >= 0) close(fd_);
+}
+
+void process::discard_output() {
+    if (drain_.joinable()) return;
+    drain_ = std::thread([fd = fd_] {
+        char buf[4096];
+        while (::read(fd, buf, sizeof buf) > 0) {
+        }
+    });
 }
 
 bool process::read_some(int timeout_ms) {

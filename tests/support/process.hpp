@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/temp_dir.hpp"
@@ -32,6 +33,9 @@ public:
     int wait(int timeout_ms = 10000);
     // All output read so far (stdout and stderr together).
     const std::string& output() const { return output_; }
+    // From now on, reads and drops the child's output on a thread of its own, so that a
+    // child that logs a lot never blocks on a full pipe; output() keeps what was read before.
+    void discard_output();
     // Runs to completion and returns {exit code, output}.
     static std::pair<int, std::string> run(std::vector<std::string> argv, int timeout_ms = 10000);
 
@@ -41,6 +45,7 @@ private:
     int fd_ = -1;
     int status_ = -1;
     std::string output_;
+    std::thread drain_;
 };
 
 // The first executable `name` on PATH, or "".
