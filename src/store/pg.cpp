@@ -127,6 +127,16 @@ void connection::exec(std::string_view sql) {
     PQclear(checked(PQexec(conn_, std::string(sql).c_str()), conn_));
 }
 
+const std::string& connection::prepared(std::string_view sql, int params) {
+    static const std::string unprepared;
+    std::string key(sql);
+    if (auto it = prepared_.find(key); it != prepared_.end()) return it->second;
+    if (prepared_.size() >= max_prepared) return unprepared;
+    std::string name = "w" + std::to_string(prepared_.size() + 1);
+    PQclear(checked(PQprepare(conn_, name.c_str(), key.c_str(), params, nullptr), conn_));
+    return prepared_.emplace(std::move(key), std::move(name)).first->second;
+}
+
 rows connection::query(std::string_view sql, const std::vector<param>& params) {
     std::vector<const char*> values;
     std::vector<int> lengths, formats;
@@ -138,24 +148,29 @@ rows connection::query(std::string_view sql, const std::vector<param>& params) {
         lengths.push_back(p.value ? static_cast<int>(p.value->size()) : 0);
         formats.push_back(p.binary ? 1 : 0);
     }
-    return rows(checked(PQexecParams(conn_, std::string(sql).c_str(), static_cast<int>(values.size()), nullptr,
-                                     values.data(), lengths.data(), formats.data(), 0),
-                        conn_));
+    auto n = static_cast<int>(values.size());
+    const auto& name = prepared(sql, n);
+    if (name.empty()) {
+        return rows(checked(
+            PQexecParams(conn_, std::string(sql).c_str(), n, nullptr, values.data(), lengths.data(), formats.data(), 0),
+            conn_));
+    }
+    return rows(checked(PQexecPrepared(conn_, name.c_str(), n, values.data(), lengths.data(), formats.data(), 0), conn_));
 }
 
-transaction::transaction(connection& db) : db_(db) { db_.query("BEGIN"); }
+transaction::transaction(connection& db) : db_(db) { db_.exec("BEGIN"); }
 
 transaction::~transaction() {
     if (done_) return;
     try {
-        db_.query("ROLLBACK");
+        db_.exec("ROLLBACK");
     } catch (const failure&) {
         // The connection is gone; so is the transaction.
     }
 }
 
 void transaction::commit() {
-    db_.query("COMMIT");
+    db_.exec("COMMIT");
     done_ = true;
 }
 

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 struct pg_conn;
@@ -107,15 +108,23 @@ public:
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
-    // Runs one or more statements without parameters (migrations). Throws pg::failure.
+    // Runs one or more statements without parameters (migrations, transaction control) in
+    // the simple protocol. Throws pg::failure.
     void exec(std::string_view sql);
-    // Runs one statement with parameters. Throws pg::failure.
+    // Runs one statement with parameters, prepared on this connection at its first use
+    // (the server parses and plans it once, not at every call). Throws pg::failure.
     rows query(std::string_view sql, const std::vector<param>& params = {});
     // False once the connection is lost (then a new one is needed).
     bool ok() const;
 
 private:
+    // The name a statement was prepared under, preparing it now if it is new; "" for one
+    // run unprepared (past the cache's bound: SQL built from many filter combinations).
+    const std::string& prepared(std::string_view sql, int params);
+
+    static constexpr std::size_t max_prepared = 512;
     pg_conn* conn_ = nullptr;
+    std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
 };
 
 // Commits on commit(), rolls back otherwise.

@@ -169,13 +169,13 @@ auto secrets_of(endpoint_view& e) {
 template <class F>
 auto pg_outbox_store::read_snapshot(F&& f) -> decltype(f()) {
     try {
-        db().query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        db().exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         auto r = f();
-        db().query("COMMIT");
+        db().exec("COMMIT");
         return r;
     } catch (const pg::failure& e) {
         try {
-            db().query("ROLLBACK");  // outside a transaction: a warning, not an error
+            db().exec("ROLLBACK");  // outside a transaction: a warning, not an error
         } catch (const pg::failure&) {
         }
         return storage_error(e);

@@ -123,26 +123,42 @@ void pg_outbox_store::write_group(std::span<write_unit* const> units, std::int64
 void pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t now_ms,
                                 std::vector<status>& outcomes) {
     auto& c = db();
-    pg::transaction tx(c);
-    // A group of lazy units only (leases, outcomes, sweeps) does not wait for the WAL's
-    // flush; PostgreSQL keeps commits in order, so the next durable commit's flush covers
+    // Every unit in a savepoint of its own, the savepoint commands sent together with the
+    // transaction's and with each other's (one round trip where there would be three); a
+    // group of lazy units only (leases, outcomes, sweeps) does not wait for the WAL's
+    // flush: PostgreSQL keeps commits in order, so the next durable commit's flush covers
     // it (write_unit::durable).
-    if (std::none_of(units.begin(), units.end(), [](const write_unit* u) { return u->durable(); })) {
-        c.query("SET LOCAL synchronous_commit = off");
-    }
-    refresh_routes();
-    for (std::size_t i = 0; i < units.size(); ++i) {
-        c.query("SAVEPOINT unit");
-        try {
-            outcomes[i] = units[i]->apply(*this, now_ms);
-        } catch (const pg::failure& e) {
-            // A lost connection, a server going down or a deadlock takes the whole group.
-            if (e.transient() || !c.ok()) throw;
-            outcomes[i] = storage_error(e);
+    bool lazy = std::none_of(units.begin(), units.end(), [](const write_unit* u) { return u->durable(); });
+    bool open = false;  // whether the transaction began
+    try {
+        c.exec(lazy ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN");
+        open = true;
+        refresh_routes();
+        std::string next = "SAVEPOINT unit";
+        for (std::size_t i = 0; i < units.size(); ++i) {
+            c.exec(next);
+            try {
+                outcomes[i] = units[i]->apply(*this, now_ms);
+            } catch (const pg::failure& e) {
+                // A lost connection, a server going down or a deadlock takes the whole group.
+                if (e.transient() || !c.ok()) throw;
+                outcomes[i] = storage_error(e);
+            }
+            next = outcomes[i].ok() ? "RELEASE SAVEPOINT unit" : "ROLLBACK TO SAVEPOINT unit; RELEASE SAVEPOINT unit";
+            if (i + 1 < units.size()) next += "; SAVEPOINT unit";
         }
-        c.query(outcomes[i].ok() ? "RELEASE SAVEPOINT unit" : "ROLLBACK TO SAVEPOINT unit");
+        open = false;
+        c.exec(next + "; COMMIT");
+    } catch (const pg::failure&) {
+        if (open) {
+            try {
+                c.exec("ROLLBACK");
+            } catch (const pg::failure&) {
+                // The connection is gone; so is the transaction.
+            }
+        }
+        throw;
     }
-    tx.commit();
 }
 
 result<ingest_outcome> pg_outbox_store::insert_event(const new_event& event, std::int64_t now_ms,
@@ -223,13 +239,17 @@ result<std::vector<endpoint_claim>> pg_outbox_store::claim(std::span<const claim
     constexpr std::int64_t held_retry_ms = 10;
     std::vector<std::int64_t> held_until(out.size(), now_ms + held_retry_ms);
     {
+        // The locks first, the counts in a statement of their own: its snapshot, taken after
+        // the locks, sees everything the last holder of each committed before releasing it.
+        auto locked = c.query("SELECT array_agg(id) FROM unnest($1::text[]) AS id "
+                              "WHERE pg_try_advisory_xact_lock($2, hashtext(id))",
+                              {all, claim_lock_class});
         auto r = c.query(
             "SELECT e.id, e.rate_limit - CASE WHEN r.window_start = $2 THEN r.used ELSE 0 END, "
             "(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.lease_owner IS NOT NULL "
             "AND d.lease_expires_at > $3) "
-            "FROM endpoints e LEFT JOIN endpoint_rates r ON r.endpoint_id = e.id "
-            "WHERE e.id = ANY($1::text[]) AND pg_try_advisory_xact_lock($4, hashtext(e.id))",
-            {all, window, now_ms, claim_lock_class});
+            "FROM endpoints e LEFT JOIN endpoint_rates r ON r.endpoint_id = e.id WHERE e.id = ANY($1::text[])",
+            {locked.optional_text(0, 0).value_or("{}"), window, now_ms});
         for (int k = 0; k < r.size(); ++k) {
             auto i = index.at(r.text(k, 0));
             auto lim = orders[i].limit;
