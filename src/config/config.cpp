@@ -212,6 +212,15 @@ reader optional_path_reader(std::string& out) {
     };
 }
 
+// A libpq connection string, or "" for none (validate() requires one for postgres).
+reader connection_string_reader(std::string& out) {
+    return [&out](const json& value, const std::string& key) -> failure {
+        if (!value.is_string()) return bad_value(key, value, R"(a libpq connection string ("postgresql://user@host/db") or "")");
+        out = value.get<std::string>();
+        return std::nullopt;
+    };
+}
+
 reader listen_reader(std::string& out) {
     return [&out](const json& value, const std::string& key) -> failure {
         if (!value.is_string() || !parse_host_port(value.get_ref<const std::string&>())) {
@@ -345,7 +354,7 @@ std::vector<field> config_fields(config& c) {
          object_reader({
              {"backend", choice_reader(c.storage.backend, storage_backend_names)},
              {"path", path_reader(c.storage.path)},
-             {"url", optional_path_reader(c.storage.url)},
+             {"url", connection_string_reader(c.storage.url)},
              {"synchronous", choice_reader(c.storage.synchronous, sync_mode_names)},
              {"busy_timeout", duration_reader(c.storage.busy_timeout, false)},
              {"delivered_retention", duration_reader(c.storage.delivered_retention, true)},

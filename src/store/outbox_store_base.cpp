@@ -56,6 +56,21 @@ std::vector<std::string> parse_patterns(std::string_view patterns_json) {
     return out;
 }
 
+result<bool> needs_sealing(const secret_box* box, const std::string& endpoint_id, std::string_view stored) {
+    if (!secret_box::is_sealed(stored)) return box != nullptr;
+    if (!box) {
+        return error{error_code::secret_key_missing,
+                     "the database holds encrypted endpoint secrets (endpoint " + endpoint_id +
+                         "): set storage.secret_key_file to the key they were encrypted with"};
+    }
+    if (auto opened = box->open(stored, endpoint_id); !opened) {
+        return error{error_code::secret_key_mismatch,
+                     "the secret of endpoint " + endpoint_id + " does not decrypt with the key of storage.secret_key_file (" +
+                         opened.err().message + "): start with the key the secrets were encrypted with"};
+    }
+    return false;
+}
+
 result<std::string> outbox_store_base::stored_secret(std::string_view endpoint_id, const std::string& secret) const {
     if (!secrets_) return secret;
     return secrets_->seal(secret, endpoint_id);

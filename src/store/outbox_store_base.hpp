@@ -46,6 +46,12 @@ struct endpoint_health {
 // An endpoint's patterns as stored (a JSON array of strings); anything else matches nothing.
 std::vector<std::string> parse_patterns(std::string_view patterns_json);
 
+// At open, one stored endpoint secret checked against the key (`box`, null when
+// storage.secret_key_file is not set): an error when it is encrypted and does not decrypt
+// (secret_key_mismatch) or there is no key (secret_key_missing); true when it is in clear
+// and a key is set, so the caller seals it; false when it stays as it is.
+result<bool> needs_sealing(const secret_box* box, const std::string& endpoint_id, std::string_view stored);
+
 class outbox_store_base : public outbox_store {
 protected:
     // secrets: the key that endpoint secrets are sealed with (storage.secret_key_file), or

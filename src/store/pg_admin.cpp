@@ -48,6 +48,20 @@ std::int64_t bigint(std::size_t n) {
         std::min<std::size_t>(n, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())));
 }
 
+// One keyset page, newest first: `columns` with the filters of w, the rows whose `key` is
+// below the page's cursor, at most its limit, each read by read(rows, i).
+template <class Read>
+auto read_page(pg::connection& db, std::string_view columns, where_clause w, param_list p, std::string_view key,
+               const page_request& page, Read read) {
+    if (page.after) w.add(std::string(key) + " < " + p.add(page.after->id));
+    auto r = db.query(std::string(columns) + w.sql + " ORDER BY " + std::string(key) + " DESC LIMIT " +
+                          p.add(bigint(page.limit)),
+                      p.values);
+    std::vector<decltype(read(r, 0))> out;
+    for (int i = 0; i < r.size(); ++i) out.push_back(read(r, i));
+    return out;
+}
+
 std::optional<int> optional_int(const pg::rows& r, int row, int col) {
     if (r.is_null(row, col)) return std::nullopt;
     return static_cast<int>(r.int64(row, col));
@@ -682,12 +696,7 @@ result<std::vector<attempt_view>> pg_outbox_store::list_attempts(std::string_vie
         where_clause w;
         param_list p;
         w.add("endpoint_id = " + p.add(endpoint_id));
-        if (page.after) w.add("id < " + p.add(page.after->id));
-        auto r = db().query(
-            std::string(attempt_columns) + w.sql + " ORDER BY id DESC LIMIT " + p.add(bigint(page.limit)), p.values);
-        std::vector<attempt_view> out;
-        for (int i = 0; i < r.size(); ++i) out.push_back(read_attempt_row(r, i));
-        return out;
+        return read_page(db(), attempt_columns, w, p, "id", page, read_attempt_row);
     });
 }
 
@@ -721,14 +730,7 @@ result<std::optional<tenant_view>> pg_outbox_store::get_tenant(std::string_view 
 
 result<std::vector<tenant_view>> pg_outbox_store::list_tenants(const page_request& page) {
     return read_snapshot([&]() -> result<std::vector<tenant_view>> {
-        where_clause w;
-        param_list p;
-        if (page.after) w.add("seq < " + p.add(page.after->id));
-        auto r = db().query(
-            std::string(tenant_columns) + w.sql + " ORDER BY seq DESC LIMIT " + p.add(bigint(page.limit)), p.values);
-        std::vector<tenant_view> out;
-        for (int i = 0; i < r.size(); ++i) out.push_back(read_tenant_row(r, i));
-        return out;
+        return read_page(db(), tenant_columns, {}, {}, "seq", page, read_tenant_row);
     });
 }
 
@@ -737,12 +739,7 @@ result<std::vector<token_view>> pg_outbox_store::list_tokens(std::string_view te
         where_clause w;
         param_list p;
         w.add("tenant_id = " + p.add(tenant_id));
-        if (page.after) w.add("seq < " + p.add(page.after->id));
-        auto r = db().query(
-            std::string(token_columns) + w.sql + " ORDER BY seq DESC LIMIT " + p.add(bigint(page.limit)), p.values);
-        std::vector<token_view> out;
-        for (int i = 0; i < r.size(); ++i) out.push_back(read_token_row(r, i));
-        return out;
+        return read_page(db(), token_columns, w, p, "seq", page, read_token_row);
     });
 }
 

@@ -100,19 +100,21 @@ std::optional<std::vector<route>> pg_outbox_store::load_routes(const std::option
 
 void pg_outbox_store::write_group(std::span<write_unit* const> units, std::int64_t now_ms) {
     std::vector<status> outcomes(units.size(), status(ok_v));
-    // Instances writing at once can deadlock (two groups recording outcomes of the same
-    // endpoints in another order): PostgreSQL aborts one transaction, which is then run
-    // again whole, as nothing of it was stored.
-    constexpr int tries = 3;
-    for (int attempt = 1;; ++attempt) {
+    // First without savepoints, a round trip less per unit: nearly every group succeeds
+    // whole. When a unit fails, that try is rolled back and the group runs again with a
+    // savepoint per unit, so that the failing unit alone is undone (one unit alone needs
+    // none: its rollback is the transaction's). Instances writing at once can deadlock (two
+    // groups recording outcomes of the same endpoints in another order): PostgreSQL aborts
+    // one transaction, which is then run again whole, as nothing of it was stored.
+    bool savepoints = false;
+    for (int deadlocks = 0;;) {
         try {
-            run_group(units, now_ms, outcomes);
-            break;
+            if (run_group(units, now_ms, outcomes, savepoints) || units.size() == 1) break;
+            savepoints = true;
         } catch (const pg::failure& e) {
             forget_all_routes();  // what the group wrote to endpoints is gone with it
             routes_revision_ = -1;
-            bool again = (e.sqlstate == "40P01" || e.sqlstate == "40001") && attempt < tries;
-            if (again) continue;
+            if ((e.sqlstate == "40P01" || e.sqlstate == "40001") && ++deadlocks < 3) continue;
             for (auto* u : units) u->done(storage_error(e));
             return;
         }
@@ -120,23 +122,22 @@ void pg_outbox_store::write_group(std::span<write_unit* const> units, std::int64
     for (std::size_t i = 0; i < units.size(); ++i) units[i]->done(outcomes[i]);
 }
 
-void pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t now_ms,
-                                std::vector<status>& outcomes) {
+bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t now_ms,
+                                std::vector<status>& outcomes, bool savepoints) {
     auto& c = db();
-    // Every unit in a savepoint of its own, the savepoint commands sent together with the
-    // transaction's and with each other's (one round trip where there would be three); a
-    // group of lazy units only (leases, outcomes, sweeps) does not wait for the WAL's
+    // A group of lazy units only (leases, outcomes, sweeps) does not wait for the WAL's
     // flush: PostgreSQL keeps commits in order, so the next durable commit's flush covers
-    // it (write_unit::durable).
+    // it (write_unit::durable). The savepoint commands travel together with each other and
+    // with the transaction's: one round trip where there would be three.
     bool lazy = std::none_of(units.begin(), units.end(), [](const write_unit* u) { return u->durable(); });
     bool open = false;  // whether the transaction began
     try {
         c.exec(lazy ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN");
         open = true;
         refresh_routes();
-        std::string next = "SAVEPOINT unit";
+        std::string next = savepoints ? "SAVEPOINT unit" : "";
         for (std::size_t i = 0; i < units.size(); ++i) {
-            c.exec(next);
+            if (!next.empty()) c.exec(next);
             try {
                 outcomes[i] = units[i]->apply(*this, now_ms);
             } catch (const pg::failure& e) {
@@ -144,11 +145,20 @@ void pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
                 if (e.transient() || !c.ok()) throw;
                 outcomes[i] = storage_error(e);
             }
+            if (!savepoints) {
+                if (outcomes[i].ok()) continue;
+                forget_all_routes();
+                routes_revision_ = -1;
+                open = false;
+                c.exec("ROLLBACK");
+                return false;
+            }
             next = outcomes[i].ok() ? "RELEASE SAVEPOINT unit" : "ROLLBACK TO SAVEPOINT unit; RELEASE SAVEPOINT unit";
             if (i + 1 < units.size()) next += "; SAVEPOINT unit";
         }
         open = false;
-        c.exec(next + "; COMMIT");
+        c.exec(next.empty() ? "COMMIT" : next + "; COMMIT");
+        return true;
     } catch (const pg::failure&) {
         if (open) {
             try {
@@ -598,22 +608,14 @@ result<std::int64_t> seal_stored_secrets(pg::connection& db, const secret_box* b
     for (int i = 0; i < r.size(); ++i) {
         std::string id(r.text(i, 0));
         auto stored = r.text(i, 2);
-        if (!secret_box::is_sealed(stored)) {
-            if (!box) continue;
-            auto s = box->seal(stored, id);
-            if (!s) return s.err();
-            db.query("UPDATE endpoint_secrets SET secret = $3 WHERE endpoint_id = $1 AND created_at = $2",
-                     {id, r.int64(i, 1), *s});
-            ++sealed;
-        } else if (!box) {
-            return error{error_code::secret_key_missing,
-                         "the database holds encrypted endpoint secrets (endpoint " + id +
-                             "): set storage.secret_key_file to the key they were encrypted with"};
-        } else if (auto opened = box->open(stored, id); !opened) {
-            return error{error_code::secret_key_mismatch,
-                         "the secret of endpoint " + id + " does not decrypt with the key of storage.secret_key_file (" +
-                             opened.err().message + "): start with the key the secrets were encrypted with"};
-        }
+        auto seal = detail::needs_sealing(box, id, stored);
+        if (!seal) return seal.err();
+        if (!*seal) continue;
+        auto s = box->seal(stored, id);
+        if (!s) return s.err();
+        db.query("UPDATE endpoint_secrets SET secret = $3 WHERE endpoint_id = $1 AND created_at = $2",
+                 {id, r.int64(i, 1), *s});
+        ++sealed;
     }
     tx.commit();
     return sealed;

@@ -93,9 +93,11 @@ private:
                                                    const std::string& why, std::int64_t now_ms) override;
     [[noreturn]] void fail(const std::string& message) override;
 
-    // One try of write_group: every unit in its savepoint, one commit. Throws pg::failure
-    // for what fails the whole group.
-    void run_group(std::span<write_unit* const> units, std::int64_t now_ms, std::vector<status>& outcomes);
+    // One try of write_group, one transaction. With savepoints, every unit in its own, and
+    // a commit; without, a commit when every unit succeeded, else a rollback at the first
+    // that failed (false). Throws pg::failure for what fails the whole group.
+    bool run_group(std::span<write_unit* const> units, std::int64_t now_ms, std::vector<status>& outcomes,
+                   bool savepoints);
     // The connection, made again if the last one was lost. Throws pg::failure.
     pg::connection& db();
     // Runs f (which uses db()) in one read-only transaction, so a page is one snapshot; a

@@ -607,18 +607,10 @@ result<std::int64_t> seal_stored_secrets(sqlite::connection& db, const secret_bo
         while (!refused && q.step()) {
             auto id = q.text(0);
             auto stored = q.text_view(2);
-            if (!secret_box::is_sealed(stored)) {
-                if (box) clear.push_back({std::move(id), q.int64(1), std::string(stored)});
-            } else if (!box) {
-                refused = error{error_code::secret_key_missing,
-                                "the database holds encrypted endpoint secrets (endpoint " + id +
-                                    "): set storage.secret_key_file to the key they were encrypted with"};
-            } else if (auto opened = box->open(stored, id); !opened) {
-                refused = error{error_code::secret_key_mismatch,
-                                "the secret of endpoint " + id +
-                                    " does not decrypt with the key of storage.secret_key_file (" +
-                                    opened.err().message +
-                                    "): start with the key the secrets were encrypted with"};
+            if (auto seal = detail::needs_sealing(box, id, stored); !seal) {
+                refused = seal.err();
+            } else if (*seal) {
+                clear.push_back({std::move(id), q.int64(1), std::string(stored)});
             }
         }
         q.reset();

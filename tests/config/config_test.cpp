@@ -545,6 +545,27 @@ TEST(to_json, masks_tokens_and_formats_units) {
     EXPECT_PRED2(has, to_json(config{}), R"("retention": "30d")");
 }
 
+TEST(storage, postgres_needs_a_url_that_the_environment_may_give_and_no_output_shows_its_password) {
+    auto c = parse_ok(R"({"storage": {"backend": "postgres"}})");
+    EXPECT_EQ(c.storage.backend, storage_backend::postgres);
+    auto refused = validate(c);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_PRED2(has, refused.err().message, "storage.url is empty");
+    apply_environment(c, [](const char* name) -> const char* {
+        return std::string_view(name) == "WEBHOOKD_STORAGE_URL" ? "postgresql://webhookd:s3cr3t@db.internal/webhookd"
+                                                                 : nullptr;
+    });
+    EXPECT_TRUE(validate(c).ok());
+    EXPECT_EQ(c.storage.url, "postgresql://webhookd:s3cr3t@db.internal/webhookd");
+    auto text = to_json(c);
+    EXPECT_FALSE(has(text, "s3cr3t")) << text;
+    EXPECT_PRED2(has, text, R"("url": "postgresql://webhookd:***@db.internal/webhookd")");
+    EXPECT_PRED2(has, text, R"("backend": "postgres")");
+    auto unknown = parse_config(R"({"storage": {"backend": "mysql"}})");
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_PRED2(has, unknown.err().message, "storage.backend");
+}
+
 TEST(to_json, round_trips_through_parse_config) {
     const config original = parse_ok(every_key_changed);
     const config again = parse_ok(to_json(original));

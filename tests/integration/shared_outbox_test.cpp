@@ -199,7 +199,13 @@ TEST_F(shared_outbox, a_pause_through_one_instance_stops_the_others_within_a_sec
     std::this_thread::sleep_for(2500ms);
     // Attempts already out when an instance saw the pause still arrive; none starts later.
     EXPECT_LT(last_request_ms.load(), paused_ms + 1000 + 100) << "an instance still sent after the pause";
-    EXPECT_GT(count("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'"), 0);
+    auto pending = count("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'");
+    EXPECT_GT(pending, 0);
+    // The gauges come from the shared database: every instance shows the same.
+    for (auto& i : instances) {
+        auto page = i->admin().get("/metrics").body;
+        EXPECT_EQ(test::metric(page, "webhookd_deliveries_pending"), static_cast<double>(pending));
+    }
 
     admin(1, "POST", "/v1/endpoints/" + ep + "/resume");
     EXPECT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 3000), 3000);
