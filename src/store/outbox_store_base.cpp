@@ -115,8 +115,7 @@ void outbox_store_base::emit_operational(std::string_view type, const std::strin
 }
 
 void outbox_store_base::apply_health(const attempt_record& a, const health_policy& policy, std::int64_t now_ms,
-                                     attempt_effects& fx) {
-    auto h = read_health(a.endpoint_id);
+                                     attempt_effects& fx, std::optional<endpoint_health> h) {
     if (!h) return;  // deleted meanwhile
     if (a.delivered) {
         // Nearly every attempt: a success of a healthy endpoint changes nothing.
@@ -170,9 +169,9 @@ void outbox_store_base::apply_health(const attempt_record& a, const health_polic
     }
 }
 
-void outbox_store_base::emit_exhausted(const attempt_record& a, std::int64_t now_ms, attempt_effects& fx) {
+void outbox_store_base::emit_exhausted(const attempt_record& a, std::int64_t now_ms, attempt_effects& fx,
+                                       const std::optional<endpoint_health>& h) {
     if (is_operational_type(a.event_type)) return;
-    auto h = read_health(a.endpoint_id);
     json data = h ? about_endpoint(a.endpoint_id, h->tenant, h->url) : about_endpoint(a.endpoint_id, std::nullopt, nullptr);
     dead_row d{a.delivery_id, a.event_id, a.event_type, a.attempt, a.status_code, a.error};
     emit_operational("webhookd.delivery.dead", dead_data(std::move(data), "exhausted", d).dump(), now_ms, fx);

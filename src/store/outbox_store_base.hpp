@@ -79,15 +79,17 @@ protected:
     virtual std::optional<std::vector<route>> load_routes(const std::optional<std::string>& tenant) = 0;
 
     // ---- Endpoint health (inside record_attempt; each throws the backend's failure) ----
+    // `health` is the attempt's endpoint as it was read with the attempt's own write (none:
+    // deleted meanwhile).
     // What the attempt's outcome does to its endpoint: the streak, failing, recovered,
     // disabled (and its deliveries dead).
     void apply_health(const attempt_record& a, const health_policy& policy, std::int64_t now_ms,
-                      attempt_effects& fx);
+                      attempt_effects& fx, std::optional<endpoint_health> health);
     // webhookd.delivery.dead for a delivery that exhausted the ladder.
-    void emit_exhausted(const attempt_record& a, std::int64_t now_ms, attempt_effects& fx);
+    void emit_exhausted(const attempt_record& a, std::int64_t now_ms, attempt_effects& fx,
+                        const std::optional<endpoint_health>& health);
 
     // The backend's primitives for them.
-    virtual std::optional<endpoint_health> read_health(std::string_view endpoint_id) = 0;
     // A success: the streak ends (consecutive_failures 0, failing_since and failing_reported cleared).
     virtual void end_streak(std::string_view endpoint_id) = 0;
     // A failure: consecutive_failures + 1, failing_since set to started_ms if unset.

@@ -359,39 +359,51 @@ result<attempt_effects> pg_outbox_store::record_attempt(const attempt_record& a,
                                                         std::int64_t now_ms) {
     attempt_effects fx;
     std::optional<std::int64_t> code = a.status_code ? std::optional<std::int64_t>(a.status_code) : std::nullopt;
+    std::optional<std::int64_t> delivery = a.delivery_id ? std::optional<std::int64_t>(a.delivery_id) : std::nullopt;
+    std::vector<pg::param> params{delivery, a.endpoint_id, a.attempt, a.started_ms, a.duration_us,
+                                  to_string(a.outcome), code, a.error, pg::param::bytes(a.response_snippet)};
     auto& c = db();
-    if (a.delivery_id != 0) {
-        pg::rows r(nullptr);
-        if (a.delivered) {
-            r = c.query(
-                "UPDATE deliveries SET state = 'delivered', attempts = $2, delivered_at = $3, next_attempt_at = NULL, "
-                "lease_owner = NULL, lease_expires_at = NULL, last_attempt_at = $4, last_status = $5, "
-                "last_error = NULL WHERE id = $1 AND state = 'pending'",
-                {a.delivery_id, a.attempt, now_ms, a.started_ms, code});
-        } else if (a.dead) {
-            r = c.query(
-                "WITH gone AS (DELETE FROM deliveries WHERE id = $1 AND state = 'pending' "
-                "RETURNING id, event_seq, endpoint_id, created_at) "
-                "INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at, last_status, "
-                "last_error, last_response) SELECT id, event_seq, endpoint_id, $2, created_at, $3, $4, $5, $6 FROM gone",
-                {a.delivery_id, a.attempt, now_ms, code, a.error, pg::param::bytes(a.response_snippet)});
-        } else {
-            r = c.query(
-                "UPDATE deliveries SET attempts = $2, next_attempt_at = $3, lease_owner = NULL, "
-                "lease_expires_at = NULL, last_attempt_at = $4, last_status = $5, last_error = $6 "
-                "WHERE id = $1 AND state = 'pending'",
-                {a.delivery_id, a.attempt, a.next_attempt_ms, a.started_ms, code, a.error});
-        }
-        // A delivery that is gone (its endpoint was deleted while the attempt was out) keeps no log.
-        if (r.affected() == 0) return fx;
-        if (a.dead) emit_exhausted(a, now_ms, fx);
-        apply_health(a, health, now_ms, fx);
+    if (a.delivery_id == 0) {
+        // A test event: logged against the endpoint, never retried.
+        c.query("INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, "
+                "status_code, error, response_snippet) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                params);
+        return fx;
     }
-    c.query(
-        "INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, status_code, "
-        "error, response_snippet) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        {a.delivery_id ? std::optional<std::int64_t>(a.delivery_id) : std::nullopt, a.endpoint_id, a.attempt,
-         a.started_ms, a.duration_us, to_string(a.outcome), code, a.error, pg::param::bytes(a.response_snippet)});
+    // The decision ($10: now, or the next attempt's time), the attempt's log row, and the
+    // endpoint's health for the rules that follow: one statement, one round trip. A delivery
+    // that is gone (its endpoint was deleted while the attempt was out) keeps no log.
+    static const auto statement = [](std::string_view decision) {
+        return std::string("WITH ") + std::string(decision) +
+               ", logged AS (INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, "
+               "status_code, error, response_snippet) SELECT $1::bigint, $2::text, $3::integer, $4::bigint, "
+               "$5::bigint, $6::text, $7::integer, $8::text, $9::bytea FROM d) "
+               "SELECT (SELECT count(*) FROM d), e.enabled, e.consecutive_failures, e.failing_since, "
+               "e.failing_reported, e.tenant_id, e.url FROM (SELECT 1) AS one LEFT JOIN endpoints e ON e.id = $2";
+    };
+    static const std::string delivered = statement(
+        "d AS (UPDATE deliveries SET state = 'delivered', attempts = $3, delivered_at = $10, next_attempt_at = NULL, "
+        "lease_owner = NULL, lease_expires_at = NULL, last_attempt_at = $4, last_status = $7, last_error = NULL "
+        "WHERE id = $1 AND state = 'pending' RETURNING 1)");
+    static const std::string dead = statement(
+        "gone AS (DELETE FROM deliveries WHERE id = $1 AND state = 'pending' "
+        "RETURNING id, event_seq, endpoint_id, created_at), "
+        "d AS (INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at, last_status, "
+        "last_error, last_response) SELECT id, event_seq, endpoint_id, $3, created_at, $10, $7, $8, $9 FROM gone "
+        "RETURNING 1)");
+    static const std::string again = statement(
+        "d AS (UPDATE deliveries SET attempts = $3, next_attempt_at = $10, lease_owner = NULL, lease_expires_at = NULL, "
+        "last_attempt_at = $4, last_status = $7, last_error = $8 WHERE id = $1 AND state = 'pending' RETURNING 1)");
+    params.emplace_back(a.delivered || a.dead ? now_ms : a.next_attempt_ms);
+    auto r = c.query(a.delivered ? delivered : a.dead ? dead : again, params);
+    if (r.int64(0, 0) == 0) return fx;
+    std::optional<endpoint_health> h;
+    if (!r.is_null(0, 1)) {
+        h = endpoint_health{r.optional_text(0, 5), std::string(r.text(0, 6)), r.boolean(0, 1), r.int64(0, 2),
+                            r.optional_int64(0, 3), r.boolean(0, 4)};
+    }
+    if (a.dead) emit_exhausted(a, now_ms, fx, h);
+    apply_health(a, health, now_ms, fx, std::move(h));
     return fx;
 }
 
@@ -542,16 +554,6 @@ status pg_outbox_store::heartbeat(std::int64_t now_ms) {
 }
 
 // ---- Endpoint health primitives -----------------------------------------------------------
-
-std::optional<endpoint_health> pg_outbox_store::read_health(std::string_view endpoint_id) {
-    auto r = db().query(
-        "SELECT enabled, consecutive_failures, failing_since, failing_reported, tenant_id, url FROM endpoints "
-        "WHERE id = $1",
-        {endpoint_id});
-    if (r.empty()) return std::nullopt;
-    return endpoint_health{r.optional_text(0, 4), std::string(r.text(0, 5)), r.boolean(0, 0), r.int64(0, 1),
-                           r.optional_int64(0, 2), r.boolean(0, 3)};
-}
 
 void pg_outbox_store::end_streak(std::string_view endpoint_id) {
     db().query(

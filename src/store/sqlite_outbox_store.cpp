@@ -409,8 +409,9 @@ result<attempt_effects> sqlite_outbox_store::record_attempt(const attempt_record
     if (a.delivery_id != 0) {
         // A delivery that is gone (its endpoint was deleted while the attempt was out) keeps no log.
         if (db_->changes() == 0) return fx;
-        if (a.dead) emit_exhausted(a, now_ms, fx);
-        apply_health(a, health, now_ms, fx);
+        auto h = read_health(a.endpoint_id);
+        if (a.dead) emit_exhausted(a, now_ms, fx, h);
+        apply_health(a, health, now_ms, fx, std::move(h));
     }
     db_->prepare(
            "INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, status_code, "

@@ -141,7 +141,8 @@ private:
     // outbox_store_base's primitives (routes here, health in sqlite_health.cpp); each
     // throws sqlite::failure.
     std::optional<std::vector<route>> load_routes(const std::optional<std::string>& tenant) override;
-    std::optional<endpoint_health> read_health(std::string_view endpoint_id) override;
+    // The endpoint's health as outbox_store_base's rules read it.
+    std::optional<endpoint_health> read_health(std::string_view endpoint_id);
     void end_streak(std::string_view endpoint_id) override;
     void extend_streak(std::string_view endpoint_id, std::int64_t started_ms) override;
     void mark_failing_reported(std::string_view endpoint_id) override;
