@@ -73,17 +73,20 @@ pg::connection& pg_outbox_store::db() {
 
 void pg_outbox_store::fail(const std::string& message) { throw pg::failure("XX000", message); }
 
-void pg_outbox_store::refresh_routes() {
-    // Any instance may have changed an endpoint: the revision sequence and the deletion
-    // count say whether anything did since the routes were read.
+scan_mark pg_outbox_store::read_mark() {
     auto r = db().query(
         "SELECT COALESCE((SELECT max(revision) FROM endpoints), 0), "
         "COALESCE((SELECT value FROM daemon_state WHERE key = 'endpoint_deletions'), 0)");
-    std::int64_t revision = r.int64(0, 0), deletions = r.int64(0, 1);
-    if (revision == routes_revision_ && deletions == routes_deletions_) return;
+    return {r.int64(0, 0), r.int64(0, 1)};
+}
+
+void pg_outbox_store::refresh_routes() {
+    // Any instance may have changed an endpoint: the revision sequence and the deletion
+    // count say whether anything did since the routes were read.
+    auto mark = read_mark();
+    if (mark.revision == routes_mark_.revision && mark.deletions == routes_mark_.deletions) return;
     forget_all_routes();
-    routes_revision_ = revision;
-    routes_deletions_ = deletions;
+    routes_mark_ = mark;
 }
 
 std::optional<std::vector<route>> pg_outbox_store::load_routes(const std::optional<std::string>& tenant) {
@@ -113,7 +116,7 @@ void pg_outbox_store::write_group(std::span<write_unit* const> units, std::int64
             savepoints = true;
         } catch (const pg::failure& e) {
             forget_all_routes();  // what the group wrote to endpoints is gone with it
-            routes_revision_ = -1;
+            routes_mark_ = {};
             if ((e.sqlstate == "40P01" || e.sqlstate == "40001") && ++deadlocks < 3) continue;
             for (auto* u : units) u->done(storage_error(e));
             return;
@@ -148,7 +151,7 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
             if (!savepoints) {
                 if (outcomes[i].ok()) continue;
                 forget_all_routes();
-                routes_revision_ = -1;
+                routes_mark_ = {};
                 open = false;
                 c.exec("ROLLBACK");
                 return false;
@@ -411,12 +414,7 @@ result<endpoint_scan> pg_outbox_store::scan_endpoints(const scan_mark& seen, std
                                                       std::int64_t sweep_after_seq, std::size_t sweep_limit) {
     endpoint_scan out;
     auto& c = db();
-    {
-        auto r = c.query(
-            "SELECT COALESCE((SELECT max(revision) FROM endpoints), 0), "
-            "COALESCE((SELECT value FROM daemon_state WHERE key = 'endpoint_deletions'), 0)");
-        out.mark = {r.int64(0, 0), r.int64(0, 1)};
-    }
+    out.mark = read_mark();
     // After a deletion, every endpoint: the caller learns which ones are gone.
     out.complete = seen.deletions != out.mark.deletions || seen.revision < 0;
     if (out.complete || out.mark.revision > seen.revision) {

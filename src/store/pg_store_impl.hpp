@@ -104,6 +104,9 @@ private:
     template <class F>
     auto read_snapshot(F&& f) -> decltype(f());
 
+    // The endpoints' highest revision and deletion count: what changed since, for the
+    // dispatcher's scan and the route cache.
+    scan_mark read_mark();
     // Forgets the cached routes when another connection changed the endpoints (once per group).
     void refresh_routes();
     bool endpoint_exists(std::string_view id);
@@ -123,8 +126,7 @@ private:
     std::string url_;
     std::unique_ptr<pg::connection> db_;
     // Where the cached routes were read: the endpoints' highest revision and deletions.
-    std::int64_t routes_revision_ = -1;
-    std::int64_t routes_deletions_ = -1;
+    scan_mark routes_mark_;
 };
 
 }  // namespace webhookd::detail
