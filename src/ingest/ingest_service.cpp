@@ -55,6 +55,9 @@ public:
         }
         return ok_v;
     }
+    void stage(outbox_store& store, std::int64_t now_ms) override {
+        store.stage_events(events_, now_ms, now_ms + first_delay_ms_);
+    }
     void done(const webhookd::status& outcome) override {
         boost::asio::post(ex_, [outcome, outcomes = std::move(outcomes_), done = std::move(done_)]() mutable {
             done(outcome, outcomes);

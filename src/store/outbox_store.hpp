@@ -64,6 +64,11 @@ class write_unit {
 public:
     virtual ~write_unit() = default;
     virtual status apply(outbox_store& store, std::int64_t now_ms) = 0;
+    // Called for every unit of a group before any applies: a unit that will insert events
+    // names them to the store (stage_events), so that a backend paying a round trip per
+    // statement writes the whole group's events with one. apply() must then call the store
+    // exactly as it would have without.
+    virtual void stage(outbox_store& /*store*/, std::int64_t /*now_ms*/) {}
     virtual void done(const status& outcome) = 0;
     // Events this unit carries, for the writer's queue bound.
     virtual std::size_t weight() const { return 1; }
@@ -211,6 +216,15 @@ public:
     // such tenant), id_conflict (the id is taken by an event of another tenant, or with a
     // tenant where this one has none, or the reverse).
     virtual result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms, std::int64_t due_ms) = 0;
+
+    // Inside stage(): the events this unit's apply() will pass to insert_event, in order,
+    // with the same times. A backend may write them now, together with the group's other
+    // staged events (in an order that keeps each unit's), and have insert_event answer
+    // from that; as every unit of the group commits at once, the producers cannot tell.
+    // The objects must live until the group is done. Backends without a round trip per
+    // statement (SQLite) ignore it.
+    virtual void stage_events(std::span<const new_event> /*events*/, std::int64_t /*now_ms*/,
+                              std::int64_t /*due_ms*/) {}
 
     // Inside apply(): for each order in turn, leases up to its limit of the endpoint's
     // deliveries due at now_ms, first attempts before retries, each oldest due first, until

@@ -60,6 +60,47 @@ array& array::add(bool v) {
     return *this;
 }
 
+array& array::add_or_null(const std::optional<std::string>& text) {
+    if (text) return add(std::string_view(*text));
+    separate();
+    text_ += "NULL";
+    return *this;
+}
+
+namespace {
+
+void put_be32(std::string& out, std::uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift & 0xff));
+}
+
+constexpr std::uint32_t bytea_oid = 17;
+constexpr std::size_t array_count_at = 12;  // ndim, flags, element type, then the count
+
+}  // namespace
+
+bytea_array::bytea_array() {
+    put_be32(data_, 1);          // one dimension
+    put_be32(data_, 0);          // no NULLs
+    put_be32(data_, bytea_oid);  // of bytea
+    put_be32(data_, 0);          // its length, set when sent
+    put_be32(data_, 1);          // its lower bound
+}
+
+bytea_array& bytea_array::add(std::string_view bytes) {
+    put_be32(data_, static_cast<std::uint32_t>(bytes.size()));
+    data_.append(bytes);
+    ++size_;
+    return *this;
+}
+
+bytea_array::operator param() const {
+    std::string count;
+    put_be32(count, static_cast<std::uint32_t>(size_));
+    param p = param::bytes(data_);
+    p.value->replace(array_count_at, 4, count);
+    return p;
+}
+
 rows::rows(pg_result* r) : r_(r) {}
 rows::~rows() {
     if (r_) PQclear(r_);
@@ -121,10 +162,10 @@ connection::~connection() {
 
 bool connection::ok() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
 
-void connection::exec(std::string_view sql) {
+rows connection::exec(std::string_view sql) {
     // PQexec runs every statement of the string in one round trip and returns the last
     // one's result, or the first error's.
-    PQclear(checked(PQexec(conn_, std::string(sql).c_str()), conn_));
+    return rows(checked(PQexec(conn_, std::string(sql).c_str()), conn_));
 }
 
 const std::string& connection::prepared(std::string_view sql, int params) {

@@ -58,6 +58,7 @@ public:
     array& add(std::string_view text);  // quoted, with " and \ escaped
     array& add(std::int64_t v);
     array& add(bool v);
+    array& add_or_null(const std::optional<std::string>& text);  // NULL when none
     bool empty() const { return size_ == 0; }
     std::size_t size() const { return size_; }
     operator param() const { return param(text_ + "}"); }
@@ -65,6 +66,20 @@ public:
 private:
     void separate();
     std::string text_ = "{";
+    std::size_t size_ = 0;
+};
+
+// A bytea[] parameter ($n::bytea[]) in PostgreSQL's binary array form: every element's
+// bytes sent as they are, without the hex or escape text a literal would need.
+class bytea_array {
+public:
+    bytea_array();
+    bytea_array& add(std::string_view bytes);
+    std::size_t size() const { return size_; }
+    operator param() const;
+
+private:
+    std::string data_;  // the header, its element count patched in by operator param
     std::size_t size_ = 0;
 };
 
@@ -109,8 +124,9 @@ public:
     connection& operator=(const connection&) = delete;
 
     // Runs one or more statements without parameters (migrations, transaction control) in
-    // the simple protocol. Throws pg::failure.
-    void exec(std::string_view sql);
+    // the simple protocol, all in one round trip; returns the last one's rows. Throws
+    // pg::failure.
+    rows exec(std::string_view sql);
     // Runs one statement with parameters, prepared on this connection at its first use
     // (the server parses and plans it once, not at every call). Throws pg::failure.
     rows query(std::string_view sql, const std::vector<param>& params = {});

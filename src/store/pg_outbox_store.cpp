@@ -73,17 +73,21 @@ pg::connection& pg_outbox_store::db() {
 
 void pg_outbox_store::fail(const std::string& message) { throw pg::failure("XX000", message); }
 
-scan_mark pg_outbox_store::read_mark() {
-    auto r = db().query(
-        "SELECT COALESCE((SELECT max(revision) FROM endpoints), 0), "
-        "COALESCE((SELECT value FROM daemon_state WHERE key = 'endpoint_deletions'), 0)");
-    return {r.int64(0, 0), r.int64(0, 1)};
-}
+namespace {
 
-void pg_outbox_store::refresh_routes() {
+constexpr const char* read_mark_sql =
+    "SELECT COALESCE((SELECT max(revision) FROM endpoints), 0), "
+    "COALESCE((SELECT value FROM daemon_state WHERE key = 'endpoint_deletions'), 0)";
+
+scan_mark mark_of(const pg::rows& r) { return {r.int64(0, 0), r.int64(0, 1)}; }
+
+}  // namespace
+
+scan_mark pg_outbox_store::read_mark() { return mark_of(db().query(read_mark_sql)); }
+
+void pg_outbox_store::refresh_routes(const scan_mark& mark) {
     // Any instance may have changed an endpoint: the revision sequence and the deletion
     // count say whether anything did since the routes were read.
-    auto mark = read_mark();
     if (mark.revision == routes_mark_.revision && mark.deletions == routes_mark_.deletions) return;
     forget_all_routes();
     routes_mark_ = mark;
@@ -134,10 +138,22 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
     // with the transaction's: one round trip where there would be three.
     bool lazy = std::none_of(units.begin(), units.end(), [](const write_unit* u) { return u->durable(); });
     bool open = false;  // whether the transaction began
+    struct forget_staged {
+        pg_outbox_store& store;
+        ~forget_staged() {
+            store.staged_.clear();  // it points into the units
+            store.staged_ids_.clear();
+        }
+    } forget{*this};
     try {
-        c.exec(lazy ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN");
+        // The transaction begins and the endpoints' mark is read in one round trip.
+        auto mark = c.exec(std::string(lazy ? "BEGIN; SET LOCAL synchronous_commit = off; " : "BEGIN; ") + read_mark_sql);
         open = true;
-        refresh_routes();
+        refresh_routes(mark_of(mark));
+        if (!savepoints) {
+            for (auto* u : units) u->stage(*this, now_ms);
+            write_staged(now_ms);
+        }
         std::string next = savepoints ? "SAVEPOINT unit" : "";
         for (std::size_t i = 0; i < units.size(); ++i) {
             if (!next.empty()) c.exec(next);
@@ -174,17 +190,87 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
     }
 }
 
-result<ingest_outcome> pg_outbox_store::insert_event(const new_event& event, std::int64_t now_ms,
-                                                     std::int64_t due_ms) {
+std::optional<pg_outbox_store::fan_out> pg_outbox_store::fan_out_of(const new_event& event) {
     const auto* routes = routes_for(event.tenant);
-    if (!routes) return error{error_code::tenant_not_found, "tenant " + *event.tenant + " does not exist"};
-    ingest_outcome out{event.id, event.tenant, event.type, event.timestamp, 0, false, {}};
-    pg::array endpoints, ordered;
+    if (!routes) return std::nullopt;
+    fan_out out;
     for (const auto& r : *routes) {
         if (!any_pattern_matches(r.patterns, event.type)) continue;
-        endpoints.add(r.id);
-        ordered.add(r.fifo);
         out.endpoint_ids.push_back(r.id);
+        out.fifo.push_back(r.fifo);
+    }
+    return out;
+}
+
+void pg_outbox_store::stage_events(std::span<const new_event> events, std::int64_t /*now_ms*/, std::int64_t due_ms) {
+    for (const auto& e : events) {
+        // A repeated id is left to insert_event, which finds it a duplicate of the first;
+        // an unknown tenant too, which fails the unit.
+        if (staged_ids_.contains(e.id)) continue;
+        auto routes = fan_out_of(e);
+        if (!routes) continue;
+        staged_ids_.emplace(e.id, staged_.size());
+        staged_.push_back({&e, due_ms, std::move(*routes)});
+    }
+}
+
+void pg_outbox_store::write_staged(std::int64_t now_ms) {
+    if (staged_.empty()) return;
+    pg::array ids, types, timestamps, offsets, tenants, route_events, route_endpoints, route_dues, route_fifo;
+    pg::bytea_array bodies;
+    for (const auto& s : staged_) {
+        const auto& e = *s.event;
+        ids.add(e.id);
+        types.add(e.type);
+        timestamps.add(e.timestamp);
+        bodies.add(e.body);
+        offsets.add(static_cast<std::int64_t>(e.data_offset));
+        tenants.add_or_null(e.tenant);
+        for (std::size_t i = 0; i < s.routes.endpoint_ids.size(); ++i) {
+            route_events.add(e.id);
+            route_endpoints.add(s.routes.endpoint_ids[i]);
+            route_dues.add(s.due_ms);
+            route_fifo.add(static_cast<bool>(s.routes.fifo[i]));
+        }
+    }
+    // Events take their seq, and deliveries their id, in the order staged: a FIFO
+    // endpoint's deliveries are sent in id order.
+    auto written = db().query(
+        "WITH ev AS (INSERT INTO events (id, type, timestamp, body, data_offset, created_at, tenant_id) "
+        "SELECT id, type, ts, body, off, $7, tenant "
+        "FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::text[]) "
+        "WITH ORDINALITY AS i(id, type, ts, body, off, tenant, n) ORDER BY n "
+        "ON CONFLICT (id) DO NOTHING RETURNING id, seq), "
+        "dl AS (INSERT INTO deliveries (event_seq, endpoint_id, next_attempt_at, created_at, ordered) "
+        "SELECT ev.seq, r.endpoint_id, r.due, $7, r.fifo "
+        "FROM unnest($8::text[], $9::text[], $10::bigint[], $11::boolean[]) "
+        "WITH ORDINALITY AS r(event_id, endpoint_id, due, fifo, n) JOIN ev ON ev.id = r.event_id ORDER BY r.n) "
+        "SELECT id FROM ev",
+        {ids, types, timestamps, bodies, offsets, tenants, now_ms, route_events, route_endpoints, route_dues,
+         route_fifo});
+    for (int i = 0; i < written.size(); ++i) {
+        if (auto it = staged_ids_.find(written.text(i, 0)); it != staged_ids_.end()) staged_[it->second].written = true;
+    }
+}
+
+result<ingest_outcome> pg_outbox_store::insert_event(const new_event& event, std::int64_t now_ms,
+                                                     std::int64_t due_ms) {
+    ingest_outcome out{event.id, event.tenant, event.type, event.timestamp, 0, false, {}};
+    // The staged event itself, not a later one with its id (which is a duplicate of it).
+    if (auto it = staged_ids_.find(event.id); it != staged_ids_.end() && staged_[it->second].event == &event) {
+        auto& s = staged_[it->second];
+        if (s.written) {
+            out.deliveries = static_cast<std::int64_t>(s.routes.endpoint_ids.size());
+            out.endpoint_ids = std::move(s.routes.endpoint_ids);
+            return out;
+        }
+    }
+    auto routes = fan_out_of(event);
+    if (!routes) return error{error_code::tenant_not_found, "tenant " + *event.tenant + " does not exist"};
+    pg::array endpoints, ordered;
+    for (std::size_t i = 0; i < routes->endpoint_ids.size(); ++i) {
+        endpoints.add(routes->endpoint_ids[i]);
+        ordered.add(static_cast<bool>(routes->fifo[i]));
     }
     // The event and its deliveries in one statement: one round trip per event.
     auto stored = db().query(
@@ -197,7 +283,8 @@ result<ingest_outcome> pg_outbox_store::insert_event(const new_event& event, std
         {event.id, event.type, event.timestamp, pg::param::bytes(event.body),
          static_cast<std::int64_t>(event.data_offset), now_ms, event.tenant, due_ms, endpoints, ordered});
     if (!stored.empty()) {
-        out.deliveries = static_cast<std::int64_t>(endpoints.size());
+        out.deliveries = static_cast<std::int64_t>(routes->endpoint_ids.size());
+        out.endpoint_ids = std::move(routes->endpoint_ids);
         return out;
     }
     auto q = db().query(

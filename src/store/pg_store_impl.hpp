@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "store/outbox_store_base.hpp"
@@ -31,6 +32,7 @@ public:
 
     void write_group(std::span<write_unit* const> units, std::int64_t now_ms) override;
     result<ingest_outcome> insert_event(const new_event& event, std::int64_t now_ms, std::int64_t due_ms) override;
+    void stage_events(std::span<const new_event> events, std::int64_t now_ms, std::int64_t due_ms) override;
     result<std::vector<endpoint_claim>> claim(std::span<const claim_order> orders, std::size_t room,
                                               std::int64_t now_ms, std::int64_t lease_until_ms,
                                               std::string_view owner) override;
@@ -97,6 +99,17 @@ private:
     // that failed (false). Throws pg::failure for what fails the whole group.
     bool run_group(std::span<write_unit* const> units, std::int64_t now_ms, std::vector<status>& outcomes,
                    bool savepoints);
+    // The endpoints an event gets a delivery for, and whether each is FIFO; none when its
+    // tenant does not exist.
+    struct fan_out {
+        std::vector<std::string> endpoint_ids;
+        std::vector<bool> fifo;
+    };
+    std::optional<fan_out> fan_out_of(const new_event& event);
+    // Writes the events staged for this run of the group, and their deliveries, in one
+    // statement; insert_event then answers each of them once from what it wrote.
+    void write_staged(std::int64_t now_ms);
+
     // The connection, made again if the last one was lost. Throws pg::failure.
     pg::connection& db();
     // Runs f (which uses db()) in one read-only transaction, so a page is one snapshot; a
@@ -107,8 +120,9 @@ private:
     // The endpoints' highest revision and deletion count: what changed since, for the
     // dispatcher's scan and the route cache.
     scan_mark read_mark();
-    // Forgets the cached routes when another connection changed the endpoints (once per group).
-    void refresh_routes();
+    // Forgets the cached routes when another connection changed the endpoints, as `mark`
+    // (read_mark's, once per group) tells.
+    void refresh_routes(const scan_mark& mark);
     bool endpoint_exists(std::string_view id);
     bool tenant_exists(std::string_view id);
     // The tenant of an existing endpoint (none: a platform endpoint).
@@ -125,6 +139,17 @@ private:
 
     std::string url_;
     std::unique_ptr<pg::connection> db_;
+    // The events the group's units staged, on a run without savepoints (with savepoints, a
+    // failing unit's events must be undone alone, so each is written by its own statement);
+    // emptied when the run ends.
+    struct staged_event {
+        const new_event* event;
+        std::int64_t due_ms;
+        fan_out routes;
+        bool written = false;  // the staged statement inserted it (else: a duplicate)
+    };
+    std::vector<staged_event> staged_;
+    std::unordered_map<std::string_view, std::size_t> staged_ids_;  // event id -> its index in staged_
     // Where the cached routes were read: the endpoints' highest revision and deletions.
     scan_mark routes_mark_;
 };

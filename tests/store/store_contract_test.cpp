@@ -242,6 +242,93 @@ TYPED_TEST(store_contract, a_failing_unit_is_rolled_back_alone) {
     EXPECT_EQ(this->counts().pending, 1);
 }
 
+// A producer request as ingest makes it: its events named to the store before the group
+// applies (stage), then inserted in order; a refused event fails the unit.
+struct events_unit final : write_unit {
+    explicit events_unit(std::vector<new_event> e) : events(std::move(e)) {}
+    void stage(outbox_store& s, std::int64_t now) override { s.stage_events(events, now, now + 5); }
+    status apply(outbox_store& s, std::int64_t now) override {
+        outcomes.clear();
+        for (const auto& e : events) {
+            auto r = s.insert_event(e, now, now + 5);
+            if (!r) return r.err();
+            outcomes.push_back(std::move(r).value());
+        }
+        return ok_v;
+    }
+    void done(const status& st) override { result = st; }
+    std::vector<new_event> events;
+    std::vector<ingest_outcome> outcomes;
+    std::optional<status> result;
+};
+
+new_event event_of(const std::string& id, std::optional<std::string> tenant = std::nullopt) {
+    auto e = build_envelope(id, "a.b", "2026-12-02T12:00:00Z", R"({"n":1})");
+    e.tenant = std::move(tenant);
+    return e;
+}
+
+TYPED_TEST(store_contract, a_group_of_staged_events_stores_each_as_its_own_insert_would) {
+    this->create_endpoint("ep_f", "[]", true, std::nullopt, "fifo");
+    this->create_tenant("t_1");
+    this->create_endpoint("ep_t", "[]", true, std::string("t_1"));
+    this->ingest("old", "a.b", 50);
+    events_unit a({event_of("f1"), event_of("f2")});
+    events_unit b({event_of("f1"), event_of("f3"), event_of("old")});  // repeats: duplicates
+    events_unit c({event_of("t1", "t_1"), event_of("f4")});
+    write_unit* units[] = {&a, &b, &c};
+    this->store->write_group(units, 100);
+    for (auto* u : {&a, &b, &c}) ASSERT_TRUE(u->result && u->result->ok()) << u->result->err().message;
+
+    ASSERT_EQ(a.outcomes.size(), 2u);
+    EXPECT_FALSE(a.outcomes[0].duplicate);
+    EXPECT_EQ(a.outcomes[0].endpoint_ids, std::vector<std::string>{"ep_f"});
+    ASSERT_EQ(b.outcomes.size(), 3u);
+    EXPECT_TRUE(b.outcomes[0].duplicate);
+    EXPECT_EQ(b.outcomes[0].deliveries, 1);
+    EXPECT_TRUE(b.outcomes[0].endpoint_ids.empty());
+    EXPECT_FALSE(b.outcomes[1].duplicate);
+    EXPECT_TRUE(b.outcomes[2].duplicate);
+    ASSERT_EQ(c.outcomes.size(), 2u);
+    EXPECT_EQ(c.outcomes[0].endpoint_ids, std::vector<std::string>{"ep_t"});
+    EXPECT_EQ(c.outcomes[0].tenant, std::optional<std::string>("t_1"));
+    EXPECT_EQ(this->counts().pending, 6);  // old, f1..f4 to ep_f; t1 to ep_t
+
+    // The FIFO endpoint's queue is in the units' order, due when they said.
+    std::vector<std::string> order;
+    for (std::int64_t now = 105; order.size() < 5 && now < 200; now += 10) {
+        auto got = this->claim({{"ep_f", 1, true}}, 1, now);
+        ASSERT_EQ(got.size(), 1u);
+        if (got[0].deliveries.empty()) break;
+        auto d = got[0].deliveries[0];
+        order.push_back(d.event_id);
+        ASSERT_TRUE(this->record(this->outcome(d, now, attempt_outcome::success, true, false), now).ok());
+    }
+    EXPECT_EQ(order, (std::vector<std::string>{"old", "f1", "f2", "f3", "f4"}));
+}
+
+TYPED_TEST(store_contract, a_refused_event_in_a_staged_group_fails_its_unit_alone) {
+    this->create_endpoint("ep_1");
+    this->create_tenant("t_1");
+    events_unit a({event_of("a1")});
+    events_unit unknown({event_of("u1"), event_of("u2", "t_nobody")});
+    events_unit conflict({event_of("a1", "t_1")});  // a1 is a platform event of unit a
+    events_unit d({event_of("d1"), event_of("d2")});
+    write_unit* units[] = {&a, &unknown, &conflict, &d};
+    this->store->write_group(units, 100);
+    ASSERT_TRUE(a.result && a.result->ok());
+    ASSERT_TRUE(unknown.result && !unknown.result->ok());
+    EXPECT_EQ(unknown.result->err().code, error_code::tenant_not_found);
+    ASSERT_TRUE(conflict.result && !conflict.result->ok());
+    EXPECT_EQ(conflict.result->err().code, error_code::id_conflict);
+    ASSERT_TRUE(d.result && d.result->ok());
+    ASSERT_EQ(d.outcomes.size(), 2u);
+    EXPECT_FALSE(d.outcomes[1].duplicate);
+    EXPECT_FALSE(this->store->get_event("u1").value().has_value());  // its unit's other event too
+    for (const char* id : {"a1", "d1", "d2"}) EXPECT_TRUE(this->store->get_event(id).value().has_value()) << id;
+    EXPECT_EQ(this->counts().pending, 3);
+}
+
 // ---- insert_event -------------------------------------------------------------------------
 
 TYPED_TEST(store_contract, an_event_fans_out_to_enabled_matching_endpoints_and_a_duplicate_writes_nothing) {
