@@ -152,7 +152,7 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
         refresh_routes(mark_of(mark));
         if (!savepoints) {
             for (auto* u : units) u->stage(*this, now_ms);
-            write_staged(now_ms);
+            write_events(staged_, now_ms);
         }
         std::string next = savepoints ? "SAVEPOINT unit" : "";
         for (std::size_t i = 0; i < units.size(); ++i) {
@@ -214,12 +214,14 @@ void pg_outbox_store::stage_events(std::span<const new_event> events, std::int64
     }
 }
 
-void pg_outbox_store::write_staged(std::int64_t now_ms) {
-    if (staged_.empty()) return;
+void pg_outbox_store::write_events(std::span<staged_event> events, std::int64_t now_ms) {
+    if (events.empty()) return;
     pg::array ids, types, timestamps, offsets, tenants, route_events, route_endpoints, route_dues, route_fifo;
     pg::bytea_array bodies;
-    for (const auto& s : staged_) {
+    std::unordered_map<std::string_view, staged_event*> by_id;
+    for (auto& s : events) {
         const auto& e = *s.event;
+        by_id.emplace(e.id, &s);
         ids.add(e.id);
         types.add(e.type);
         timestamps.add(e.timestamp);
@@ -233,7 +235,7 @@ void pg_outbox_store::write_staged(std::int64_t now_ms) {
             route_fifo.add(static_cast<bool>(s.routes.fifo[i]));
         }
     }
-    // Events take their seq, and deliveries their id, in the order staged: a FIFO
+    // Events take their seq, and deliveries their id, in the order given: a FIFO
     // endpoint's deliveries are sent in id order.
     auto written = db().query(
         "WITH ev AS (INSERT INTO events (id, type, timestamp, body, data_offset, created_at, tenant_id) "
@@ -249,43 +251,28 @@ void pg_outbox_store::write_staged(std::int64_t now_ms) {
         {ids, types, timestamps, bodies, offsets, tenants, now_ms, route_events, route_endpoints, route_dues,
          route_fifo});
     for (int i = 0; i < written.size(); ++i) {
-        if (auto it = staged_ids_.find(written.text(i, 0)); it != staged_ids_.end()) staged_[it->second].written = true;
+        if (auto it = by_id.find(written.text(i, 0)); it != by_id.end()) it->second->written = true;
     }
 }
 
 result<ingest_outcome> pg_outbox_store::insert_event(const new_event& event, std::int64_t now_ms,
                                                      std::int64_t due_ms) {
-    ingest_outcome out{event.id, event.tenant, event.type, event.timestamp, 0, false, {}};
-    // The staged event itself, not a later one with its id (which is a duplicate of it).
+    // The staged event itself, not a later one with its id (a duplicate of it); any other
+    // is written now, alone.
+    staged_event alone;
+    staged_event* s = &alone;
     if (auto it = staged_ids_.find(event.id); it != staged_ids_.end() && staged_[it->second].event == &event) {
-        auto& s = staged_[it->second];
-        if (s.written) {
-            out.deliveries = static_cast<std::int64_t>(s.routes.endpoint_ids.size());
-            out.endpoint_ids = std::move(s.routes.endpoint_ids);
-            return out;
-        }
+        s = &staged_[it->second];
+    } else {
+        auto routes = fan_out_of(event);
+        if (!routes) return error{error_code::tenant_not_found, "tenant " + *event.tenant + " does not exist"};
+        alone = {&event, due_ms, std::move(*routes)};
+        write_events({&alone, 1}, now_ms);
     }
-    auto routes = fan_out_of(event);
-    if (!routes) return error{error_code::tenant_not_found, "tenant " + *event.tenant + " does not exist"};
-    pg::array endpoints, ordered;
-    for (std::size_t i = 0; i < routes->endpoint_ids.size(); ++i) {
-        endpoints.add(routes->endpoint_ids[i]);
-        ordered.add(static_cast<bool>(routes->fifo[i]));
-    }
-    // The event and its deliveries in one statement: one round trip per event.
-    auto stored = db().query(
-        "WITH ev AS (INSERT INTO events (id, type, timestamp, body, data_offset, created_at, tenant_id) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING seq), "
-        "dl AS (INSERT INTO deliveries (event_seq, endpoint_id, next_attempt_at, created_at, ordered) "
-        "SELECT ev.seq, u.endpoint_id, $8, $6, u.ordered FROM ev, unnest($9::text[], $10::boolean[]) "
-        "AS u(endpoint_id, ordered)) "
-        "SELECT seq FROM ev",
-        {event.id, event.type, event.timestamp, pg::param::bytes(event.body),
-         static_cast<std::int64_t>(event.data_offset), now_ms, event.tenant, due_ms, endpoints, ordered});
-    if (!stored.empty()) {
-        out.deliveries = static_cast<std::int64_t>(routes->endpoint_ids.size());
-        out.endpoint_ids = std::move(routes->endpoint_ids);
-        return out;
+    if (s->written) {
+        auto n = static_cast<std::int64_t>(s->routes.endpoint_ids.size());
+        return ingest_outcome{event.id, event.tenant, event.type, event.timestamp, n, false,
+                              std::move(s->routes.endpoint_ids)};
     }
     auto q = db().query(
         "SELECT e.id, e.type, e.timestamp, "

@@ -106,9 +106,10 @@ private:
         std::vector<bool> fifo;
     };
     std::optional<fan_out> fan_out_of(const new_event& event);
-    // Writes the events staged for this run of the group, and their deliveries, in one
-    // statement; insert_event then answers each of them once from what it wrote.
-    void write_staged(std::int64_t now_ms);
+    struct staged_event;
+    // Writes the events and their deliveries in one statement, in order, and marks those
+    // written (the others' ids were taken).
+    void write_events(std::span<staged_event> events, std::int64_t now_ms);
 
     // The connection, made again if the last one was lost. Throws pg::failure.
     pg::connection& db();
@@ -143,8 +144,8 @@ private:
     // failing unit's events must be undone alone, so each is written by its own statement);
     // emptied when the run ends.
     struct staged_event {
-        const new_event* event;
-        std::int64_t due_ms;
+        const new_event* event = nullptr;
+        std::int64_t due_ms = 0;
         fan_out routes;
         bool written = false;  // the staged statement inserted it (else: a duplicate)
     };
