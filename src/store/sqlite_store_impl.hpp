@@ -163,6 +163,12 @@ private:
     result<std::optional<delivery_view>> read_one_delivery(const std::string& sql, std::int64_t id);
     std::vector<delivery_view> read_deliveries(const std::string& sql, const std::vector<std::string>& text_args,
                                                const std::vector<std::int64_t>& int_args);
+    // One try of write_group, one transaction. With savepoints, every unit in its own, and
+    // a commit; without, a commit when every unit succeeded, else a rollback at the first
+    // that failed. Throws sqlite::failure for what fails the whole group.
+    enum class group_try { committed, unit_failed, rolled_back };
+    group_try run_group(std::span<write_unit* const> units, std::int64_t now_ms, std::vector<status>& outcomes,
+                        bool savepoints);
     // Forgets the cached routes when another connection committed (once per group).
     void refresh_routes();  // throws sqlite::failure
     // The tenant of an existing endpoint (none: a platform endpoint).
