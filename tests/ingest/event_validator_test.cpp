@@ -242,3 +242,23 @@ TEST(parse_batch, keeps_each_items_data_as_written) {
 
 }  // namespace
 }  // namespace webhookd
+
+namespace webhookd {
+namespace {
+
+// The parser does not build `data` (it is taken from the text), but still checks all of it.
+TEST(parse_batch, data_is_checked_to_the_bottom_though_not_built) {
+    auto r = parse_batch(R"({"events":[{"event":"a","data":{"k":[{"deep":[1,{"x":"\u00e9"}]}]}}]})", 10, now);
+    ASSERT_TRUE(r.ok()) << r.err().message;
+    EXPECT_EQ(data_of((*r)[0]), R"({"k":[{"deep":[1,{"x":"\u00e9"}]}]})");
+    expect_error(parse_batch(R"({"events":[{"event":"a","data":{"k":[{"deep":[1,}]}]}}]})", 10, now), "invalid_json",
+                 "not valid JSON");
+    expect_error(parse_batch("{\"events\":[{\"event\":\"a\",\"data\":{\"k\":[\"\xFF\"]}}]}", 10, now), "invalid_json",
+                 "not valid JSON");
+    std::string deep = R"({"events":[{"event":"a","data":)" + std::string(max_json_depth, '[') +
+                       std::string(max_json_depth, ']') + "}]}";
+    expect_error(parse_batch(deep, 10, now), "invalid_json", "nesting");
+}
+
+}  // namespace
+}  // namespace webhookd
