@@ -1,7 +1,8 @@
 #pragma once
 // A write unit made of two functions, for callers that need one transaction's worth of
 // store calls and a completion: apply runs on the writer thread inside the group's
-// savepoint; done runs on the writer thread after the commit (post from it, don't block).
+// transaction (perhaps twice: see write_unit); done runs on the writer thread after the
+// commit (post from it, don't block).
 
 #include <functional>
 #include <memory>

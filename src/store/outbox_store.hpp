@@ -54,12 +54,13 @@ struct ingest_outcome {
 
 class outbox_store;
 
-// One producer request's share of a group commit. apply() runs inside a savepoint of the
-// group's transaction; done() runs once after the group committed (with the status of
-// apply, or the commit's error). done() must not block: it hands the answer to its owner.
-// apply() may run again for the same group when the database aborted the whole
-// transaction (PostgreSQL, a deadlock between instances): each run replaces what the last
-// one left in the unit, as nothing of it was stored.
+// One producer request's share of a group commit. apply() runs inside the group's
+// transaction; done() runs once after the group committed (with the status of apply, or
+// the commit's error). done() must not block: it hands the answer to its owner. apply()
+// may run more than once for the same group: again, in a savepoint of its own, when
+// another unit of the group failed (see write_group), or when the database aborted the
+// whole transaction (PostgreSQL, a deadlock between instances). Each run replaces what the
+// last one left in the unit, as nothing of it was stored.
 class write_unit {
 public:
     virtual ~write_unit() = default;
@@ -203,10 +204,12 @@ class outbox_store {
 public:
     virtual ~outbox_store() = default;
 
-    // Runs every unit's apply() in its own savepoint within one transaction, commits once
-    // (one fsync), then calls every unit's done(). A unit whose apply fails is rolled back
-    // alone. When the transaction cannot begin or commit, every unit gets that error
-    // (code "storage_unavailable") and nothing of the group is stored.
+    // Runs every unit's apply() within one transaction, commits once (one fsync), then
+    // calls every unit's done(). A unit whose apply fails is rolled back alone: the group
+    // runs again with each unit in a savepoint of its own (the first run takes none, as
+    // nearly every group succeeds whole). When the transaction cannot begin or commit,
+    // every unit gets that error (code "storage_unavailable") and nothing of the group is
+    // stored.
     virtual void write_group(std::span<write_unit* const> units, std::int64_t now_ms) = 0;
 
     // Inside apply(): stores the event and one pending delivery, due at due_ms, per
