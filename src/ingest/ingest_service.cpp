@@ -3,12 +3,12 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/post.hpp>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "ingest/event_validator.hpp"
 #include "metrics/metrics.hpp"
 #include "store/writer.hpp"
+#include "util/json_text.hpp"
 
 namespace webhookd {
 
@@ -17,14 +17,22 @@ namespace {
 using http_status = http::status;
 namespace field = boost::beast::http;
 
-nlohmann::ordered_json outcome_json(const ingest_outcome& o) {
-    nlohmann::ordered_json j = {{"id", o.id}};
-    if (o.tenant) j["tenant"] = *o.tenant;
-    j["event"] = o.type;
-    j["timestamp"] = o.timestamp;
-    j["deliveries"] = o.deliveries;
-    if (o.duplicate) j["duplicate"] = true;
-    return j;
+// One event's answer: {"id","tenant"?,"event","timestamp","deliveries","duplicate"?}.
+void append_outcome_json(std::string& out, const ingest_outcome& o) {
+    out += "{\"id\":";
+    append_json_string(out, o.id);
+    if (o.tenant) {
+        out += ",\"tenant\":";
+        append_json_string(out, *o.tenant);
+    }
+    out += ",\"event\":";
+    append_json_string(out, o.type);
+    out += ",\"timestamp\":";
+    append_json_string(out, o.timestamp);
+    out += ",\"deliveries\":";
+    out += std::to_string(o.deliveries);
+    if (o.duplicate) out += ",\"duplicate\":true";
+    out += '}';
 }
 
 // A producer request's events on their way through the writer.
@@ -157,24 +165,26 @@ void ingest_service::store(http::request&& req, std::vector<new_event> events, b
                 return respond(std::move(res));
             }
             metrics_.ingest_batch_size.observe(static_cast<double>(out.size()));
-            auto items = nlohmann::ordered_json::array();
+            std::string body = batch ? "{\"events\":[" : "";
             bool any_new = false;
             std::vector<std::string> endpoints;
-            for (auto& o : out) {
+            for (std::size_t i = 0; i < out.size(); ++i) {
+                auto& o = out[i];
                 if (!o.duplicate) {
                     any_new = true;
                     metrics_.events_ingested.inc();
                     std::move(o.endpoint_ids.begin(), o.endpoint_ids.end(), std::back_inserter(endpoints));
                 }
-                items.push_back(outcome_json(o));
+                if (i > 0) body += ',';
+                append_outcome_json(body, o);
             }
+            body += batch ? "]}\n" : "\n";
             if (!endpoints.empty() && on_deliveries_) {
                 std::sort(endpoints.begin(), endpoints.end());
                 endpoints.erase(std::unique(endpoints.begin(), endpoints.end()), endpoints.end());
                 on_deliveries_(std::move(endpoints), clock_.now_ms() + first_attempt_delay_.count());
             }
-            auto body = batch ? nlohmann::ordered_json{{"events", std::move(items)}} : std::move(items.front());
-            respond(http::json_response(*shared_req, any_new ? http_status::accepted : http_status::ok, body.dump() + "\n"));
+            respond(http::json_response(*shared_req, any_new ? http_status::accepted : http_status::ok, std::move(body)));
         });
     if (!writer_.submit(unit)) {
         metrics_.ingest_rejected_overloaded.inc();

@@ -1,19 +1,18 @@
 #include "store/envelope.hpp"
 
-#include <nlohmann/json.hpp>
+#include "util/json_text.hpp"
 
 namespace webhookd {
 
 new_event build_envelope(std::string id, std::string type, std::string timestamp, std::string_view data_json) {
-    using nlohmann::json;
     new_event e;
     e.body.reserve(64 + id.size() + type.size() + timestamp.size() + data_json.size());
     e.body += "{\"id\":";
-    e.body += json(id).dump();
+    append_json_string(e.body, id);
     e.body += ",\"timestamp\":";
-    e.body += json(timestamp).dump();
+    append_json_string(e.body, timestamp);
     e.body += ",\"event\":";
-    e.body += json(type).dump();
+    append_json_string(e.body, type);
     e.body += ",\"data\":";
     e.data_offset = e.body.size();
     e.body += data_json;
