@@ -261,7 +261,7 @@ void dispatcher::start_ready(std::int64_t now_ms) {
                 continue;
             }
             if (ep.record.rate_limit) ep.tokens -= 1;
-            attempt(std::move(d));
+            attempt(ep, std::move(d));
         }
         if (ep.ready.empty()) {
             ep.listed = false;
@@ -433,35 +433,29 @@ std::string_view dispatcher::tenant_of(const std::string& endpoint_id) const {
     return *it->second.record.tenant;
 }
 
-void dispatcher::attempt(claimed_delivery d) {
-    auto it = endpoints_.find(d.endpoint_id);
+void dispatcher::attempt(endpoint_state& ep, claimed_delivery d) {
     auto started = clock_.now_ms();
     ++in_flight_;  // on_attempt_done() counts every attempt out again
+    ++ep.in_flight;
     metrics_.attempts_in_flight.add(1);
-    if (it != endpoints_.end()) {
-        ++it->second.in_flight;
-        // A rotation's grace period ends with no write to scan: the old secret stops
-        // signing on time.
-        auto& rec = it->second.record;
-        erase_secrets_if(rec, [&](std::size_t k) {
-            return rec.secret_expires_ms[k] && *rec.secret_expires_ms[k] <= started;
-        });
-    }
-    if (it == endpoints_.end() || it->second.record.secrets.empty()) {
+    // A rotation's grace period ends with no write to scan: the old secret stops signing
+    // on time.
+    auto& rec = ep.record;
+    erase_secrets_if(rec, [&](std::size_t k) { return rec.secret_expires_ms[k] && *rec.secret_expires_ms[k] <= started; });
+    if (rec.secrets.empty()) {
         // Never send unsigned: record a failed attempt so the operator sees why.
         delivery_response r;
         r.outcome = attempt_outcome::connect_error;
-        r.error = it == endpoints_.end() ? "endpoint " + d.endpoint_id + " no longer exists"
-                                         : "endpoint " + d.endpoint_id + " has no valid signing secret";
+        r.error = "endpoint " + d.endpoint_id + " has no valid signing secret";
         // Posted, not called: start_ready() is walking the ready queues.
         return asio::post(strand_, [self = shared_from_this(), d = std::move(d), started, r = std::move(r)]() mutable {
             self->on_attempt_done(std::move(d), started, std::move(r));
         });
     }
-    auto req = build_request(it->second.record, d, started / 1000);
+    auto req = build_request(rec, d, started / 1000);
     if (log_->should_log(spdlog::level::debug)) {
         log_->debug("attempt {} of delivery dlv_{} (event {}) to endpoint {} tenant={}", d.attempt, d.id,
-                    d.event_id, d.endpoint_id, tenant_of(d.endpoint_id));
+                    d.event_id, d.endpoint_id, rec.tenant ? *rec.tenant : "-");
     }
     client_.send(std::move(req), [self = shared_from_this(), d = std::move(d), started](delivery_response r) mutable {
         asio::post(self->strand_, [self, d = std::move(d), started, r = std::move(r)]() mutable {

@@ -188,7 +188,8 @@ private:
     // callers flush once they are done walking: a release the writer refuses pumps).
     void take_back(endpoint_state& ep);
     void arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake_ms);
-    void attempt(claimed_delivery d);
+    // Starts d's attempt to ep, which start_ready() has at hand (a lookup less per attempt).
+    void attempt(endpoint_state& ep, claimed_delivery d);
     void on_attempt_done(claimed_delivery d, std::int64_t started_ms, delivery_response r);
     void update_idle();
 
