@@ -8,8 +8,9 @@
 // again each time; made rarer, each checkpoint stalled ingest for up to 150 ms. Here the
 // bulk of the copy moves off the writer: once a commit leaves start_pages in the WAL, this
 // thread runs a passive checkpoint on its own connection (passive: it never blocks a
-// writer or a reader). The commits made meanwhile are left; the writer's next commit
-// copies those few pages itself, so that the transaction after it starts the WAL from
+// writer or a reader), and runs it again for the commits made meanwhile until a pass finds
+// fewer than tail_frames new ones (at most max_passes). Those are left; the writer's next
+// commit copies those few pages itself, so that the transaction after it starts the WAL from
 // its beginning again (SQLite restarts the WAL only when every page in it is copied, which
 // under steady load a checkpoint running beside the writer never sees: the WAL grew to
 // hundreds of MB, and with it the cost of every fsync). If the thread falls behind and the
@@ -43,9 +44,16 @@ public:
     // would otherwise find the checkpoint lock taken and give up.
     std::unique_lock<std::mutex> hold();
 
+    // Checkpoint passes the thread has completed (each copied every frame it found).
+    std::size_t passes() const { return passes_.load(); }
+
 private:
+    static constexpr std::size_t tail_frames = 64;  // left to the writer's next commit
+    static constexpr std::size_t max_passes = 8;
+
     static int on_commit(void* self, sqlite3* db, const char* schema, int pages);
     void run();
+    void copy_until_little_is_left();
 
     connection& db_;
     const std::size_t start_pages_;
@@ -56,7 +64,8 @@ private:
     std::condition_variable wake_;
     bool wanted_ = false;
     bool stop_ = false;
-    std::atomic<bool> tail_ = false;   // the thread copied a whole WAL: the writer copies what came since
+    std::atomic<bool> tail_ = false;   // the thread copied nearly all the WAL: the writer copies what came since
+    std::atomic<std::size_t> passes_ = 0;
     std::thread thread_;
 };
 
