@@ -1,5 +1,7 @@
 #include "store/sqlite.hpp"
 
+#include "store/sqlite_page_cache.hpp"
+
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -89,9 +91,11 @@ std::string statement::text(int col) const { return std::string(text_view(col));
 
 connection::connection(const std::string& path, bool read_only) {
     // Before SQLite initialises (the first open): no allocation statistics, which cost a
-    // global mutex on every malloc and free. Later calls change nothing and are ignored.
+    // global mutex on every malloc and free, and the page cache that skips needless scans
+    // (sqlite_page_cache.hpp). Later calls change nothing and are ignored.
     static const bool configured = [] {
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        install_page_cache();
         return true;
     }();
     (void)configured;
