@@ -27,6 +27,9 @@ namespace {
 // the dispatcher tries that write again.
 constexpr std::int64_t storage_retry_ms = 1000;
 
+// An endpoint's tenant as log lines show it: "-" for a platform endpoint.
+std::string_view tenant_label(const endpoint_record& rec) { return rec.tenant ? std::string_view(*rec.tenant) : "-"; }
+
 // Removes the secrets (and their expiry times) at the indexes where drop(k) is true.
 template <class Drop>
 void erase_secrets_if(endpoint_record& rec, Drop drop) {
@@ -429,8 +432,7 @@ void dispatcher::arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake
 
 std::string_view dispatcher::tenant_of(const std::string& endpoint_id) const {
     auto it = endpoints_.find(endpoint_id);
-    if (it == endpoints_.end() || !it->second.record.tenant) return "-";
-    return *it->second.record.tenant;
+    return it == endpoints_.end() ? "-" : tenant_label(it->second.record);
 }
 
 void dispatcher::attempt(endpoint_state& ep, claimed_delivery d) {
@@ -455,7 +457,7 @@ void dispatcher::attempt(endpoint_state& ep, claimed_delivery d) {
     auto req = build_request(rec, d, started / 1000);
     if (log_->should_log(spdlog::level::debug)) {
         log_->debug("attempt {} of delivery dlv_{} (event {}) to endpoint {} tenant={}", d.attempt, d.id,
-                    d.event_id, d.endpoint_id, rec.tenant ? *rec.tenant : "-");
+                    d.event_id, d.endpoint_id, tenant_label(rec));
     }
     client_.send(std::move(req), [self = shared_from_this(), d = std::move(d), started](delivery_response r) mutable {
         asio::post(self->strand_, [self, d = std::move(d), started, r = std::move(r)]() mutable {
@@ -467,9 +469,12 @@ void dispatcher::attempt(endpoint_state& ep, claimed_delivery d) {
 void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, delivery_response r) {
     --in_flight_;
     metrics_.attempts_in_flight.add(-1);
-    if (auto it = endpoints_.find(d.endpoint_id); it != endpoints_.end()) {
-        if (it->second.in_flight > 0) --it->second.in_flight;
-        adapt_concurrency(it->second, r);
+    auto found = endpoints_.find(d.endpoint_id);
+    endpoint_state* ep = found == endpoints_.end() ? nullptr : &found->second;
+    const std::string_view tenant = ep ? tenant_label(ep->record) : "-";
+    if (ep) {
+        if (ep->in_flight > 0) --ep->in_flight;
+        adapt_concurrency(*ep, r);
     }
     auto now = clock_.now_ms();
     metrics_.attempts[static_cast<std::size_t>(r.outcome)].inc();
@@ -490,20 +495,20 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
         rec.next_attempt_ms = decision.next_attempt_ms;
         if (rec.dead) {
             log_->warn("delivery dlv_{} (event {}) to endpoint {} tenant={} is dead after {} attempts: {}", d.id,
-                       d.event_id, d.endpoint_id, tenant_of(d.endpoint_id), d.attempt,
+                       d.event_id, d.endpoint_id, tenant, d.attempt,
                        rec.error.empty() ? "HTTP " + std::to_string(rec.status_code) : rec.error);
         } else {
             log_->info("delivery dlv_{} (event {}) to endpoint {} tenant={}: attempt {} failed ({}{}), next in {} ms",
-                       d.id, d.event_id, d.endpoint_id, tenant_of(d.endpoint_id), d.attempt, to_string(rec.outcome),
+                       d.id, d.event_id, d.endpoint_id, tenant, d.attempt, to_string(rec.outcome),
                        rec.status_code ? " " + std::to_string(rec.status_code) : "",
                        rec.next_attempt_ms - now);
         }
     }
     if (r.status_code == 410) {
         // Gone: its record disables the endpoint. Nothing more is sent meanwhile.
-        if (auto it = endpoints_.find(d.endpoint_id); it != endpoints_.end() && it->second.record.enabled) {
-            it->second.record.enabled = false;
-            take_back(it->second);
+        if (ep && ep->record.enabled) {
+            ep->record.enabled = false;
+            take_back(*ep);
             flush_releases();
         }
     }
@@ -523,7 +528,7 @@ void dispatcher::adapt_concurrency(endpoint_state& ep, const delivery_response& 
     if (ep.concurrency == was) return;
     if (ep.concurrency < was) {
         log_->info("endpoint {} tenant={} answered {}: at most {} attempt(s) in flight to it until it succeeds again",
-                   ep.record.id, ep.record.tenant ? *ep.record.tenant : "-", r.status_code, ep.concurrency);
+                   ep.record.id, tenant_label(ep.record), r.status_code, ep.concurrency);
     }
     metrics_.concurrency.set(ep.record.id, ep.concurrency_cap());
 }
