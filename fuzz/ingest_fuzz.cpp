@@ -1,6 +1,7 @@
 // Feeds any bytes as the body of POST /v1/events (without and with an Idempotency-Key) and
 // of POST /v1/events/batch to parse_event and parse_batch (src/ingest/event_validator.cpp,
-// src/ingest/json_scan.cpp). Invariants for every accepted event:
+// src/ingest/json_check.cpp, src/ingest/json_scan.cpp). The JSON check accepts what
+// nlohmann's parser accepts. Invariants for every accepted event:
 // - the stored envelope is valid JSON: an object of exactly id, timestamp, event, data in
 //   that order, whose values are the event's id, timestamp and type;
 // - the type is 1-128 and the id 1-255 characters of [A-Za-z0-9_.:-], the timestamp RFC 3339;
@@ -22,6 +23,7 @@
 
 #include "fuzz_check.hpp"
 #include "ingest/event_validator.hpp"
+#include "ingest/json_check.hpp"
 #include "util/ids.hpp"
 #include "util/time_format.hpp"
 
@@ -107,6 +109,18 @@ void check_event(const webhookd::new_event& e, const json& source) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view body(reinterpret_cast<const char*>(data), size);
     const auto now = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'745'073'000'000));
+
+    // The one-pass check (src/ingest/json_check.cpp) refuses a body as invalid JSON exactly
+    // when nlohmann's parser does, within the shared bounds (no NUL, no BOM, 64 levels).
+    const auto checked = webhookd::check_json_body(body);
+    const bool within_bounds = !body.empty() && body.find('\0') == std::string_view::npos &&
+                               !body.starts_with("\xEF\xBB\xBF") &&
+                               (checked.ok() || checked.err().message.find("deeper than") == std::string::npos);
+    if (within_bounds) {
+        FUZZ_CHECK(checked.ok() == json::accept(body),
+                   std::string("json_check ") + (checked.ok() ? "accepts" : "refuses") + " what nlohmann " +
+                       (checked.ok() ? "refuses" : "accepts"));
+    }
 
     const auto single = webhookd::parse_event(body, std::nullopt, now);
     const auto keyed = webhookd::parse_event(body, "idem-key_1", now);

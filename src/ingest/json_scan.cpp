@@ -1,6 +1,7 @@
 #include "ingest/json_scan.hpp"
 
-#include <set>
+#include <algorithm>
+#include <cstring>
 
 #include "util/hex.hpp"
 
@@ -15,14 +16,17 @@ std::size_t skip_space(std::string_view s, std::size_t pos) {
     return pos;
 }
 
-// pos at an opening quote; returns the position after the closing quote.
+// pos at an opening quote; returns the position after the closing quote. memchr finds
+// each quote; one after an odd run of backslashes is escaped.
 std::size_t skip_string(std::string_view s, std::size_t pos) {
-    for (++pos; pos < s.size(); ++pos) {
-        if (s[pos] == '\\') {
-            ++pos;
-        } else if (s[pos] == '"') {
-            return pos + 1;
-        }
+    for (++pos; pos < s.size();) {
+        const void* found = std::memchr(s.data() + pos, '"', s.size() - pos);
+        if (!found) break;
+        auto quote = static_cast<std::size_t>(static_cast<const char*>(found) - s.data());
+        std::size_t backslashes = 0;
+        while (quote - backslashes > pos && s[quote - backslashes - 1] == '\\') ++backslashes;
+        if (backslashes % 2 == 0) return quote + 1;
+        pos = quote + 1;
     }
     return s.size();
 }
@@ -151,15 +155,34 @@ std::optional<std::string_view> raw_member(std::string_view object_text, std::st
     return found;
 }
 
-bool has_duplicate_keys(std::string_view object_text) {
-    std::set<std::string, std::less<>> seen;
-    bool duplicate = false;
-    for_each_member(object_text, [&](std::string_view k, std::string_view) {
-        duplicate = !seen.insert(unescape_json_string(k)).second;
-        return !duplicate;
+std::vector<json_member> raw_members(std::string_view object_text) {
+    std::vector<json_member> out;
+    for_each_member(object_text, [&](std::string_view k, std::string_view v) {
+        out.push_back({unescape_json_string(k), v});
+        return true;
     });
-    return duplicate;
+    return out;
 }
+
+bool has_duplicate_keys(const std::vector<json_member>& members) {
+    // An event has five members at most: compare each pair. A hostile body may have
+    // hundreds of thousands: sort those.
+    if (members.size() <= 8) {
+        for (std::size_t i = 0; i < members.size(); ++i) {
+            for (std::size_t j = i + 1; j < members.size(); ++j) {
+                if (members[i].key == members[j].key) return true;
+            }
+        }
+        return false;
+    }
+    std::vector<std::string_view> keys;
+    keys.reserve(members.size());
+    for (const auto& m : members) keys.emplace_back(m.key);
+    std::sort(keys.begin(), keys.end());
+    return std::adjacent_find(keys.begin(), keys.end()) != keys.end();
+}
+
+bool has_duplicate_keys(std::string_view object_text) { return has_duplicate_keys(raw_members(object_text)); }
 
 std::vector<std::string_view> raw_elements(std::string_view s) {
     std::vector<std::string_view> out;

@@ -1,5 +1,5 @@
 #pragma once
-// Byte-level views into JSON text that has already been validated (by nlohmann), so that a
+// Byte-level views into JSON text that has already been validated (json_check.hpp), so that a
 // producer's `data` travels exactly as written: numbers keep their digits, strings their
 // escapes. Pure functions; on text that is not valid JSON the results are unspecified but
 // never read out of bounds.
@@ -10,6 +10,18 @@
 #include <vector>
 
 namespace webhookd {
+
+// A member of an object: its key, escapes decoded, and its value's raw text.
+struct json_member {
+    std::string key;
+    std::string_view value;
+};
+
+// The members of the top-level object `object_text`, in order; none when it is not an object.
+std::vector<json_member> raw_members(std::string_view object_text);
+
+// True when two of the members have the same (decoded) key.
+bool has_duplicate_keys(const std::vector<json_member>& members);
 
 // The raw text of the value of member `key` of the top-level object `object_text` (its key
 // written plainly or with escapes), or nullopt when absent.

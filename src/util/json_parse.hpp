@@ -5,6 +5,7 @@
 // length that is safe to echo. Header-only: a template over nlohmann's document types.
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,14 +35,8 @@ inline std::string parse_message(std::string what) {
     return what + "...";
 }
 
-}  // namespace detail
-
-// The document `body` holds, or an "invalid_json" error whose message says why. Values
-// nested deeper than `keep_depth` (the body's members are at depth 1) are parsed and
-// checked but not built: a caller that takes a member's raw text (ingest's `data`) saves
-// building and freeing its tree; such a member is left an empty object or array.
-template <class Json>
-result<Json> parse_json_body(std::string_view body, std::size_t keep_depth = max_json_depth) {
+// The bounds checked before any parser sees the text: an "invalid_json" error, or none.
+inline std::optional<error> body_bound_error(std::string_view body) {
     if (body.empty()) return error{error_code::invalid_json, "request body is empty"};
     // JSON has no raw NUL byte anywhere (in strings it is escaped), and the parser would
     // take one after the value for the end of the input.
@@ -52,13 +47,22 @@ result<Json> parse_json_body(std::string_view body, std::size_t keep_depth = max
     if (body.starts_with("\xEF\xBB\xBF")) {
         return error{error_code::invalid_json, "request body starts with a byte order mark"};
     }
+    return std::nullopt;
+}
+
+}  // namespace detail
+
+// The document `body` holds, or an "invalid_json" error whose message says why.
+template <class Json>
+result<Json> parse_json_body(std::string_view body) {
+    if (auto bound = detail::body_bound_error(body)) return *bound;
     try {
         // `depth` counts the containers around the event; a container that starts at
         // depth d is nesting level d + 1.
-        typename Json::parser_callback_t limit = [keep_depth](int depth, typename Json::parse_event_t event, Json&) {
+        typename Json::parser_callback_t limit = [](int depth, typename Json::parse_event_t event, Json&) {
             bool opens = event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start;
             if (opens && static_cast<std::size_t>(depth) >= max_json_depth) throw detail::json_too_deep{};
-            return static_cast<std::size_t>(depth) <= keep_depth;
+            return true;
         };
         return Json::parse(body.begin(), body.end(), limit);
     } catch (const detail::json_too_deep&) {
