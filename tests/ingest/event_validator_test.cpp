@@ -225,6 +225,15 @@ TEST(parse_event, data_travels_as_written_minus_whitespace) {
               R"({"price":1.10,"big":123456789012345678901234567890,"name":"\u00e9 x","n":1E2})");
 }
 
+TEST(parse_event, members_spelled_with_escapes_are_the_members_they_spell) {
+    auto r = parse_event(R"({"\u0065vent":"a.\u0062","d\u0061ta": {"price" : 1.10},"t\u0065nant":"t\u002d1"})",
+                         std::nullopt, now);
+    ASSERT_TRUE(r.ok()) << r.err().message;
+    EXPECT_EQ(r->type, "a.b");
+    EXPECT_EQ(r->tenant, "t-1");
+    EXPECT_EQ(r->body.substr(r->data_offset, r->body.size() - r->data_offset - 1), R"({"price":1.10})");
+}
+
 TEST(parse_event, duplicate_top_level_keys_are_invalid_json) {
     expect_error(parse_event(R"({"event":"a","data":1,"data":2})", std::nullopt, now), "invalid_json", "duplicate");
     expect_error(parse_batch(R"({"events":[{"event":"a","event":"b","data":1}]})", 10, now), "invalid_json",
