@@ -4,18 +4,58 @@
 
 namespace webhookd {
 
+namespace {
+
+// Writes `value` as exactly `width` decimal digits at `at` (zero-padded; value < 10^width).
+char* put_digits(char* at, long value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+        at[i] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    }
+    return at + width;
+}
+
+// "YYYY-MM-DDTHH:MM:SS" of `days` since the epoch and `ms` into that day, then
+// ".mmm" when with_ms, then "Z". Digits written by hand: snprintf was 2% of an ingested
+// event's instructions.
+std::string format(std::chrono::days days, long ms, bool with_ms) {
+    std::chrono::year_month_day ymd{std::chrono::sys_days{days}};
+    int year = static_cast<int>(ymd.year());
+    char buf[48];
+    if (year < 0 || year > 9999) {  // not RFC 3339; written as printf writes it
+        int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld", year,
+                              static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), ms / 3'600'000,
+                              ms / 60'000 % 60, ms / 1000 % 60);
+        std::string out(buf, static_cast<std::size_t>(n));
+        if (with_ms) out += "." + std::to_string(1000 + ms % 1000).substr(1);
+        return out + "Z";
+    }
+    char* p = put_digits(buf, year, 4);
+    *p++ = '-';
+    p = put_digits(p, static_cast<unsigned>(ymd.month()), 2);
+    *p++ = '-';
+    p = put_digits(p, static_cast<unsigned>(ymd.day()), 2);
+    *p++ = 'T';
+    p = put_digits(p, ms / 3'600'000, 2);
+    *p++ = ':';
+    p = put_digits(p, ms / 60'000 % 60, 2);
+    *p++ = ':';
+    p = put_digits(p, ms / 1000 % 60, 2);
+    if (with_ms) {
+        *p++ = '.';
+        p = put_digits(p, ms % 1000, 3);
+    }
+    *p++ = 'Z';
+    return std::string(buf, p);
+}
+
+}  // namespace
+
 std::string format_rfc3339(std::chrono::system_clock::time_point t) {
     using namespace std::chrono;
     auto secs = floor<seconds>(t);
     auto days = floor<std::chrono::days>(secs);
-    year_month_day ymd{days};
-    hh_mm_ss hms{secs - days};
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                  static_cast<int>(hms.seconds().count()));
-    return buf;
+    return format(days.time_since_epoch(), static_cast<long>(duration_cast<milliseconds>(secs - days).count()), false);
 }
 
 std::string format_rfc3339_ms(std::int64_t ms) {
@@ -23,14 +63,7 @@ std::string format_rfc3339_ms(std::int64_t ms) {
     using namespace std::chrono;
     auto total = milliseconds(ms);
     auto days = floor<std::chrono::days>(total);
-    year_month_day ymd{sys_days{days}};
-    auto rest = (total - days).count();  // 0 .. 86'399'999
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<int>(rest / 3600000), static_cast<int>(rest / 60000 % 60),
-                  static_cast<int>(rest / 1000 % 60), static_cast<int>(rest % 1000));
-    return buf;
+    return format(days, static_cast<long>((total - days).count()), true);  // 0 .. 86'399'999 ms
 }
 
 namespace {

@@ -100,6 +100,12 @@ TEST(format_rfc3339_ms, before_the_epoch) {
     EXPECT_EQ(format_rfc3339_ms(-day_ms), "1969-12-31T00:00:00.000Z");
 }
 
+TEST(format_rfc3339_ms, years_beyond_four_digits_are_written_whole) {
+    EXPECT_EQ(format_rfc3339_ms(253402300799999), "9999-12-31T23:59:59.999Z");
+    EXPECT_EQ(format_rfc3339_ms(253402300800000), "10000-01-01T00:00:00.000Z");
+    EXPECT_EQ(format_rfc3339_ms(-62167219200001), "-001-12-31T23:59:59.999Z");
+}
+
 TEST(format_rfc3339_ms, output_is_rfc3339_of_fixed_width) {
     for (std::int64_t ms :
          {std::int64_t{0}, std::int64_t{-1}, std::int64_t{1745073000123}, std::int64_t{946684800000}}) {
