@@ -30,7 +30,7 @@ class checker {
 public:
     explicit checker(std::string_view s) : s_(s) {}
 
-    // Empty when the text is one JSON value with nothing but whitespace around it.
+    // ok when the text is one JSON value with nothing but whitespace around it.
     status run() {
         skip_space();
         for (;;) {
@@ -74,8 +74,8 @@ private:
         return false;
     }
 
-    // A value, or the opening of a container (then positioned at its first value, or
-    // having closed it at once when it is empty).
+    // A value, or the opening of a container and its first value (so it recurses once per
+    // level opened in a row, max_json_depth at most), or an empty container whole.
     bool value() {
         char c = peek();
         switch (c) {
@@ -157,17 +157,6 @@ private:
         return true;
     }
 
-    long hex4(std::size_t at) const {
-        if (at + 4 > s_.size()) return -1;
-        long v = 0;
-        for (std::size_t i = at; i < at + 4; ++i) {
-            int d = hex_digit(s_[i]);
-            if (d < 0) return -1;
-            v = v * 16 + d;
-        }
-        return v;
-    }
-
     // pos_ at the opening quote; leaves it after the closing one.
     bool string() {
         ++pos_;
@@ -203,12 +192,12 @@ private:
             pos_ += 2;
             return true;
         case 'u': {
-            long cp = hex4(pos_ + 2);
+            long cp = hex4(s_, pos_ + 2);
             if (cp < 0) return fail("\\u must be followed by four hex digits");
             if (cp >= 0xDC00 && cp <= 0xDFFF) return fail("lone low surrogate in \\u escape");
             pos_ += 6;
             if (cp >= 0xD800 && cp <= 0xDBFF) {
-                long low = byte(pos_) == '\\' && byte(pos_ + 1) == 'u' ? hex4(pos_ + 2) : -1;
+                long low = byte(pos_) == '\\' && byte(pos_ + 1) == 'u' ? hex4(s_, pos_ + 2) : -1;
                 if (low < 0xDC00 || low > 0xDFFF) return fail("high surrogate not followed by a low one");
                 pos_ += 6;
             }

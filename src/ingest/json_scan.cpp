@@ -55,18 +55,6 @@ std::size_t skip_value(std::string_view s, std::size_t pos) {
     return pos;
 }
 
-// The four hex digits at s[pos..pos+4) as a number; -1 when they are not.
-long hex4(std::string_view s, std::size_t pos) {
-    if (pos + 4 > s.size()) return -1;
-    long v = 0;
-    for (std::size_t i = pos; i < pos + 4; ++i) {
-        int d = hex_digit(s[i]);
-        if (d < 0) return -1;
-        v = v * 16 + d;
-    }
-    return v;
-}
-
 void append_utf8(std::string& out, unsigned long cp) {
     if (cp < 0x80) {
         out += static_cast<char>(cp);

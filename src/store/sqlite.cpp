@@ -1,10 +1,10 @@
 #include "store/sqlite.hpp"
 
-#include "store/sqlite_page_cache.hpp"
-
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <unistd.h>
+
+#include "store/sqlite_page_cache.hpp"
 
 namespace webhookd::sqlite {
 

@@ -90,20 +90,10 @@ void shrink(sqlite3_pcache* p) { inner_methods.xShrink(tracked(p)->inner); }
 void install_page_cache() {
     static const bool installed = [] {
         if (sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &inner_methods) != SQLITE_OK) return false;
-        sqlite3_pcache_methods2 wrapper{};
-        wrapper.iVersion = 2;
-        wrapper.pArg = nullptr;
-        wrapper.xInit = init;
-        wrapper.xShutdown = shutdown;
-        wrapper.xCreate = create;
-        wrapper.xCachesize = cachesize;
-        wrapper.xPagecount = pagecount;
-        wrapper.xFetch = fetch;
-        wrapper.xUnpin = unpin;
-        wrapper.xRekey = rekey;
-        wrapper.xTruncate = truncate;
-        wrapper.xDestroy = destroy;
-        wrapper.xShrink = shrink;
+        sqlite3_pcache_methods2 wrapper{.iVersion = 2, .pArg = nullptr, .xInit = init, .xShutdown = shutdown,
+                                        .xCreate = create, .xCachesize = cachesize, .xPagecount = pagecount,
+                                        .xFetch = fetch, .xUnpin = unpin, .xRekey = rekey, .xTruncate = truncate,
+                                        .xDestroy = destroy, .xShrink = shrink};
         // SQLITE_MISUSE when SQLite is already initialised: its own cache then stays.
         return sqlite3_config(SQLITE_CONFIG_PCACHE2, &wrapper) == SQLITE_OK;
     }();
