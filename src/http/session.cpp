@@ -179,11 +179,18 @@ void session::on_response(response res) {
 
 void session::do_write() {
     stream_.expires_after(cfg_->request_timeout);
-    bool keep_alive = res_->keep_alive();
-    beast_http::async_write(stream_, *res_,
-                            [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
-                                self->on_write(ec, keep_alive);
-                            });
+    const response& res = *res_;
+    bool keep_alive = res.keep_alive();
+    // The status line and the fields written out once, then sent with the body in one
+    // gather write: Beast's serializer, walking its nested buffer sequences, cost each
+    // ingest answer about 17,000 instructions (bench/run instructions). The bytes are
+    // the same: every response has its Content-Length (prepare_payload) and no transfer
+    // coding.
+    write_response_head(res, res_head_);
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(res_head_), asio::buffer(res.body())};
+    asio::async_write(stream_, buffers, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+        self->on_write(ec, keep_alive);
+    });
 }
 
 void session::on_write(beast::error_code ec, bool keep_alive) {

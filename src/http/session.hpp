@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <unordered_map>
 
 #include "http/types.hpp"
@@ -74,6 +75,7 @@ private:
     boost::beast::flat_buffer buffer_;
     std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
     std::optional<response> res_;
+    std::string res_head_;      // res_'s status line and fields as do_write sends them
     std::shared_ptr<const listener_config> cfg_;
     request_handler& handler_;
     std::shared_ptr<spdlog::logger> log_;
