@@ -5,6 +5,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -27,6 +28,7 @@
 
 #include "delivery/retry_policy.hpp"
 #include "delivery/url.hpp"
+#include "util/http_text.hpp"
 #include "webhookd/result.hpp"
 
 namespace webhookd {
@@ -352,6 +354,7 @@ private:
         req_.body() = std::move(request_.body);
         req_.keep_alive(true);
         req_.prepare_payload();
+        write_request_head(req_, req_head_);
     }
 
     void do_resolve() {
@@ -448,7 +451,9 @@ private:
 
     void do_write() {
         conn_->with_stream([this](auto& stream) {
-            http::async_write(stream, req_, beast::bind_front_handler(&session::on_write, shared_from_this()));
+            // The head as text and the body in one gather write (util/http_text.hpp).
+            std::array<asio::const_buffer, 2> buffers{asio::buffer(req_head_), asio::buffer(req_.body())};
+            asio::async_write(stream, buffers, beast::bind_front_handler(&session::on_write, shared_from_this()));
         });
     }
 
@@ -591,6 +596,7 @@ private:
     bool keep_alive_ok_ = true;  // cleared when the connection must not be pooled
 
     http::request<http::string_body> req_;
+    std::string req_head_;  // req_'s request line and fields, as do_write sends them
     std::optional<http::response_parser<http::buffer_body>> parser_;
     std::array<char, body_chunk> chunk_{};
     std::size_t chunk_size_ = 0;  // bytes offered to the parser in the pending body read

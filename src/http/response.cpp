@@ -21,26 +21,6 @@ response json_response(const request& req, status code, std::string body) {
     return body_response(req, code, "application/json", std::move(body));
 }
 
-void write_response_head(const response& res, std::string& out) {
-    out.clear();
-    out += "HTTP/";
-    out += static_cast<char>('0' + res.version() / 10);
-    out += '.';
-    out += static_cast<char>('0' + res.version() % 10);
-    out += ' ';
-    out += std::to_string(res.result_int());
-    out += ' ';
-    out += res.reason();
-    out += "\r\n";
-    for (const auto& field : res) {
-        out += field.name_string();
-        out += ": ";
-        out += field.value();
-        out += "\r\n";
-    }
-    out += "\r\n";
-}
-
 status status_of(error_code code) noexcept {
     switch (code) {
     case error_code::bad_request:

@@ -36,10 +36,6 @@ response body_response(const request& req, status code, std::string_view content
 // The same as application/json.
 response json_response(const request& req, status code, std::string body);
 
-// Replaces `out` with res's status line and fields, as HTTP/1.1 sends them before the body
-// (what Beast's serializer writes for a response with a Content-Length), without the body.
-void write_response_head(const response& res, std::string& out);
-
 // The HTTP status that answers a failure with this code.
 status status_of(error_code code) noexcept;
 

@@ -1,5 +1,6 @@
-// The session writes a response's status line and fields itself and sends the body after
-// them: the bytes must be those Beast's serializer writes for the same response.
+// The server's responses and the delivery client's requests are sent as a head written by
+// util/http_text.hpp and the body after it: the bytes must be those Beast's serializer
+// writes for the same message.
 
 #include <gtest/gtest.h>
 
@@ -10,13 +11,15 @@
 #include <string>
 
 #include "http/types.hpp"
+#include "util/http_text.hpp"
 
 namespace webhookd::http {
 namespace {
 
-std::string beast_bytes(const response& res) {
+template <class Message>
+std::string beast_bytes(const Message& m) {
     std::ostringstream out;
-    out << res;
+    out << m;
     return out.str();
 }
 
@@ -50,6 +53,23 @@ TEST(write_response_head, head_and_body_are_what_beast_writes) {
         EXPECT_EQ(head + res.body(), beast_bytes(res)) << res.result_int();
         EXPECT_TRUE(head.ends_with("\r\n\r\n"));
     }
+}
+
+TEST(write_request_head, head_and_body_are_what_beast_writes) {
+    // As the delivery client builds them: a signed POST, keep-alive, Content-Length.
+    beast_http::request<beast_http::string_body> req{beast_http::verb::post, "/hooks/booking?x=1&y=%20", 11};
+    req.set(beast_http::field::host, "receiver.example:8443");
+    req.set(beast_http::field::user_agent, "webhookd/0.1");
+    req.set("Content-Type", "application/json");
+    req.set("webhook-id", "msg_01");
+    req.set("webhook-signature", "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=");
+    req.body() = R"({"id":"evt_1","event":"booking.created","data":{}})";
+    req.keep_alive(true);
+    req.prepare_payload();
+    std::string head;
+    write_request_head(req, head);
+    EXPECT_EQ(head + req.body(), beast_bytes(req));
+    EXPECT_TRUE(head.starts_with("POST /hooks/booking?x=1&y=%20 HTTP/1.1\r\n")) << head;
 }
 
 TEST(write_response_head, replaces_what_the_buffer_held) {
