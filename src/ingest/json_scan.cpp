@@ -134,15 +134,6 @@ std::string unescape_json_string(std::string_view raw) {
     return out;
 }
 
-std::optional<std::string_view> raw_member(std::string_view object_text, std::string_view key) {
-    std::optional<std::string_view> found;
-    for_each_member(object_text, [&](std::string_view k, std::string_view v) {
-        if (k == key || (k.find('\\') != std::string_view::npos && unescape_json_string(k) == key)) found = v;
-        return !found;
-    });
-    return found;
-}
-
 std::vector<json_member> raw_members(std::string_view object_text) {
     std::vector<json_member> out;
     for_each_member(object_text, [&](std::string_view k, std::string_view v) {
@@ -169,8 +160,6 @@ bool has_duplicate_keys(const std::vector<json_member>& members) {
     std::sort(keys.begin(), keys.end());
     return std::adjacent_find(keys.begin(), keys.end()) != keys.end();
 }
-
-bool has_duplicate_keys(std::string_view object_text) { return has_duplicate_keys(raw_members(object_text)); }
 
 std::vector<std::string_view> raw_elements(std::string_view s) {
     std::vector<std::string_view> out;

@@ -4,7 +4,6 @@
 // escapes. Pure functions; on text that is not valid JSON the results are unspecified but
 // never read out of bounds.
 
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,16 +22,8 @@ std::vector<json_member> raw_members(std::string_view object_text);
 // True when two of the members have the same (decoded) key.
 bool has_duplicate_keys(const std::vector<json_member>& members);
 
-// The raw text of the value of member `key` of the top-level object `object_text` (its key
-// written plainly or with escapes), or nullopt when absent.
-std::optional<std::string_view> raw_member(std::string_view object_text, std::string_view key);
-
 // The raw text of each element of the top-level array `array_text`.
 std::vector<std::string_view> raw_elements(std::string_view array_text);
-
-// True when the top-level object has two members with the same key, compared after
-// decoding escapes ("event" and "ev\u0065nt" are the same key).
-bool has_duplicate_keys(std::string_view object_text);
 
 // The text of a JSON string without its quotes, escapes decoded to UTF-8 (a lone surrogate
 // is encoded as it is; validated input has none).

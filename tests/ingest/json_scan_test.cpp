@@ -2,10 +2,23 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
+
 namespace webhookd {
 namespace {
 
-TEST(raw_member, finds_values_of_every_kind_as_written) {
+// The raw value of member `key` of a top-level object, as raw_members gives it.
+std::optional<std::string_view> raw_member(std::string_view object_text, std::string_view key) {
+    for (const auto& m : raw_members(object_text)) {
+        if (m.key == key) return m.value;
+    }
+    return std::nullopt;
+}
+
+bool has_duplicate_keys(std::string_view object_text) { return webhookd::has_duplicate_keys(raw_members(object_text)); }
+
+TEST(raw_members, finds_values_of_every_kind_as_written) {
     std::string_view doc = R"( { "a" : 1.10 , "s":"x\"}y", "o": {"k": [1, {"z": "]"}]}, "n":null, "big": 123456789012345678901234567890 } )";
     EXPECT_EQ(raw_member(doc, "a"), "1.10");
     EXPECT_EQ(raw_member(doc, "s"), R"("x\"}y")");
@@ -17,7 +30,7 @@ TEST(raw_member, finds_values_of_every_kind_as_written) {
     EXPECT_FALSE(raw_member("[1, 2]", "a"));
 }
 
-TEST(raw_member, nested_keys_do_not_shadow_top_level_ones) {
+TEST(raw_members, nested_keys_do_not_shadow_top_level_ones) {
     EXPECT_EQ(raw_member(R"({"x": {"data": 1}, "data": 2})", "data"), "2");
 }
 
@@ -45,6 +58,13 @@ TEST(has_duplicate_keys, compares_keys_after_decoding_their_escapes) {
     EXPECT_TRUE(has_duplicate_keys(R"({"\ud83d\ude00": 1, "\uD83D\uDE00": 2})"));  // a surrogate pair
     EXPECT_TRUE(has_duplicate_keys(R"({"a\/b": 1, "a/b": 2})"));
     EXPECT_FALSE(has_duplicate_keys(R"({"a\nb": 1, "anb": 2})"));
+}
+
+TEST(has_duplicate_keys, many_members_are_compared_too) {
+    std::string doc = "{";
+    for (int i = 0; i < 20; ++i) doc += "\"k" + std::to_string(i) + "\": " + std::to_string(i) + ", ";
+    EXPECT_FALSE(has_duplicate_keys(doc + "\"last\": 0}"));
+    EXPECT_TRUE(has_duplicate_keys(doc + "\"k\u0031\u0037\": 0}"));  // k17 again
 }
 
 TEST(unescape_json_string, decodes_every_escape_json_has) {
