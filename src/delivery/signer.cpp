@@ -32,30 +32,61 @@ const unsigned char* bytes_of(std::string_view s) {
 std::string hmac_sha256(std::string_view key, std::string_view message) { return hmac_sha256(key, {message}); }
 
 std::string hmac_sha256(std::string_view key, std::initializer_list<std::string_view> parts) {
-    // One HMAC context per thread, its digest set once: HMAC() would look the MAC and
+    // HMAC contexts per thread, their digest set once: HMAC() would look the MAC and
     // SHA-256 up in OpenSSL's provider tables on every call (half of a signature's cost).
+    // Each keeps its last key's padded states, so the same key again skips hashing them
+    // anew. Two of them: a delivery signs with the secret as text (its own header) and
+    // decoded (Standard Webhooks' header), and the next delivery to that endpoint again.
     struct context {
         EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
         EVP_MAC_CTX* ctx = mac ? EVP_MAC_CTX_new(mac) : nullptr;
         bool digest_set = false;
+        bool keyed = false;
+        std::string key;  // the key ctx holds, wiped when replaced
+        std::uint64_t used = 0;
+        void forget_key() {
+            OPENSSL_cleanse(key.data(), key.size());
+            key.clear();
+            keyed = false;
+        }
         ~context() {
+            forget_key();
             EVP_MAC_CTX_free(ctx);
             EVP_MAC_free(mac);
         }
     };
-    thread_local context c;
-    if (!c.ctx) throw std::runtime_error("hmac_sha256: OpenSSL has no HMAC");
+    thread_local std::array<context, 2> contexts;
+    thread_local std::uint64_t calls = 0;
     if (key.size() > static_cast<std::size_t>(INT_MAX)) throw std::runtime_error("hmac_sha256: key too long");
-    char digest[] = "SHA256";
-    const OSSL_PARAM with_digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                                      OSSL_PARAM_construct_end()};
-    // A null key would mean "the previous key": an empty key is passed as a real pointer.
-    bool ok = EVP_MAC_init(c.ctx, bytes_of(key), key.size(), c.digest_set ? nullptr : with_digest) == 1;
-    c.digest_set = c.digest_set || ok;
-    for (auto part : parts) ok = ok && EVP_MAC_update(c.ctx, bytes_of(part), part.size()) == 1;
+    auto* c = &contexts[0];
+    if (!(c->keyed && c->key == key)) {
+        auto& other = contexts[1];
+        if ((other.keyed && other.key == key) || other.used < c->used) c = &other;
+    }
+    if (!c->ctx) throw std::runtime_error("hmac_sha256: OpenSSL has no HMAC");
+    c->used = ++calls;
+    bool ok;
+    if (c->keyed && c->key == key) {
+        // A null key means "the key of the previous init": its padded states are copied.
+        ok = EVP_MAC_init(c->ctx, nullptr, 0, nullptr) == 1;
+    } else {
+        c->forget_key();
+        char digest[] = "SHA256";
+        const OSSL_PARAM with_digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                                          OSSL_PARAM_construct_end()};
+        // An empty key is passed as a real pointer (null would mean the previous key).
+        ok = EVP_MAC_init(c->ctx, bytes_of(key), key.size(), c->digest_set ? nullptr : with_digest) == 1;
+        c->digest_set = c->digest_set || ok;
+        if (ok) {
+            c->key.assign(key);
+            c->keyed = true;
+        }
+    }
+    for (auto part : parts) ok = ok && EVP_MAC_update(c->ctx, bytes_of(part), part.size()) == 1;
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
     std::size_t md_len = 0;
-    if (!ok || EVP_MAC_final(c.ctx, md.data(), &md_len, md.size()) != 1 || md_len != sha256_bytes) {
+    if (!ok || EVP_MAC_final(c->ctx, md.data(), &md_len, md.size()) != 1 || md_len != sha256_bytes) {
+        c->forget_key();
         throw std::runtime_error("hmac_sha256: HMAC failed");
     }
     return std::string(reinterpret_cast<const char*>(md.data()), md_len);

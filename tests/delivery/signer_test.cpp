@@ -43,8 +43,8 @@ TEST(hmac_sha256, key_and_message_may_hold_nul_bytes) {
     EXPECT_NE(hmac_sha256("k", "m\0a"s), hmac_sha256("k", "m\0b"s));
 }
 
-// One HMAC context per thread is re-keyed for every call: a call never signs with the key
-// of the one before (an empty key included), and parts sign as their concatenation.
+// The HMAC contexts kept per thread never sign a call with the key of the one before (an
+// empty key included), and parts sign as their concatenation.
 TEST(hmac_sha256, each_call_uses_its_own_key_and_parts_sign_as_their_concatenation) {
     const auto jefe = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
     EXPECT_EQ(to_hex(hmac_sha256("another key", "x")).size(), 64u);
@@ -54,6 +54,35 @@ TEST(hmac_sha256, each_call_uses_its_own_key_and_parts_sign_as_their_concatenati
     std::string other;
     std::thread([&] { other = to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")); }).join();
     EXPECT_EQ(other, jefe);
+}
+
+// The same key again reuses a context's padded key states (a delivery's signatures, the
+// next delivery to the same endpoint): the second and later calls still sign right, with a long key (over SHA-256's
+// 64-byte block, hashed first), an empty one, and a key that differs only after a NUL.
+TEST(hmac_sha256, the_same_key_again_signs_as_a_fresh_context_would) {
+    // RFC 4231 test case 6: a 131-byte key.
+    const std::string long_key(131, '\xaa');
+    const auto case6 = "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54";
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(to_hex(hmac_sha256(long_key, "Test Using Larger Than Block-Size Key - Hash Key First")), case6);
+    }
+    for (int i = 0; i < 2; ++i) {
+        EXPECT_EQ(to_hex(hmac_sha256("", "")), "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+    }
+    auto a = hmac_sha256("k\0a"s, "m");
+    auto b = hmac_sha256("k\0b"s, "m");
+    EXPECT_NE(a, b);
+    EXPECT_EQ(hmac_sha256("k\0a"s, "m"), a);
+    EXPECT_EQ(hmac_sha256("k\0b"s, "m"), b);
+    EXPECT_EQ(hmac_sha256("k\0b"s, {"", "m"}), b);
+    // Three keys in turn, more than the contexts kept: each still signs with its own.
+    auto c = hmac_sha256("k\0c"s, "m");
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(hmac_sha256("k\0a"s, "m"), a);
+        EXPECT_EQ(hmac_sha256("k\0b"s, "m"), b);
+        EXPECT_EQ(hmac_sha256("k\0c"s, "m"), c);
+    }
+    EXPECT_EQ(to_hex(hmac_sha256(long_key, "Test Using Larger Than Block-Size Key - Hash Key First")), case6);
 }
 
 TEST(to_hex, lowercase_two_digits_per_byte) {
