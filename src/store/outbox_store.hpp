@@ -191,6 +191,7 @@ struct endpoint_counts {
     std::string endpoint_id;
     std::int64_t pending{};               // deliveries created, not yet delivered nor dead
     std::int64_t consecutive_failures{};  // failed attempts since its last success
+    bool operator==(const endpoint_counts&) const = default;
 };
 
 // The gauges of /metrics, read in one snapshot.
@@ -198,6 +199,7 @@ struct outbox_counts {
     std::int64_t pending{};
     std::int64_t dead_letters{};
     std::vector<endpoint_counts> endpoints;  // every endpoint, in creation order
+    bool operator==(const outbox_counts&) const = default;
 };
 
 class outbox_store {
@@ -282,8 +284,12 @@ public:
     // Inside apply(): the same for delivered deliveries delivered before cutoff_ms.
     virtual result<std::int64_t> purge_delivered(std::int64_t cutoff_ms, std::size_t limit) = 0;
 
-    // The gauges, from one read transaction.
+    // The gauges, from one read transaction: the counts kept in the data as the rows
+    // change (a few rows, whatever the backlog).
     virtual result<outbox_counts> counts() = 0;
+    // The same counted from the rows themselves, every pending delivery and dead letter
+    // (slow with a backlog): what counts() must always equal.
+    virtual result<outbox_counts> recount() = 0;
 
     // Inside apply(): writes the heartbeat row, so a probe proves the database takes writes.
     virtual status heartbeat(std::int64_t now_ms) = 0;

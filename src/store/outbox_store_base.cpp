@@ -11,6 +11,7 @@
 
 #include "store/envelope.hpp"
 #include "util/endpoint_matcher.hpp"
+#include "util/json_text.hpp"
 #include "util/ids.hpp"
 #include "util/time_format.hpp"
 
@@ -175,6 +176,45 @@ void outbox_store_base::emit_exhausted(const attempt_record& a, std::int64_t now
     json data = h ? about_endpoint(a.endpoint_id, h->tenant, h->url) : about_endpoint(a.endpoint_id, std::nullopt, nullptr);
     dead_row d{a.delivery_id, a.event_id, a.event_type, a.attempt, a.status_code, a.error};
     emit_operational("webhookd.delivery.dead", dead_data(std::move(data), "exhausted", d).dump(), now_ms, fx);
+}
+
+void outbox_store_base::count_rows(std::string_view endpoint_id, std::int64_t pending, std::int64_t dead) {
+    if (pending == 0 && dead == 0) return;
+    auto it = group_counts_.find(endpoint_id);
+    if (it == group_counts_.end()) it = group_counts_.emplace(std::string(endpoint_id), count_change{}).first;
+    it->second.pending += pending;
+    it->second.dead += dead;
+    unit_counts_.push_back({&it->second, {pending, dead}});
+}
+
+void outbox_store_base::undo_unit_counts() {
+    for (auto& [total, change] : unit_counts_) {
+        total->pending -= change.pending;
+        total->dead -= change.dead;
+    }
+    unit_counts_.clear();
+}
+
+void outbox_store_base::drop_group_counts() {
+    group_counts_.clear();
+    unit_counts_.clear();
+}
+
+std::string outbox_store_base::take_group_counts() {
+    std::string out;
+    for (const auto& [endpoint_id, c] : group_counts_) {
+        if (c.pending == 0 && c.dead == 0) continue;
+        out += out.empty() ? "[[" : ",[";
+        append_json_string(out, endpoint_id);
+        out += ',';
+        out += std::to_string(c.pending);
+        out += ',';
+        out += std::to_string(c.dead);
+        out += ']';
+    }
+    if (!out.empty()) out += ']';
+    drop_group_counts();
+    return out;
 }
 
 }  // namespace webhookd::detail

@@ -14,6 +14,7 @@
 
 #include "store/outbox_store.hpp"
 #include "store/secret_box.hpp"
+#include "util/string_hash.hpp"
 
 namespace webhookd::detail {
 
@@ -103,6 +104,27 @@ protected:
     // Throws the backend's failure type with `message` (an operational event not stored).
     [[noreturn]] virtual void fail(const std::string& message) = 0;
 
+    // ---- Row counts: the gauges of /metrics, kept in the data (docs/decisions.md) ----
+    // Every write that adds or removes a pending delivery or a dead letter says so here,
+    // per endpoint. Before its commit, the group's changes become one row of
+    // count_changes (count_changes_json); now and then the backend folds those rows into
+    // endpoint_counts. A scrape reads both: a few rows, whatever the backlog.
+    void count_rows(std::string_view endpoint_id, std::int64_t pending, std::int64_t dead);
+    // A unit's changes go with its savepoint: begin before it applies, undo when it is
+    // rolled back; drop all of the group's when the group is.
+    void begin_unit_counts() { unit_counts_.clear(); }
+    void undo_unit_counts();
+    void drop_group_counts();
+    // The group's changes, [[endpoint, pending, dead], ...] (empty: none), forgotten.
+    std::string take_group_counts();
+    // Whether this group should also fold count_changes into endpoint_counts: the first
+    // group after the open, then every count_fold_groups groups.
+    bool fold_counts_due() {
+        if (++groups_since_fold_ < count_fold_groups) return false;
+        groups_since_fold_ = 0;
+        return true;
+    }
+
 private:
     // Stores an operational event, with no tenant, for the platform endpoints that name it
     // (nothing when none does).
@@ -113,6 +135,14 @@ private:
     // Fan-out routes by tenant id ("" for the platform), filled as events arrive.
     static constexpr std::size_t max_cached_tenants = 100'000;
     std::unordered_map<std::string, std::vector<route>> routes_;
+
+    struct count_change {
+        std::int64_t pending = 0, dead = 0;
+    };
+    std::unordered_map<std::string, count_change, string_hash, std::equal_to<>> group_counts_;
+    std::vector<std::pair<count_change*, count_change>> unit_counts_;  // to undo the unit's
+    static constexpr std::size_t count_fold_groups = 256;
+    std::size_t groups_since_fold_ = count_fold_groups - 1;
 };
 
 }  // namespace webhookd::detail

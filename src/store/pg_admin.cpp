@@ -157,7 +157,7 @@ std::optional<delivery_view> read_one_delivery(pg::connection& db, const std::st
 // Moves the dead letters $1 (a bigint[]) back to the outbox, due at $2, with a fresh ladder
 // and the same ids, and raises their endpoints' revisions so that every instance's next
 // scan reads their due times. One statement: a dead letter another instance moved first is
-// not moved twice. Returns how many moved.
+// not moved twice. Returns how many moved of each endpoint (requeue_moved counts them).
 constexpr const char* requeue_sql =
     "WITH moved AS (DELETE FROM dead_letters WHERE id = ANY($1::bigint[]) "
     "RETURNING id, event_seq, endpoint_id, attempts, created_at, died_at, last_status, last_error), "
@@ -168,7 +168,7 @@ constexpr const char* requeue_sql =
     "false) FROM moved RETURNING endpoint_id), "
     "bumped AS (UPDATE endpoints SET revision = nextval('endpoint_revisions') "
     "WHERE id IN (SELECT endpoint_id FROM queued)) "
-    "SELECT count(*) FROM queued";
+    "SELECT endpoint_id, count(*) FROM queued GROUP BY endpoint_id";
 
 // read_secrets' take for an endpoint view: its valid secrets, newest first.
 auto secrets_of(endpoint_view& e) {
@@ -290,6 +290,7 @@ result<std::int64_t> pg_outbox_store::delete_endpoint(std::string_view id) {
         {id});
     std::int64_t cancelled =
         db().query("DELETE FROM deliveries WHERE endpoint_id = $1 AND state = 'pending'", {id}).affected();
+    count_rows(id, -cancelled, 0);
     db().query("DELETE FROM endpoint_secrets WHERE endpoint_id = $1", {id});
     db().query("DELETE FROM endpoints WHERE id = $1", {id});
     return cancelled;
@@ -346,6 +347,15 @@ status pg_outbox_store::rotate_secret(std::string_view id, const std::string& se
     return ok_v;
 }
 
+std::int64_t pg_outbox_store::requeue_moved(const pg::rows& moved) {
+    std::int64_t n = 0;
+    for (int i = 0; i < moved.size(); ++i) {
+        count_rows(moved.text(i, 0), moved.int64(i, 1), -moved.int64(i, 1));
+        n += moved.int64(i, 1);
+    }
+    return n;
+}
+
 status pg_outbox_store::requeue_dead_letter(std::int64_t id, std::int64_t now_ms) {
     auto name = "dlv_" + std::to_string(id);
     auto r = db().query("SELECT endpoint_id FROM dead_letters WHERE id = $1", {id});
@@ -356,8 +366,9 @@ status pg_outbox_store::requeue_dead_letter(std::int64_t id, std::int64_t now_ms
                                                " was deleted: there is nowhere to send it"};
     }
     // Due now: the dispatcher's next scan reads the endpoint again, with its due time.
-    auto moved = db().query(requeue_sql, {pg::array().add(id), now_ms});
-    if (moved.int64(0, 0) == 0) return not_found("dead letter", name);  // another instance moved it
+    if (requeue_moved(db().query(requeue_sql, {pg::array().add(id), now_ms})) == 0) {
+        return not_found("dead letter", name);  // another instance moved it
+    }
     return ok_v;
 }
 
@@ -384,12 +395,14 @@ status pg_outbox_store::retry_delivery(std::int64_t id, std::int64_t now_ms) {
                      "endpoint " + endpoint_id + " of delivery " + name + " is disabled: enable it first"};
     }
     if (state == "dead") return requeue_dead_letter(id, now_ms);
-    db().query(
-        "UPDATE deliveries SET state = 'pending', ladder_start = attempts, next_attempt_at = $2, "
-        "delivered_at = NULL, lease_owner = NULL, lease_expires_at = NULL, ordered = "
-        "COALESCE((SELECT p.ordering = 'fifo' FROM endpoints p WHERE p.id = deliveries.endpoint_id), false) "
-        "WHERE id = $1",
-        {id, now_ms});
+    auto resent = db().query(
+                          "UPDATE deliveries SET state = 'pending', ladder_start = attempts, next_attempt_at = $2, "
+                          "delivered_at = NULL, lease_owner = NULL, lease_expires_at = NULL, ordered = "
+                          "COALESCE((SELECT p.ordering = 'fifo' FROM endpoints p WHERE p.id = deliveries.endpoint_id), "
+                          "false) WHERE id = $1 AND state = 'delivered'",
+                          {id, now_ms})
+                      .affected();
+    count_rows(endpoint_id, resent, 0);
     db().query("UPDATE endpoints SET revision = nextval('endpoint_revisions') WHERE id = $1", {endpoint_id});
     return ok_v;
 }
@@ -420,14 +433,14 @@ result<requeue_result> pg_outbox_store::requeue_dead_letters(const dead_letter_f
     out.requeued = static_cast<std::int64_t>(ids.size());
     if (dry_run || ids.empty()) return out;
     // All in one statement, as requeue_dead_letter moves one.
-    out.requeued = db().query(requeue_sql, {ids, now_ms}).int64(0, 0);
+    out.requeued = requeue_moved(db().query(requeue_sql, {ids, now_ms}));
     return out;
 }
 
 status pg_outbox_store::delete_dead_letter(std::int64_t id) {
-    if (db().query("DELETE FROM dead_letters WHERE id = $1", {id}).affected() == 0) {
-        return not_found("dead letter", "dlv_" + std::to_string(id));
-    }
+    auto gone = db().query("DELETE FROM dead_letters WHERE id = $1 RETURNING endpoint_id", {id});
+    if (gone.empty()) return not_found("dead letter", "dlv_" + std::to_string(id));
+    count_rows(gone.text(0, 0), 0, -1);
     db().query("DELETE FROM attempts WHERE delivery_id = $1", {id});
     return ok_v;
 }
@@ -461,9 +474,16 @@ result<std::int64_t> pg_outbox_store::delete_tenant(std::string_view id) {
     // does, then its tokens and itself. A later tenant of the same id starts empty.
     db().query("DELETE FROM attempts WHERE endpoint_id IN (SELECT id FROM endpoints WHERE tenant_id = $1)", {id});
     for (const char* table : {"deliveries", "dead_letters"}) {
-        db().query(
-            std::string("DELETE FROM ") + table + " WHERE event_seq IN (SELECT seq FROM events WHERE tenant_id = $1)",
-            {id});
+        bool dead = std::string_view(table) == "dead_letters";
+        auto gone = db().query(std::string("WITH gone AS (DELETE FROM ") + table +
+                                   " WHERE event_seq IN (SELECT seq FROM events WHERE tenant_id = $1) RETURNING "
+                                   "endpoint_id, " + (dead ? "'dead'" : "state") +
+                                   " AS state) SELECT endpoint_id, state, count(*) FROM gone GROUP BY 1, 2",
+                               {id});
+        for (int i = 0; i < gone.size(); ++i) {
+            auto n = gone.int64(i, 2);
+            count_rows(gone.text(i, 0), gone.text(i, 1) == "pending" ? -n : 0, gone.text(i, 1) == "dead" ? -n : 0);
+        }
     }
     db().query("DELETE FROM events WHERE tenant_id = $1", {id});
     std::vector<std::string> endpoints;
@@ -786,24 +806,41 @@ result<resource_owner> pg_outbox_store::owner_of(const resource_ref& r) {
 
 result<outbox_counts> pg_outbox_store::counts() {
     return read_snapshot([&]() -> result<outbox_counts> {
-        outbox_counts c;
-        c.dead_letters = db().query("SELECT count(*) FROM dead_letters").int64(0, 0);
-        // The total counts every group, also one whose endpoint row is gone.
-        std::map<std::string, std::int64_t, std::less<>> pending;
-        auto p =
-            db().query("SELECT endpoint_id, count(*) FROM deliveries WHERE state = 'pending' GROUP BY endpoint_id");
-        for (int i = 0; i < p.size(); ++i) {
-            pending.emplace(p.text(i, 0), p.int64(i, 1));
-            c.pending += p.int64(i, 1);
-        }
-        auto q = db().query("SELECT id, consecutive_failures FROM endpoints ORDER BY seq");
-        for (int i = 0; i < q.size(); ++i) {
-            std::string id(q.text(i, 0));
-            auto n = pending.find(id);
-            c.endpoints.push_back({id, n == pending.end() ? 0 : n->second, q.int64(i, 1)});
-        }
-        return c;
+        // The counts as of the last fold, plus every group's changes since.
+        return gauges_of(db().query(
+            "SELECT endpoint_id, sum(pending)::bigint, sum(dead)::bigint FROM ("
+            "SELECT endpoint_id, pending, dead FROM endpoint_counts UNION ALL "
+            "SELECT c ->> 0, (c ->> 1)::bigint, (c ->> 2)::bigint FROM count_changes, "
+            "jsonb_array_elements(count_changes.changes) AS c) AS all_counts GROUP BY endpoint_id"));
     });
+}
+
+result<outbox_counts> pg_outbox_store::recount() {
+    return read_snapshot([&]() -> result<outbox_counts> {
+        return gauges_of(db().query(
+            "SELECT endpoint_id, sum(pending)::bigint, sum(dead)::bigint FROM ("
+            "SELECT endpoint_id, count(*) AS pending, 0 AS dead FROM deliveries WHERE state = 'pending' "
+            "GROUP BY endpoint_id UNION ALL "
+            "SELECT endpoint_id, 0, count(*) FROM dead_letters GROUP BY endpoint_id) AS all_counts GROUP BY endpoint_id"));
+    });
+}
+
+outbox_counts pg_outbox_store::gauges_of(const pg::rows& per_endpoint) {
+    // The totals count every endpoint's rows, also those of one whose endpoint row is gone.
+    outbox_counts c;
+    std::map<std::string, std::int64_t, std::less<>> pending;
+    for (int i = 0; i < per_endpoint.size(); ++i) {
+        if (per_endpoint.int64(i, 1) != 0) pending.emplace(per_endpoint.text(i, 0), per_endpoint.int64(i, 1));
+        c.pending += per_endpoint.int64(i, 1);
+        c.dead_letters += per_endpoint.int64(i, 2);
+    }
+    auto q = db().query("SELECT id, consecutive_failures FROM endpoints ORDER BY seq");
+    for (int i = 0; i < q.size(); ++i) {
+        std::string id(q.text(i, 0));
+        auto n = pending.find(id);
+        c.endpoints.push_back({id, n == pending.end() ? 0 : n->second, q.int64(i, 1)});
+    }
+    return c;
 }
 
 }  // namespace webhookd::detail

@@ -150,6 +150,7 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
         auto mark = c.exec(std::string(lazy ? "BEGIN; SET LOCAL synchronous_commit = off; " : "BEGIN; ") + read_mark_sql);
         open = true;
         refresh_routes(mark_of(mark));
+        drop_group_counts();  // a try that threw left its own
         if (!savepoints) {
             for (auto* u : units) u->stage(*this, now_ms);
             write_events(staged_, now_ms);
@@ -157,6 +158,7 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
         std::string next = savepoints ? "SAVEPOINT unit" : "";
         for (std::size_t i = 0; i < units.size(); ++i) {
             if (!next.empty()) c.exec(next);
+            begin_unit_counts();
             try {
                 outcomes[i] = units[i]->apply(*this, now_ms);
             } catch (const pg::failure& e) {
@@ -168,15 +170,19 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
                 if (outcomes[i].ok()) continue;
                 forget_all_routes();
                 routes_mark_ = {};
+                drop_group_counts();
                 open = false;
                 c.exec("ROLLBACK");
                 return false;
             }
+            if (!outcomes[i].ok()) undo_unit_counts();
             next = outcomes[i].ok() ? "RELEASE SAVEPOINT unit" : "ROLLBACK TO SAVEPOINT unit; RELEASE SAVEPOINT unit";
             if (i + 1 < units.size()) next += "; SAVEPOINT unit";
         }
+        if (!next.empty()) next += "; ";
+        next += counts_sql();  // in the commit's round trip
         open = false;
-        c.exec(next.empty() ? "COMMIT" : next + "; COMMIT");
+        c.exec(next + "COMMIT");
         return true;
     } catch (const pg::failure&) {
         if (open) {
@@ -188,6 +194,23 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
         }
         throw;
     }
+}
+
+std::string pg_outbox_store::counts_sql() {
+    std::string sql;
+    if (auto changes = take_group_counts(); !changes.empty()) {
+        // As an escaped literal: the statement travels with the commit, without parameters.
+        sql = "INSERT INTO count_changes (changes) VALUES (E'";
+        for (char ch : changes) {
+            if (ch == '\'' || ch == '\\') sql += ch;
+            sql += ch;
+        }
+        sql += "'); ";
+    }
+    if (!fold_counts_due()) return sql;
+    // One instance folds at a time (the others' rows wait for the next fold); rows other
+    // groups have not committed yet are not seen, so not deleted.
+    return sql + "SELECT fold_count_changes(); ";
 }
 
 std::optional<pg_outbox_store::fan_out> pg_outbox_store::fan_out_of(const new_event& event) {
@@ -270,6 +293,7 @@ result<ingest_outcome> pg_outbox_store::insert_event(const new_event& event, std
         write_events({&alone, 1}, now_ms);
     }
     if (s->written) {
+        for (const auto& id : s->routes.endpoint_ids) count_rows(id, 1, 0);
         auto n = static_cast<std::int64_t>(s->routes.endpoint_ids.size());
         return ingest_outcome{event.id, event.tenant, event.type, event.timestamp, n, false,
                               std::move(s->routes.endpoint_ids)};
@@ -474,6 +498,7 @@ result<attempt_effects> pg_outbox_store::record_attempt(const attempt_record& a,
     params.emplace_back(a.delivered || a.dead ? now_ms : a.next_attempt_ms);
     auto r = c.query(a.delivered ? delivered : a.dead ? dead : again, params);
     if (r.int64(0, 0) == 0) return fx;
+    if (a.delivered || a.dead) count_rows(a.endpoint_id, -1, a.dead ? 1 : 0);
     std::optional<endpoint_health> h;
     if (!r.is_null(0, 1)) {
         h = endpoint_health{r.optional_text(0, 5), std::string(r.text(0, 6)), r.boolean(0, 1), r.int64(0, 2),
@@ -578,7 +603,7 @@ void pg_outbox_store::delete_orphan_events(const std::vector<std::int64_t>& seqs
 }
 
 std::int64_t pg_outbox_store::purge_rows(const char* select_sql, const char* table, std::int64_t cutoff_ms,
-                                         std::size_t limit) {
+                                         std::size_t limit, bool dead_letters) {
     auto& c = db();
     auto r = c.query(select_sql, {cutoff_ms, static_cast<std::int64_t>(limit)});
     pg::array ids;
@@ -586,6 +611,7 @@ std::int64_t pg_outbox_store::purge_rows(const char* select_sql, const char* tab
     for (int i = 0; i < r.size(); ++i) {
         ids.add(r.int64(i, 0));
         seqs.push_back(r.int64(i, 1));
+        if (dead_letters) count_rows(r.text(i, 2), 0, -1);
     }
     if (ids.empty()) return 0;
     c.query("DELETE FROM attempts WHERE delivery_id = ANY($1::bigint[])", {ids});
@@ -595,15 +621,15 @@ std::int64_t pg_outbox_store::purge_rows(const char* select_sql, const char* tab
 }
 
 result<std::int64_t> pg_outbox_store::purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) {
-    return purge_rows("SELECT id, event_seq FROM dead_letters WHERE died_at < $1 ORDER BY died_at LIMIT $2",
-                      "dead_letters", cutoff_ms, limit);
+    return purge_rows("SELECT id, event_seq, endpoint_id FROM dead_letters WHERE died_at < $1 ORDER BY died_at LIMIT $2",
+                      "dead_letters", cutoff_ms, limit, true);
 }
 
 result<std::int64_t> pg_outbox_store::purge_delivered(std::int64_t cutoff_ms, std::size_t limit) {
     auto purged = purge_rows(
         "SELECT id, event_seq FROM deliveries WHERE state = 'delivered' AND delivered_at < $1 "
         "ORDER BY delivered_at LIMIT $2",
-        "deliveries", cutoff_ms, limit);
+        "deliveries", cutoff_ms, limit, false);
     // Events that never had a delivery (no endpoint matched) age out the same way; with
     // them goes their id's duplicate protection.
     auto r = db().query(
@@ -665,6 +691,8 @@ std::vector<dead_row> pg_outbox_store::disable_and_kill_pending(std::string_view
         dead.push_back({r.int64(i, 0), std::string(r.text(i, 1)), std::string(r.text(i, 2)), r.int64(i, 3),
                         static_cast<int>(r.optional_int64(i, 4).value_or(0)), r.optional_text(i, 5).value_or("")});
     }
+    auto n = static_cast<std::int64_t>(dead.size());
+    count_rows(endpoint_id, -n, n);
     return dead;
 }
 

@@ -50,6 +50,7 @@ public:
 
     // Admin API and gauges (pg_admin.cpp).
     result<outbox_counts> counts() override;
+    result<outbox_counts> recount() override;
     status create_endpoint(const std::string& id, const endpoint_settings& s, const std::string& secret,
                            std::int64_t now_ms) override;
     status update_endpoint(std::string_view id, const endpoint_settings& s, std::int64_t now_ms) override;
@@ -93,6 +94,14 @@ private:
     std::vector<dead_row> disable_and_kill_pending(std::string_view endpoint_id, std::string_view reason,
                                                    const std::string& why, std::int64_t now_ms) override;
     [[noreturn]] void fail(const std::string& message) override;
+    // Before a group's commit: the statements that write its row count changes as a row
+    // of count_changes, and fold those rows into endpoint_counts when a fold is due.
+    std::string counts_sql();
+    // The gauges from (endpoint_id, pending, dead) rows, and the endpoints' failure streaks.
+    outbox_counts gauges_of(const pg::rows& per_endpoint);
+    // Counts the moves of requeue_sql's answer (endpoint_id, moved) into the row counts;
+    // returns how many moved.
+    std::int64_t requeue_moved(const pg::rows& moved);
 
     // One try of write_group, one transaction. With savepoints, every unit in its own, and
     // a commit; without, a commit when every unit succeeded, else a rollback at the first
@@ -135,8 +144,11 @@ private:
     // Deletes events that no delivery or dead letter refers to any more.
     void delete_orphan_events(const std::vector<std::int64_t>& seqs);
     // Deletes up to `limit` rows chosen by select_sql ($1 cutoff, $2 limit; returns id,
-    // event_seq) from `table`, their attempts and orphaned events. Returns how many.
-    std::int64_t purge_rows(const char* select_sql, const char* table, std::int64_t cutoff_ms, std::size_t limit);
+    // event_seq[, endpoint_id]) from `table`, their attempts and orphaned events.
+    // dead_letters: the rows are dead letters, counted out of their endpoints' (column 2).
+    // Returns how many.
+    std::int64_t purge_rows(const char* select_sql, const char* table, std::int64_t cutoff_ms, std::size_t limit,
+                            bool dead_letters);
 
     std::string url_;
     std::unique_ptr<pg::connection> db_;

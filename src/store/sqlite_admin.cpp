@@ -243,6 +243,7 @@ result<std::int64_t> sqlite_outbox_store::delete_endpoint(std::string_view id) {
         .run();
     db_->prepare("DELETE FROM deliveries WHERE endpoint_id = ? AND state = 'pending'").bind(1, id).run();
     std::int64_t cancelled = db_->changes();
+    count_rows(id, -cancelled, 0);
     {
         secure_delete_scope scrub(*db_);
         db_->prepare("DELETE FROM endpoint_secrets WHERE endpoint_id = ?").bind(1, id).run();
@@ -340,6 +341,7 @@ status sqlite_outbox_store::requeue_dead_letter(std::int64_t id, std::int64_t no
         .bind(2, now_ms)
         .run();
     db_->prepare("DELETE FROM dead_letters WHERE id = ?").bind(1, id).run();
+    count_rows(endpoint_id, 1, -1);
     // Due now: the dispatcher's next scan reads the endpoint again, with its due time.
     db_->prepare("UPDATE endpoints SET revision = (SELECT MAX(revision) FROM endpoints) + 1 WHERE id = ?")
         .bind(1, endpoint_id)
@@ -382,6 +384,7 @@ status sqlite_outbox_store::retry_delivery(std::int64_t id, std::int64_t now_ms)
         .bind(1, id)
         .bind(2, now_ms)
         .run();
+    count_rows(endpoint_id, db_->changes(), 0);
     db_->prepare("UPDATE endpoints SET revision = (SELECT MAX(revision) FROM endpoints) + 1 WHERE id = ?")
         .bind(1, endpoint_id)
         .run();
@@ -419,8 +422,12 @@ result<requeue_result> sqlite_outbox_store::requeue_dead_letters(const dead_lett
 }
 
 status sqlite_outbox_store::delete_dead_letter(std::int64_t id) {
-    db_->prepare("DELETE FROM dead_letters WHERE id = ?").bind(1, id).run();
-    if (db_->changes() == 0) return not_found("dead letter", "dlv_" + std::to_string(id));
+    auto& del = db_->prepare("DELETE FROM dead_letters WHERE id = ? RETURNING endpoint_id");
+    del.bind(1, id);
+    bool found = del.step();
+    if (found) count_rows(del.text_view(0), 0, -1);
+    del.reset();
+    if (!found) return not_found("dead letter", "dlv_" + std::to_string(id));
     db_->prepare("DELETE FROM attempts WHERE delivery_id = ?").bind(1, id).run();
     return ok_v;
 }
@@ -462,10 +469,16 @@ result<std::int64_t> sqlite_outbox_store::delete_tenant(std::string_view id) {
         .bind(1, id)
         .run();
     for (const char* table : {"deliveries", "dead_letters"}) {
-        db_->prepare(std::string("DELETE FROM ") + table +
-                     " WHERE event_seq IN (SELECT seq FROM events INDEXED BY events_tenant WHERE tenant_id = ?)")
-            .bind(1, id)
-            .run();
+        bool dead = std::string_view(table) == "dead_letters";
+        auto& del = db_->prepare(std::string("DELETE FROM ") + table +
+                                 " WHERE event_seq IN (SELECT seq FROM events INDEXED BY events_tenant WHERE tenant_id = ?)"
+                                 " RETURNING endpoint_id, " + (dead ? "'dead'" : "state"));
+        del.bind(1, id);
+        while (del.step()) {
+            auto state = del.text_view(1);
+            count_rows(del.text_view(0), state == "pending" ? -1 : 0, state == "dead" ? -1 : 0);
+        }
+        del.reset();
     }
     db_->prepare("DELETE FROM events WHERE tenant_id = ?").bind(1, id).run();
     std::vector<std::string> endpoints;
@@ -883,32 +896,46 @@ result<resource_owner> sqlite_outbox_store::owner_of(const resource_ref& r) {
 
 result<outbox_counts> sqlite_outbox_store::counts() {
     return read_snapshot(*db_, [&]() -> result<outbox_counts> {
-        outbox_counts c;
-        auto& d = db_->prepare("SELECT COUNT(*) FROM dead_letters");
-        d.step();
-        c.dead_letters = d.int64(0);
-        d.reset();
-        // One pass over the partial index of pending deliveries, already in endpoint order
-        // (the planner would pick deliveries_state and read every row). The total counts
-        // every group, also one whose endpoint row is gone.
-        std::map<std::string, std::int64_t, std::less<>> pending;
-        auto& p = db_->prepare(
-            "SELECT endpoint_id, COUNT(*) FROM deliveries INDEXED BY deliveries_endpoint_due "
-            "WHERE state = 'pending' GROUP BY endpoint_id");
-        while (p.step()) {
-            pending.emplace(p.text(0), p.int64(1));
-            c.pending += p.int64(1);
-        }
-        p.reset();
-        auto& q = db_->prepare("SELECT id, consecutive_failures FROM endpoints ORDER BY seq");
-        while (q.step()) {
-            auto id = q.text(0);
-            auto n = pending.find(id);
-            c.endpoints.push_back({id, n == pending.end() ? 0 : n->second, q.int64(1)});
-        }
-        q.reset();
-        return c;
+        // The counts as of the last fold, plus every group's changes since.
+        return gauges_of(db_->prepare(
+            "SELECT endpoint_id, SUM(pending), SUM(dead) FROM ("
+            "SELECT endpoint_id, pending, dead FROM endpoint_counts UNION ALL "
+            "SELECT c.value ->> 0, c.value ->> 1, c.value ->> 2 FROM count_changes, json_each(count_changes.changes) AS c) "
+            "GROUP BY endpoint_id"));
     });
+}
+
+result<outbox_counts> sqlite_outbox_store::recount() {
+    return read_snapshot(*db_, [&]() -> result<outbox_counts> {
+        // One pass over the partial index of pending deliveries, already in endpoint order
+        // (the planner would pick deliveries_state and read every row).
+        return gauges_of(db_->prepare(
+            "SELECT endpoint_id, SUM(pending), SUM(dead) FROM ("
+            "SELECT endpoint_id, COUNT(*) AS pending, 0 AS dead FROM deliveries INDEXED BY deliveries_endpoint_due "
+            "WHERE state = 'pending' GROUP BY endpoint_id UNION ALL "
+            "SELECT endpoint_id, 0, COUNT(*) FROM dead_letters GROUP BY endpoint_id) "
+            "GROUP BY endpoint_id"));
+    });
+}
+
+outbox_counts sqlite_outbox_store::gauges_of(sqlite::statement& per_endpoint) {
+    // The totals count every endpoint's rows, also those of one whose endpoint row is gone.
+    outbox_counts c;
+    std::map<std::string, std::int64_t, std::less<>> pending;
+    while (per_endpoint.step()) {
+        if (per_endpoint.int64(1) != 0) pending.emplace(per_endpoint.text(0), per_endpoint.int64(1));
+        c.pending += per_endpoint.int64(1);
+        c.dead_letters += per_endpoint.int64(2);
+    }
+    per_endpoint.reset();
+    auto& q = db_->prepare("SELECT id, consecutive_failures FROM endpoints ORDER BY seq");
+    while (q.step()) {
+        auto id = q.text(0);
+        auto n = pending.find(id);
+        c.endpoints.push_back({id, n == pending.end() ? 0 : n->second, q.int64(1)});
+    }
+    q.reset();
+    return c;
 }
 
 }  // namespace webhookd::detail

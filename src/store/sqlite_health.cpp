@@ -80,6 +80,7 @@ std::vector<dead_row> sqlite_outbox_store::disable_and_kill_pending(std::string_
         .bind(2, now_ms)
         .bind(3, "endpoint_disabled: " + why)
         .run();
+    count_rows(endpoint_id, -db_->changes(), db_->changes());
     db_->prepare("DELETE FROM deliveries WHERE endpoint_id = ? AND state = 'pending'").bind(1, endpoint_id).run();
     return dead;
 }

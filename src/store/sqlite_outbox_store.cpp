@@ -125,8 +125,10 @@ sqlite_outbox_store::group_try sqlite_outbox_store::run_group(std::span<write_un
                                                               bool savepoints) {
     sqlite::transaction tx(*db_);
     refresh_routes();
+    drop_group_counts();  // a try that threw left its own
     for (std::size_t i = 0; i < units.size(); ++i) {
         if (savepoints) db_->prepare("SAVEPOINT unit").run();
+        begin_unit_counts();
         try {
             outcomes[i] = units[i]->apply(*this, now_ms);
         } catch (const sqlite::failure& e) {
@@ -139,19 +141,40 @@ sqlite_outbox_store::group_try sqlite_outbox_store::run_group(std::span<write_un
                                        : outcomes[i].err();
             std::fill(outcomes.begin(), outcomes.end(), status(e));
             forget_all_routes();
+            drop_group_counts();
             return group_try::rolled_back;
         }
         if (!savepoints) {
             if (outcomes[i].ok()) continue;
             forget_all_routes();  // they may hold what the rollback undoes
             scrub_wal_ = false;
+            drop_group_counts();
             return group_try::unit_failed;  // tx rolls back
         }
-        if (!outcomes[i].ok()) db_->prepare("ROLLBACK TO unit").run();
+        if (!outcomes[i].ok()) {
+            db_->prepare("ROLLBACK TO unit").run();
+            undo_unit_counts();
+        }
         db_->prepare("RELEASE unit").run();
     }
+    write_counts();
     tx.commit();
     return group_try::committed;
+}
+
+void sqlite_outbox_store::write_counts() {
+    if (auto changes = take_group_counts(); !changes.empty()) {
+        db_->prepare("INSERT INTO count_changes (changes) VALUES (?)").bind(1, changes).run();
+    }
+    if (!fold_counts_due()) return;
+    db_->prepare(
+           "INSERT INTO endpoint_counts (endpoint_id, pending, dead) "
+           "SELECT c.value ->> 0, SUM(c.value ->> 1), SUM(c.value ->> 2) "
+           "FROM count_changes, json_each(count_changes.changes) AS c WHERE true GROUP BY 1 "
+           "ON CONFLICT (endpoint_id) DO UPDATE SET pending = pending + excluded.pending, dead = dead + excluded.dead")
+        .run();
+    db_->prepare("DELETE FROM count_changes").run();
+    db_->prepare("DELETE FROM endpoint_counts WHERE pending = 0 AND dead = 0").run();
 }
 
 void sqlite_outbox_store::scrub_wal() {
@@ -218,6 +241,7 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
             .bind(4, now_ms)
             .bind(5, std::int64_t{r.fifo})
             .run();
+        count_rows(r.id, 1, 0);
         ++out.deliveries;
         out.endpoint_ids.push_back(r.id);
     }
@@ -399,7 +423,8 @@ result<attempt_effects> sqlite_outbox_store::record_attempt(const attempt_record
                                                             std::int64_t now_ms) {
     attempt_effects fx;
     auto snippet = std::span<const char>(a.response_snippet.data(), a.response_snippet.size());
-    std::optional<std::int64_t> code = a.status_code ? std::optional<std::int64_t>(a.status_code) : std::nullopt;
+    std::optional<std::int64_t> code;
+    if (a.status_code) code.emplace(a.status_code);
     if (a.delivery_id == 0) {
         // A test event: logged against the endpoint, never retried.
     } else if (a.delivered) {
@@ -413,6 +438,7 @@ result<attempt_effects> sqlite_outbox_store::record_attempt(const attempt_record
             .bind(4, a.started_ms)
             .bind(5, code)
             .run();
+        count_rows(a.endpoint_id, -db_->changes(), 0);
     } else if (a.dead) {
         db_->prepare(
                "INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at, last_status, "
@@ -427,6 +453,7 @@ result<attempt_effects> sqlite_outbox_store::record_attempt(const attempt_record
             .run();
         if (db_->changes() > 0) {
             db_->prepare("DELETE FROM deliveries WHERE id = ? AND state = 'pending'").bind(1, a.delivery_id).run();
+            count_rows(a.endpoint_id, -1, 1);
         }
     } else {
         db_->prepare(
@@ -573,13 +600,14 @@ void sqlite_outbox_store::delete_orphan_events(const std::vector<std::int64_t>& 
 }
 
 std::int64_t sqlite_outbox_store::purge_rows(const char* select_sql, const char* delete_sql, std::int64_t cutoff_ms,
-                                             std::size_t limit) {
+                                             std::size_t limit, bool dead_letters) {
     auto& q = db_->prepare(select_sql);
     q.bind(1, cutoff_ms).bind(2, static_cast<std::int64_t>(limit));
     std::vector<std::int64_t> ids, seqs;
     while (q.step()) {
         ids.push_back(q.int64(0));
         seqs.push_back(q.int64(1));
+        if (dead_letters) count_rows(q.text_view(2), 0, -1);
     }
     q.reset();
     for (auto id : ids) {
@@ -591,15 +619,15 @@ std::int64_t sqlite_outbox_store::purge_rows(const char* select_sql, const char*
 }
 
 result<std::int64_t> sqlite_outbox_store::purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) {
-    return purge_rows("SELECT id, event_seq FROM dead_letters WHERE died_at < ? ORDER BY died_at LIMIT ?",
-                      "DELETE FROM dead_letters WHERE id = ?", cutoff_ms, limit);
+    return purge_rows("SELECT id, event_seq, endpoint_id FROM dead_letters WHERE died_at < ? ORDER BY died_at LIMIT ?",
+                      "DELETE FROM dead_letters WHERE id = ?", cutoff_ms, limit, true);
 }
 
 result<std::int64_t> sqlite_outbox_store::purge_delivered(std::int64_t cutoff_ms, std::size_t limit) {
     auto purged = purge_rows(
         "SELECT id, event_seq FROM deliveries INDEXED BY deliveries_delivered WHERE state = 'delivered' "
         "AND delivered_at < ? ORDER BY delivered_at LIMIT ?",
-        "DELETE FROM deliveries WHERE id = ?", cutoff_ms, limit);
+        "DELETE FROM deliveries WHERE id = ?", cutoff_ms, limit, false);
     // Events that never had a delivery (no endpoint matched) age out the same way; with
     // them goes their id's duplicate protection.
     auto& orphans = db_->prepare(

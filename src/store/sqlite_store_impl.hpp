@@ -100,6 +100,7 @@ public:
     result<std::int64_t> purge_dead_letters(std::int64_t cutoff_ms, std::size_t limit) override;
     result<std::int64_t> purge_delivered(std::int64_t cutoff_ms, std::size_t limit) override;
     result<outbox_counts> counts() override;
+    result<outbox_counts> recount() override;
     status heartbeat(std::int64_t now_ms) override;
 
     // Admin API (sqlite_admin.cpp).
@@ -149,6 +150,12 @@ private:
     std::vector<dead_row> disable_and_kill_pending(std::string_view endpoint_id, std::string_view reason,
                                                    const std::string& why, std::int64_t now_ms) override;
     [[noreturn]] void fail(const std::string& message) override;
+    // Before a group's commit: its row count changes as a row of count_changes, and the
+    // fold of those rows into endpoint_counts when one is due.
+    void write_counts();
+    // The gauges from a statement of (endpoint_id, pending, dead) rows, and the endpoints'
+    // failure streaks, in the caller's read transaction.
+    outbox_counts gauges_of(sqlite::statement& per_endpoint);
 
     bool endpoint_exists(std::string_view id);
     void scrub_wal();
@@ -178,8 +185,11 @@ private:
     // Deletes events that no delivery or dead letter refers to any more.
     void delete_orphan_events(const std::vector<std::int64_t>& seqs);
     // Deletes up to `limit` rows chosen by select_sql (?1 cutoff, ?2 limit; returns id,
-    // event_seq) with delete_sql (?1 id), their attempts and orphaned events. Returns how many.
-    std::int64_t purge_rows(const char* select_sql, const char* delete_sql, std::int64_t cutoff_ms, std::size_t limit);
+    // event_seq[, endpoint_id]) with delete_sql (?1 id), their attempts and orphaned events.
+    // dead_letters: the rows are dead letters, counted out of their endpoints' (column 2).
+    // Returns how many.
+    std::int64_t purge_rows(const char* select_sql, const char* delete_sql, std::int64_t cutoff_ms, std::size_t limit,
+                            bool dead_letters);
 
     std::unique_ptr<sqlite::connection> db_;
     // Started by the first write_group: only the writer's store checkpoints. Declared after

@@ -64,6 +64,17 @@ protected:
         store = Backend::open(dir);
         if (!store) GTEST_SKIP() << "PostgreSQL is not installed (apt-get install postgresql)";
     }
+    // Whatever a test did, the counts kept in the data equal the rows counted one by one.
+    void TearDown() override {
+        if (!store || HasFatalFailure()) return;
+        auto kept = store->counts();
+        auto counted = store->recount();
+        ASSERT_TRUE(kept.ok()) << kept.err().message;
+        ASSERT_TRUE(counted.ok()) << counted.err().message;
+        EXPECT_EQ(kept->pending, counted->pending);
+        EXPECT_EQ(kept->dead_letters, counted->dead_letters);
+        EXPECT_TRUE(*kept == *counted) << "per-endpoint counts differ";
+    }
 
     // Runs fn in a group of its own at now_ms; returns what its unit was told.
     status write(std::int64_t now_ms, std::function<status(outbox_store&, std::int64_t)> fn) {
@@ -592,6 +603,47 @@ TYPED_TEST(store_contract, outcomes_deliver_reschedule_and_kill_with_their_attem
     // Not due before its time; due then.
     EXPECT_TRUE(this->claim("ep_1", 10, 4999).empty());
     EXPECT_EQ(this->claim("ep_1", 10, 5000).size(), 1u);
+}
+
+// The gauges are kept in the data as groups commit, and folded every few hundred groups:
+// across folds, with a unit rolled back inside a group, they equal the rows counted one by
+// one (as after every test, in TearDown).
+TYPED_TEST(store_contract, the_counts_kept_in_the_data_stay_exact_across_folds_and_rollbacks) {
+    this->create_endpoint("ep_1");
+    this->create_endpoint("ep_2");
+    std::int64_t now = 100;
+    for (int round = 0; round < 3; ++round) {
+        for (int i = 0; i < 200; ++i) this->ingest("e" + std::to_string(round) + "_" + std::to_string(i), "a.b", ++now);
+        for (const auto& d : this->claim("ep_1", 150, ++now)) {
+            bool dies = d.id % 3 == 0;
+            ASSERT_TRUE(this->record(this->outcome(d, now, attempt_outcome::http_error, false, dies, now + 1), now).ok());
+        }
+        auto kept = this->counts();
+        auto counted = this->store->recount();
+        ASSERT_TRUE(counted.ok());
+        EXPECT_EQ(kept, *counted) << "round " << round;
+    }
+    // Two units in one group, the second refused: the first's count stays, the second's
+    // (rolled back with its savepoint) goes.
+    auto before = this->counts();
+    test::fn_unit keeps([&](outbox_store& s, std::int64_t at) -> status {
+        auto r = s.insert_event(build_envelope("kept_in_group", "a.b", "2026-12-02T12:00:00Z", "{}"), at, at);
+        return r ? status(ok_v) : status(r.err());
+    });
+    test::fn_unit fails([&](outbox_store& s, std::int64_t at) -> status {
+        auto r = s.insert_event(build_envelope("dropped_in_group", "a.b", "2026-12-02T12:00:00Z", "{}"), at, at);
+        if (!r) return r.err();
+        return error{error_code::invalid_field, "refused after its insert"};
+    });
+    write_unit* units[] = {&keeps, &fails};
+    this->store->write_group(units, ++now);
+    ASSERT_TRUE(keeps.result->ok());
+    ASSERT_FALSE(fails.result->ok());
+    auto after = this->counts();
+    EXPECT_EQ(after.pending, before.pending + 2);  // one event to two endpoints
+    EXPECT_EQ(after.dead_letters, before.dead_letters);
+    EXPECT_EQ(after, this->store->recount().value());
+    EXPECT_EQ(after.dead_letters, 150);  // every third of three claims of 150
 }
 
 TYPED_TEST(store_contract, a_failure_streak_is_reported_once_recovers_once_and_a_410_dead_letters_the_endpoint) {
