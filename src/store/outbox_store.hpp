@@ -290,6 +290,9 @@ public:
     // The same counted from the rows themselves, every pending delivery and dead letter
     // (slow with a backlog): what counts() must always equal.
     virtual result<outbox_counts> recount() = 0;
+    // Inside apply(): the group folds the counts' changes into their base at its commit,
+    // as the store does by itself every few thousand groups.
+    virtual status fold_counts() = 0;
 
     // Inside apply(): writes the heartbeat row, so a probe proves the database takes writes.
     virtual status heartbeat(std::int64_t now_ms) = 0;

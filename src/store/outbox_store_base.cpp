@@ -5,13 +5,13 @@
 #include "store/outbox_store_base.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 
 #include <nlohmann/json.hpp>
 
 #include "store/envelope.hpp"
 #include "util/endpoint_matcher.hpp"
-#include "util/json_text.hpp"
 #include "util/ids.hpp"
 #include "util/time_format.hpp"
 
@@ -201,20 +201,115 @@ void outbox_store_base::drop_group_counts() {
 }
 
 std::string outbox_store_base::take_group_counts() {
-    std::string out;
-    for (const auto& [endpoint_id, c] : group_counts_) {
-        if (c.pending == 0 && c.dead == 0) continue;
-        out += out.empty() ? "[[" : ",[";
-        append_json_string(out, endpoint_id);
-        out += ',';
-        out += std::to_string(c.pending);
-        out += ',';
-        out += std::to_string(c.dead);
-        out += ']';
-    }
-    if (!out.empty()) out += ']';
+    auto text = counts_text(group_counts_);
+    lines_since_fold_ += static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
     drop_group_counts();
+    return text;
+}
+
+bool outbox_store_base::fold_counts_due() {
+    if (++groups_since_fold_ < count_fold_groups && lines_since_fold_ < count_fold_lines) return false;
+    groups_since_fold_ = 0;
+    lines_since_fold_ = 0;
+    return true;
+}
+
+namespace {
+
+bool read_count(std::string_view s, std::int64_t& out) {
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && end == s.data() + s.size();
+}
+
+// One line of counts text, without its line break: false when it is unreadable.
+bool read_count_line(std::string_view line, std::string_view& id, count_change& c) {
+    auto a = line.find(' ');
+    auto b = a == std::string_view::npos ? a : line.find(' ', a + 1);
+    if (b == std::string_view::npos) return false;
+    id = line.substr(0, a);
+    return read_count(line.substr(a + 1, b - a - 1), c.pending) && read_count(line.substr(b + 1), c.dead);
+}
+
+// Calls each(line) for each line of `text`, without its line break.
+template <class Each>
+void for_each_line(std::string_view text, Each each) {
+    while (!text.empty()) {
+        auto eol = text.find('\n');
+        each(text.substr(0, eol));
+        text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    }
+}
+
+void append_count_line(std::string& out, std::string_view id, const count_change& c) {
+    out += id;
+    out += ' ';
+    out += std::to_string(c.pending);
+    out += ' ';
+    out += std::to_string(c.dead);
+    out += '\n';
+}
+
+}  // namespace
+
+std::string folded_counts(std::string_view base, count_map changes) {
+    std::string out;
+    out.reserve(base.size() + changes.size() * 24);
+    for_each_line(base, [&](std::string_view line) {
+        auto space = line.find(' ');
+        auto it = space == std::string_view::npos ? changes.end() : changes.find(line.substr(0, space));
+        if (it == changes.end()) {
+            if (!line.empty()) (out += line) += '\n';
+            return;
+        }
+        auto c = it->second;
+        std::string_view id;
+        if (count_change was; read_count_line(line, id, was)) {
+            c.pending += was.pending;
+            c.dead += was.dead;
+        }
+        changes.erase(it);
+        if (c.pending != 0 || c.dead != 0) append_count_line(out, line.substr(0, space), c);
+    });
+    for (const auto& [id, c] : changes) {
+        if (c.pending != 0 || c.dead != 0) append_count_line(out, id, c);
+    }
     return out;
+}
+
+void add_counts(count_map& into, std::string_view text) {
+    if (into.empty()) into.reserve(text.size() / 16);
+    for_each_line(text, [&](std::string_view line) {
+        std::string_view id;
+        count_change c;
+        if (!read_count_line(line, id, c)) return;
+        auto it = into.find(id);
+        if (it == into.end()) it = into.emplace(std::string(id), count_change{}).first;
+        it->second.pending += c.pending;
+        it->second.dead += c.dead;
+    });
+}
+
+std::string counts_text(const count_map& counts) {
+    std::string out;
+    for (const auto& [id, c] : counts) {
+        if (c.pending != 0 || c.dead != 0) append_count_line(out, id, c);
+    }
+    return out;
+}
+
+outbox_counts gauges_of(const count_map& counts, std::vector<std::pair<std::string, std::int64_t>> endpoints) {
+    outbox_counts c;
+    for (const auto& [id, n] : counts) {
+        c.pending += n.pending;
+        c.dead_letters += n.dead;
+    }
+    c.endpoints.reserve(endpoints.size());
+    for (auto& [id, failures] : endpoints) {
+        auto n = counts.find(id);
+        auto pending = n == counts.end() ? 0 : n->second.pending;
+        c.endpoints.push_back({std::move(id), pending, failures});
+    }
+    return c;
 }
 
 }  // namespace webhookd::detail

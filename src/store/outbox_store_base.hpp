@@ -53,7 +53,31 @@ std::vector<std::string> parse_patterns(std::string_view patterns_json);
 // and a key is set, so the caller seals it; false when it stays as it is.
 result<bool> needs_sealing(const secret_box* box, const std::string& endpoint_id, std::string_view stored);
 
+// Row counts as the store keeps them (decision 88): per endpoint, its pending deliveries
+// and dead letters. As text (count_changes and count_base rows), one line per endpoint:
+// "<endpoint id> <pending> <dead>" (ids never hold a space or a line break).
+struct count_change {
+    std::int64_t pending = 0, dead = 0;
+};
+using count_map = std::unordered_map<std::string, count_change, string_hash, std::equal_to<>>;
+// Adds the lines of a counts text to `into`; an unreadable line is skipped.
+void add_counts(count_map& into, std::string_view text);
+// The entries of `counts` that are not zero, as counts text.
+std::string counts_text(const count_map& counts);
+// A base counts text (one line per endpoint) with `changes` added: the base's lines that
+// no change touches are copied as they are, without being read as numbers.
+std::string folded_counts(std::string_view base, count_map changes);
+// The gauges: the endpoints' rows (id, consecutive_failures, in creation order) and the
+// counts; the totals count every endpoint's rows, also one whose endpoint row is gone.
+outbox_counts gauges_of(const count_map& counts, std::vector<std::pair<std::string, std::int64_t>> endpoints);
+
 class outbox_store_base : public outbox_store {
+public:
+    status fold_counts() final {
+        groups_since_fold_ = count_fold_groups;
+        return ok_v;
+    }
+
 protected:
     // secrets: the key that endpoint secrets are sealed with (storage.secret_key_file), or
     // null to store them in clear.
@@ -104,26 +128,23 @@ protected:
     // Throws the backend's failure type with `message` (an operational event not stored).
     [[noreturn]] virtual void fail(const std::string& message) = 0;
 
-    // ---- Row counts: the gauges of /metrics, kept in the data (docs/decisions.md) ----
+    // ---- Row counts: the gauges of /metrics, kept in the data (decision 88) ----
     // Every write that adds or removes a pending delivery or a dead letter says so here,
     // per endpoint. Before its commit, the group's changes become one row of
-    // count_changes (count_changes_json); now and then the backend folds those rows into
-    // endpoint_counts. A scrape reads both: a few rows, whatever the backlog.
+    // count_changes (take_group_counts); now and then the backend folds those rows into
+    // the one row of count_base (fold_counts_due). A scrape reads both: a few rows,
+    // whatever the backlog.
     void count_rows(std::string_view endpoint_id, std::int64_t pending, std::int64_t dead);
     // A unit's changes go with its savepoint: begin before it applies, undo when it is
     // rolled back; drop all of the group's when the group is.
     void begin_unit_counts() { unit_counts_.clear(); }
     void undo_unit_counts();
     void drop_group_counts();
-    // The group's changes, [[endpoint, pending, dead], ...] (empty: none), forgotten.
+    // The group's changes as counts text (empty: none), forgotten.
     std::string take_group_counts();
-    // Whether this group should also fold count_changes into endpoint_counts: the first
-    // group after the open, then every count_fold_groups groups.
-    bool fold_counts_due() {
-        if (++groups_since_fold_ < count_fold_groups) return false;
-        groups_since_fold_ = 0;
-        return true;
-    }
+    // Whether this group should also fold count_changes into count_base: the first group
+    // after the open, then after count_fold_groups groups or count_fold_lines lines.
+    bool fold_counts_due();
 
 private:
     // Stores an operational event, with no tenant, for the platform endpoints that name it
@@ -136,13 +157,12 @@ private:
     static constexpr std::size_t max_cached_tenants = 100'000;
     std::unordered_map<std::string, std::vector<route>> routes_;
 
-    struct count_change {
-        std::int64_t pending = 0, dead = 0;
-    };
-    std::unordered_map<std::string, count_change, string_hash, std::equal_to<>> group_counts_;
+    count_map group_counts_;
     std::vector<std::pair<count_change*, count_change>> unit_counts_;  // to undo the unit's
-    static constexpr std::size_t count_fold_groups = 256;
-    std::size_t groups_since_fold_ = count_fold_groups - 1;
+    static constexpr std::size_t count_fold_groups = 4096;
+    static constexpr std::size_t count_fold_lines = 65536;
+    std::size_t groups_since_fold_ = count_fold_groups;  // the first group folds
+    std::size_t lines_since_fold_ = 0;
 };
 
 }  // namespace webhookd::detail

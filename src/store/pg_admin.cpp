@@ -807,40 +807,28 @@ result<resource_owner> pg_outbox_store::owner_of(const resource_ref& r) {
 result<outbox_counts> pg_outbox_store::counts() {
     return read_snapshot([&]() -> result<outbox_counts> {
         // The counts as of the last fold, plus every group's changes since.
-        return gauges_of(db().query(
-            "SELECT endpoint_id, sum(pending)::bigint, sum(dead)::bigint FROM ("
-            "SELECT endpoint_id, pending, dead FROM endpoint_counts UNION ALL "
-            "SELECT c ->> 0, (c ->> 1)::bigint, (c ->> 2)::bigint FROM count_changes, "
-            "jsonb_array_elements(count_changes.changes) AS c) AS all_counts GROUP BY endpoint_id"));
+        count_map counts;
+        read_counts(counts);
+        return gauges_of(counts, endpoint_failures());
     });
 }
 
 result<outbox_counts> pg_outbox_store::recount() {
     return read_snapshot([&]() -> result<outbox_counts> {
-        return gauges_of(db().query(
-            "SELECT endpoint_id, sum(pending)::bigint, sum(dead)::bigint FROM ("
-            "SELECT endpoint_id, count(*) AS pending, 0 AS dead FROM deliveries WHERE state = 'pending' "
-            "GROUP BY endpoint_id UNION ALL "
-            "SELECT endpoint_id, 0, count(*) FROM dead_letters GROUP BY endpoint_id) AS all_counts GROUP BY endpoint_id"));
+        count_map counts;
+        auto p = db().query("SELECT endpoint_id, count(*) FROM deliveries WHERE state = 'pending' GROUP BY endpoint_id");
+        for (int i = 0; i < p.size(); ++i) counts[std::string(p.text(i, 0))].pending += p.int64(i, 1);
+        auto d = db().query("SELECT endpoint_id, count(*) FROM dead_letters GROUP BY endpoint_id");
+        for (int i = 0; i < d.size(); ++i) counts[std::string(d.text(i, 0))].dead += d.int64(i, 1);
+        return gauges_of(counts, endpoint_failures());
     });
 }
 
-outbox_counts pg_outbox_store::gauges_of(const pg::rows& per_endpoint) {
-    // The totals count every endpoint's rows, also those of one whose endpoint row is gone.
-    outbox_counts c;
-    std::map<std::string, std::int64_t, std::less<>> pending;
-    for (int i = 0; i < per_endpoint.size(); ++i) {
-        if (per_endpoint.int64(i, 1) != 0) pending.emplace(per_endpoint.text(i, 0), per_endpoint.int64(i, 1));
-        c.pending += per_endpoint.int64(i, 1);
-        c.dead_letters += per_endpoint.int64(i, 2);
-    }
+std::vector<std::pair<std::string, std::int64_t>> pg_outbox_store::endpoint_failures() {
+    std::vector<std::pair<std::string, std::int64_t>> out;
     auto q = db().query("SELECT id, consecutive_failures FROM endpoints ORDER BY seq");
-    for (int i = 0; i < q.size(); ++i) {
-        std::string id(q.text(i, 0));
-        auto n = pending.find(id);
-        c.endpoints.push_back({id, n == pending.end() ? 0 : n->second, q.int64(i, 1)});
-    }
-    return c;
+    for (int i = 0; i < q.size(); ++i) out.emplace_back(std::string(q.text(i, 0)), q.int64(i, 1));
+    return out;
 }
 
 }  // namespace webhookd::detail

@@ -179,6 +179,11 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
             next = outcomes[i].ok() ? "RELEASE SAVEPOINT unit" : "ROLLBACK TO SAVEPOINT unit; RELEASE SAVEPOINT unit";
             if (i + 1 < units.size()) next += "; SAVEPOINT unit";
         }
+        if (fold_counts_due()) {
+            if (!next.empty()) c.exec(next);  // out of the last unit's savepoint first
+            next.clear();
+            fold_count_changes();
+        }
         if (!next.empty()) next += "; ";
         next += counts_sql();  // in the commit's round trip
         open = false;
@@ -197,20 +202,36 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
 }
 
 std::string pg_outbox_store::counts_sql() {
-    std::string sql;
-    if (auto changes = take_group_counts(); !changes.empty()) {
-        // As an escaped literal: the statement travels with the commit, without parameters.
-        sql = "INSERT INTO count_changes (changes) VALUES (E'";
-        for (char ch : changes) {
-            if (ch == '\'' || ch == '\\') sql += ch;
-            sql += ch;
-        }
-        sql += "'); ";
+    auto changes = take_group_counts();
+    if (changes.empty()) return {};
+    // As an escaped literal: the statement travels with the commit, without parameters.
+    std::string sql = "INSERT INTO count_changes (changes) VALUES (E'";
+    for (char ch : changes) {
+        if (ch == '\'' || ch == '\\') sql += ch;
+        sql += ch;
     }
-    if (!fold_counts_due()) return sql;
-    // One instance folds at a time (the others' rows wait for the next fold); rows other
-    // groups have not committed yet are not seen, so not deleted.
-    return sql + "SELECT fold_count_changes(); ";
+    return sql + "'); ";
+}
+
+void pg_outbox_store::fold_count_changes() {
+    // One instance folds at a time (the lock, "webhcnts" in ASCII, is held until the
+    // commit); rows of groups not committed yet are not seen, so not deleted: the next
+    // fold takes them.
+    auto& c = db();
+    if (!c.query("SELECT pg_try_advisory_xact_lock(8603390863645504627)").boolean(0, 0)) return;
+    count_map changes;
+    auto moved = c.query("DELETE FROM count_changes RETURNING changes");
+    for (int i = 0; i < moved.size(); ++i) add_counts(changes, moved.text(i, 0));
+    auto base = c.query("SELECT counts FROM count_base");
+    auto folded = base.empty() ? counts_text(changes) : folded_counts(base.text(0, 0), std::move(changes));
+    c.query("INSERT INTO count_base (id, counts) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET counts = EXCLUDED.counts",
+            {folded});
+}
+
+void pg_outbox_store::read_counts(count_map& into) {
+    add_counts(into, db().query("SELECT counts FROM count_base").text(0, 0));
+    auto changes = db().query("SELECT changes FROM count_changes");
+    for (int i = 0; i < changes.size(); ++i) add_counts(into, changes.text(i, 0));
 }
 
 std::optional<pg_outbox_store::fan_out> pg_outbox_store::fan_out_of(const new_event& event) {

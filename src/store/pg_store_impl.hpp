@@ -94,11 +94,15 @@ private:
     std::vector<dead_row> disable_and_kill_pending(std::string_view endpoint_id, std::string_view reason,
                                                    const std::string& why, std::int64_t now_ms) override;
     [[noreturn]] void fail(const std::string& message) override;
-    // Before a group's commit: the statements that write its row count changes as a row
-    // of count_changes, and fold those rows into endpoint_counts when a fold is due.
+    // Before a group's commit: the statement that writes its row count changes as a row of
+    // count_changes (empty: none), to travel with the commit.
     std::string counts_sql();
-    // The gauges from (endpoint_id, pending, dead) rows, and the endpoints' failure streaks.
-    outbox_counts gauges_of(const pg::rows& per_endpoint);
+    // Folds count_changes into count_base, unless another instance is at it.
+    void fold_count_changes();
+    // Adds count_base and every row of count_changes to `into`.
+    void read_counts(count_map& into);
+    // Every endpoint's id and consecutive_failures, in creation order.
+    std::vector<std::pair<std::string, std::int64_t>> endpoint_failures();
     // Counts the moves of requeue_sql's answer (endpoint_id, moved) into the row counts;
     // returns how many moved.
     std::int64_t requeue_moved(const pg::rows& moved);

@@ -897,11 +897,9 @@ result<resource_owner> sqlite_outbox_store::owner_of(const resource_ref& r) {
 result<outbox_counts> sqlite_outbox_store::counts() {
     return read_snapshot(*db_, [&]() -> result<outbox_counts> {
         // The counts as of the last fold, plus every group's changes since.
-        return gauges_of(db_->prepare(
-            "SELECT endpoint_id, SUM(pending), SUM(dead) FROM ("
-            "SELECT endpoint_id, pending, dead FROM endpoint_counts UNION ALL "
-            "SELECT c.value ->> 0, c.value ->> 1, c.value ->> 2 FROM count_changes, json_each(count_changes.changes) AS c) "
-            "GROUP BY endpoint_id"));
+        count_map counts;
+        read_counts(counts);
+        return gauges_of(counts, endpoint_failures());
     });
 }
 
@@ -909,33 +907,25 @@ result<outbox_counts> sqlite_outbox_store::recount() {
     return read_snapshot(*db_, [&]() -> result<outbox_counts> {
         // One pass over the partial index of pending deliveries, already in endpoint order
         // (the planner would pick deliveries_state and read every row).
-        return gauges_of(db_->prepare(
-            "SELECT endpoint_id, SUM(pending), SUM(dead) FROM ("
-            "SELECT endpoint_id, COUNT(*) AS pending, 0 AS dead FROM deliveries INDEXED BY deliveries_endpoint_due "
-            "WHERE state = 'pending' GROUP BY endpoint_id UNION ALL "
-            "SELECT endpoint_id, 0, COUNT(*) FROM dead_letters GROUP BY endpoint_id) "
-            "GROUP BY endpoint_id"));
+        count_map counts;
+        auto& p = db_->prepare(
+            "SELECT endpoint_id, COUNT(*) FROM deliveries INDEXED BY deliveries_endpoint_due "
+            "WHERE state = 'pending' GROUP BY endpoint_id");
+        while (p.step()) counts[p.text(0)].pending += p.int64(1);
+        p.reset();
+        auto& d = db_->prepare("SELECT endpoint_id, COUNT(*) FROM dead_letters GROUP BY endpoint_id");
+        while (d.step()) counts[d.text(0)].dead += d.int64(1);
+        d.reset();
+        return gauges_of(counts, endpoint_failures());
     });
 }
 
-outbox_counts sqlite_outbox_store::gauges_of(sqlite::statement& per_endpoint) {
-    // The totals count every endpoint's rows, also those of one whose endpoint row is gone.
-    outbox_counts c;
-    std::map<std::string, std::int64_t, std::less<>> pending;
-    while (per_endpoint.step()) {
-        if (per_endpoint.int64(1) != 0) pending.emplace(per_endpoint.text(0), per_endpoint.int64(1));
-        c.pending += per_endpoint.int64(1);
-        c.dead_letters += per_endpoint.int64(2);
-    }
-    per_endpoint.reset();
+std::vector<std::pair<std::string, std::int64_t>> sqlite_outbox_store::endpoint_failures() {
+    std::vector<std::pair<std::string, std::int64_t>> out;
     auto& q = db_->prepare("SELECT id, consecutive_failures FROM endpoints ORDER BY seq");
-    while (q.step()) {
-        auto id = q.text(0);
-        auto n = pending.find(id);
-        c.endpoints.push_back({id, n == pending.end() ? 0 : n->second, q.int64(1)});
-    }
+    while (q.step()) out.emplace_back(q.text(0), q.int64(1));
     q.reset();
-    return c;
+    return out;
 }
 
 }  // namespace webhookd::detail

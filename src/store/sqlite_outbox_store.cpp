@@ -167,14 +167,23 @@ void sqlite_outbox_store::write_counts() {
         db_->prepare("INSERT INTO count_changes (changes) VALUES (?)").bind(1, changes).run();
     }
     if (!fold_counts_due()) return;
-    db_->prepare(
-           "INSERT INTO endpoint_counts (endpoint_id, pending, dead) "
-           "SELECT c.value ->> 0, SUM(c.value ->> 1), SUM(c.value ->> 2) "
-           "FROM count_changes, json_each(count_changes.changes) AS c WHERE true GROUP BY 1 "
-           "ON CONFLICT (endpoint_id) DO UPDATE SET pending = pending + excluded.pending, dead = dead + excluded.dead")
-        .run();
+    count_map changes;
+    auto& q = db_->prepare("SELECT changes FROM count_changes");
+    while (q.step()) add_counts(changes, q.text_view(0));
+    q.reset();
+    auto& b = db_->prepare("SELECT counts FROM count_base");
+    std::string folded = b.step() ? folded_counts(b.text_view(0), std::move(changes)) : counts_text(changes);
+    b.reset();
+    db_->prepare("INSERT OR REPLACE INTO count_base (id, counts) VALUES (1, ?)").bind(1, folded).run();
     db_->prepare("DELETE FROM count_changes").run();
-    db_->prepare("DELETE FROM endpoint_counts WHERE pending = 0 AND dead = 0").run();
+}
+
+void sqlite_outbox_store::read_counts(count_map& into) {
+    for (const char* sql : {"SELECT counts FROM count_base", "SELECT changes FROM count_changes"}) {
+        auto& q = db_->prepare(sql);
+        while (q.step()) add_counts(into, q.text_view(0));
+        q.reset();
+    }
 }
 
 void sqlite_outbox_store::scrub_wal() {

@@ -151,11 +151,12 @@ private:
                                                    const std::string& why, std::int64_t now_ms) override;
     [[noreturn]] void fail(const std::string& message) override;
     // Before a group's commit: its row count changes as a row of count_changes, and the
-    // fold of those rows into endpoint_counts when one is due.
+    // fold of those rows into count_base when one is due.
     void write_counts();
-    // The gauges from a statement of (endpoint_id, pending, dead) rows, and the endpoints'
-    // failure streaks, in the caller's read transaction.
-    outbox_counts gauges_of(sqlite::statement& per_endpoint);
+    // Adds count_base and every row of count_changes to `into`.
+    void read_counts(count_map& into);
+    // Every endpoint's id and consecutive_failures, in creation order.
+    std::vector<std::pair<std::string, std::int64_t>> endpoint_failures();
 
     bool endpoint_exists(std::string_view id);
     void scrub_wal();

@@ -605,15 +605,20 @@ TYPED_TEST(store_contract, outcomes_deliver_reschedule_and_kill_with_their_attem
     EXPECT_EQ(this->claim("ep_1", 10, 5000).size(), 1u);
 }
 
-// The gauges are kept in the data as groups commit, and folded every few hundred groups:
-// across folds, with a unit rolled back inside a group, they equal the rows counted one by
-// one (as after every test, in TearDown).
+// The gauges are kept in the data as groups commit, and folded now and then (here on
+// demand): across folds, with a unit rolled back inside a group, they equal the rows
+// counted one by one (as after every test, in TearDown).
 TYPED_TEST(store_contract, the_counts_kept_in_the_data_stay_exact_across_folds_and_rollbacks) {
-    this->create_endpoint("ep_1");
-    this->create_endpoint("ep_2");
+    this->create_endpoint("ep_1", R"(["a.*"])");
+    this->create_endpoint("ep_2", R"(["a.*"])");
+    this->create_endpoint("ep_quiet", R"(["quiet.*"])");  // its count changes once, before every fold
     std::int64_t now = 100;
-    for (int round = 0; round < 3; ++round) {
+    this->ingest("q1", "quiet.x", ++now);
+    for (int round = 0; round < 4; ++round) {
         for (int i = 0; i < 200; ++i) this->ingest("e" + std::to_string(round) + "_" + std::to_string(i), "a.b", ++now);
+        if (round % 2 == 1) {
+            ASSERT_TRUE(this->write(++now, [](outbox_store& s, std::int64_t) { return s.fold_counts(); }).ok());
+        }
         for (const auto& d : this->claim("ep_1", 150, ++now)) {
             bool dies = d.id % 3 == 0;
             ASSERT_TRUE(this->record(this->outcome(d, now, attempt_outcome::http_error, false, dies, now + 1), now).ok());
@@ -643,7 +648,10 @@ TYPED_TEST(store_contract, the_counts_kept_in_the_data_stay_exact_across_folds_a
     EXPECT_EQ(after.pending, before.pending + 2);  // one event to two endpoints
     EXPECT_EQ(after.dead_letters, before.dead_letters);
     EXPECT_EQ(after, this->store->recount().value());
-    EXPECT_EQ(after.dead_letters, 150);  // every third of three claims of 150
+    EXPECT_EQ(after.dead_letters, 200);  // every third of four claims of 150
+    ASSERT_EQ(after.endpoints.size(), 3u);
+    EXPECT_EQ(after.endpoints[2].endpoint_id, "ep_quiet");
+    EXPECT_EQ(after.endpoints[2].pending, 1);
 }
 
 TYPED_TEST(store_contract, a_failure_streak_is_reported_once_recovers_once_and_a_410_dead_letters_the_endpoint) {
