@@ -229,7 +229,7 @@ void pg_outbox_store::fold_count_changes() {
 }
 
 void pg_outbox_store::read_counts(count_map& into) {
-    add_counts(into, db().query("SELECT counts FROM count_base").text(0, 0));
+    if (auto base = db().query("SELECT counts FROM count_base"); !base.empty()) add_counts(into, base.text(0, 0));
     auto changes = db().query("SELECT changes FROM count_changes");
     for (int i = 0; i < changes.size(); ++i) add_counts(into, changes.text(i, 0));
 }
