@@ -50,7 +50,9 @@ constexpr std::uint32_t max_response_header = 16 * 1024;
 constexpr std::size_t body_chunk = 2 * 1024;
 
 bool has_control_break(std::string_view s) {
-    return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+    // A loop, not find_first_of: that calls memchr over the set for every character (a
+    // few hundred calls per request's headers).
+    return std::any_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
 
 // ---------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ delivery_request build_request(const endpoint_record& ep, const claimed_delivery
     auto ts = std::to_string(unix_seconds);
     auto& h = req.headers;
     // Operator headers never replace a header webhookd sets or HTTP framing depends on.
-    auto custom = nlohmann::json::parse(ep.headers_json, nullptr, false);
+    // Most endpoints have none ("{}"): nothing to parse.
+    auto custom = ep.headers_json == "{}" ? nlohmann::json() : nlohmann::json::parse(ep.headers_json, nullptr, false);
     if (custom.is_object()) {
         for (auto it = custom.begin(); it != custom.end(); ++it) {
             if (it.value().is_string() && !is_reserved_header(it.key(), ep.signature_header)) {
