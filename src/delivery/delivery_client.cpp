@@ -347,16 +347,8 @@ private:
     }
 
     void build_request() {
-        req_.method(http::verb::post);
-        req_.target(target_->request_target);
-        req_.version(11);
-        req_.set(http::field::host, target_->host_header);
-        req_.set(http::field::user_agent, options().user_agent);
-        for (const auto& [name, value] : request_.headers) req_.set(name, value);
-        req_.body() = std::move(request_.body);
-        req_.keep_alive(true);
-        req_.prepare_payload();
-        write_request_head(req_, req_head_);
+        write_post_head(req_head_, target_->request_target, target_->host_header, options().user_agent,
+                        request_.headers, request_.body.size());
     }
 
     void do_resolve() {
@@ -454,7 +446,7 @@ private:
     void do_write() {
         conn_->with_stream([this](auto& stream) {
             // The head as text and the body in one gather write (util/http_text.hpp).
-            std::array<asio::const_buffer, 2> buffers{asio::buffer(req_head_), asio::buffer(req_.body())};
+            std::array<asio::const_buffer, 2> buffers{asio::buffer(req_head_), asio::buffer(request_.body)};
             asio::async_write(stream, buffers, beast::bind_front_handler(&session::on_write, shared_from_this()));
         });
     }
@@ -597,8 +589,7 @@ private:
     bool reused_ = false;        // conn_ came from the pool
     bool keep_alive_ok_ = true;  // cleared when the connection must not be pooled
 
-    http::request<http::string_body> req_;
-    std::string req_head_;  // req_'s request line and fields, as do_write sends them
+    std::string req_head_;  // the request line and fields, as do_write sends them before request_.body
     std::optional<http::response_parser<http::buffer_body>> parser_;
     std::array<char, body_chunk> chunk_{};
     std::size_t chunk_size_ = 0;  // bytes offered to the parser in the pending body read

@@ -9,6 +9,16 @@
 
 namespace webhookd {
 
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+}  // namespace
+
 // Headers an endpoint's custom headers may not set: ours, and those of HTTP framing.
 bool is_reserved_header(std::string_view name, std::string_view signature_header) {
     static constexpr std::string_view reserved[] = {
@@ -16,11 +26,6 @@ bool is_reserved_header(std::string_view name, std::string_view signature_header
         "te", "trailer", "upgrade", "proxy-authorization", "proxy-connection", "expect", "x-webhook-id",
         "x-webhook-event", "x-webhook-timestamp", "x-webhook-attempt", "x-webhook-signature", "webhook-id",
         "webhook-timestamp", "webhook-signature"};
-    auto iequals = [](std::string_view a, std::string_view b) {
-        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-                   return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-               });
-    };
     if (iequals(name, signature_header)) return true;
     return std::any_of(std::begin(reserved), std::end(reserved), [&](std::string_view r) { return iequals(name, r); });
 }
@@ -39,7 +44,12 @@ delivery_request build_request(const endpoint_record& ep, const claimed_delivery
     auto custom = ep.headers_json == "{}" ? nlohmann::json() : nlohmann::json::parse(ep.headers_json, nullptr, false);
     if (custom.is_object()) {
         for (auto it = custom.begin(); it != custom.end(); ++it) {
-            if (it.value().is_string() && !is_reserved_header(it.key(), ep.signature_header)) {
+            if (!it.value().is_string() || is_reserved_header(it.key(), ep.signature_header)) continue;
+            // Names differing in case only are one field: the last value counts.
+            auto same = std::find_if(h.begin(), h.end(), [&](const auto& f) { return iequals(f.first, it.key()); });
+            if (same != h.end()) {
+                same->second = it.value().get<std::string>();
+            } else {
                 h.emplace_back(it.key(), it.value().get<std::string>());
             }
         }

@@ -9,6 +9,8 @@
 
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "http/types.hpp"
 #include "util/http_text.hpp"
@@ -55,21 +57,27 @@ TEST(write_response_head, head_and_body_are_what_beast_writes) {
     }
 }
 
-TEST(write_request_head, head_and_body_are_what_beast_writes) {
-    // As the delivery client builds them: a signed POST, keep-alive, Content-Length.
+TEST(write_post_head, head_and_body_are_what_beast_writes) {
+    // As the delivery client sends them: a signed POST, keep-alive, Content-Length.
+    const std::vector<std::pair<std::string, std::string>> fields{
+        {"X-Env", "prod"},
+        {"Content-Type", "application/json"},
+        {"webhook-id", "msg_01"},
+        {"webhook-signature", "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="}};
+    const std::string body = R"({"id":"evt_1","event":"booking.created","data":{}})";
     beast_http::request<beast_http::string_body> req{beast_http::verb::post, "/hooks/booking?x=1&y=%20", 11};
     req.set(beast_http::field::host, "receiver.example:8443");
     req.set(beast_http::field::user_agent, "webhookd/0.1");
-    req.set("Content-Type", "application/json");
-    req.set("webhook-id", "msg_01");
-    req.set("webhook-signature", "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=");
-    req.body() = R"({"id":"evt_1","event":"booking.created","data":{}})";
+    for (const auto& [name, value] : fields) req.set(name, value);
+    req.body() = body;
     req.keep_alive(true);
     req.prepare_payload();
-    std::string head;
-    write_request_head(req, head);
-    EXPECT_EQ(head + req.body(), beast_bytes(req));
-    EXPECT_TRUE(head.starts_with("POST /hooks/booking?x=1&y=%20 HTTP/1.1\r\n")) << head;
+    std::string head = "left over";
+    write_post_head(head, "/hooks/booking?x=1&y=%20", "receiver.example:8443", "webhookd/0.1", fields, body.size());
+    EXPECT_EQ(head + body, beast_bytes(req));
+    EXPECT_TRUE(head.starts_with("POST /hooks/booking?x=1&y=%20 HTTP/1.1\r\nHost: receiver.example:8443\r\n")) << head;
+    write_post_head(head, "/", "h", "ua", std::vector<std::pair<std::string, std::string>>{}, 0);
+    EXPECT_EQ(head, "POST / HTTP/1.1\r\nHost: h\r\nUser-Agent: ua\r\nContent-Length: 0\r\n\r\n");
 }
 
 TEST(write_response_head, replaces_what_the_buffer_held) {
