@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
-#include <map>
 
 #include "store/pg_store_impl.hpp"
 

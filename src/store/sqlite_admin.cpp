@@ -5,7 +5,6 @@
 
 #include <sqlite3.h>
 
-#include <map>
 #include <variant>
 
 #include "store/sqlite_store_impl.hpp"
