@@ -101,8 +101,25 @@ std::optional<std::vector<route>> pg_outbox_store::load_routes(const std::option
                     : db().query("SELECT id, event_patterns, ordering = 'fifo' FROM endpoints "
                                  "WHERE tenant_id IS NULL AND enabled ORDER BY seq");
     std::vector<route> out;
-    for (int i = 0; i < r.size(); ++i) out.push_back({std::string(r.text(i, 0)), parse_patterns(r.text(i, 1)), r.boolean(i, 2)});
+    for (int i = 0; i < r.size(); ++i) out.push_back(make_route(std::string(r.text(i, 0)), r.text(i, 1), r.boolean(i, 2)));
     return out;
+}
+
+void pg_outbox_store::scan_routes(std::size_t max_tenants, const std::function<void(const route_row&)>& each) {
+    auto r = db().query(
+        "SELECT t.id, e.id, e.event_patterns, e.ordering = 'fifo' "
+        "FROM (SELECT id FROM tenants ORDER BY seq LIMIT $1) t "
+        "LEFT JOIN endpoints e ON e.tenant_id = t.id AND e.enabled ORDER BY t.id, e.seq",
+        {std::to_string(max_tenants)});
+    for (int i = 0; i < r.size(); ++i) {
+        route_row row{r.text(i, 0), std::nullopt, {}, false};
+        if (!r.is_null(i, 1)) {
+            row.endpoint = r.text(i, 1);
+            row.patterns_json = r.text(i, 2);
+            row.fifo = r.boolean(i, 3);
+        }
+        each(row);
+    }
 }
 
 void pg_outbox_store::write_group(std::span<write_unit* const> units, std::int64_t now_ms) {
@@ -239,7 +256,7 @@ std::optional<pg_outbox_store::fan_out> pg_outbox_store::fan_out_of(const new_ev
     if (!routes) return std::nullopt;
     fan_out out;
     for (const auto& r : *routes) {
-        if (!any_pattern_matches(r.patterns, event.type)) continue;
+        if (!r.wants(event.type)) continue;
         out.endpoint_ids.push_back(r.id);
         out.fifo.push_back(r.fifo);
     }

@@ -71,9 +71,27 @@ std::optional<std::vector<route>> sqlite_outbox_store::load_routes(const std::op
                                     "WHERE tenant_id IS NULL AND enabled = 1 ORDER BY seq");
     if (tenant) q.bind(1, *tenant);
     std::vector<route> fresh;
-    while (q.step()) fresh.push_back({q.text(0), parse_patterns(q.text_view(1)), q.int64(2) != 0});
+    while (q.step()) fresh.push_back(make_route(q.text(0), q.text_view(1), q.int64(2) != 0));
     q.reset();
     return fresh;
+}
+
+void sqlite_outbox_store::scan_routes(std::size_t max_tenants, const std::function<void(const route_row&)>& each) {
+    auto& q = db_->prepare(
+        "SELECT t.id, e.id, e.event_patterns, e.ordering = 'fifo' "
+        "FROM (SELECT id FROM tenants ORDER BY seq LIMIT ?) t "
+        "LEFT JOIN endpoints e ON e.tenant_id = t.id AND e.enabled = 1 ORDER BY t.id, e.seq");
+    q.bind(1, static_cast<std::int64_t>(max_tenants));
+    while (q.step()) {
+        route_row r{q.text_view(0), std::nullopt, {}, false};
+        if (!q.is_null(1)) {
+            r.endpoint = q.text_view(1);
+            r.patterns_json = q.text_view(2);
+            r.fifo = q.int64(3) != 0;
+        }
+        each(r);
+    }
+    q.reset();
 }
 
 void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::int64_t now_ms) {
@@ -240,7 +258,7 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
     std::int64_t seq = db_->last_insert_rowid();
     ingest_outcome out{event.id, event.tenant, event.type, event.timestamp, 0, false, {}};
     for (const auto& r : *routes) {
-        if (!any_pattern_matches(r.patterns, event.type)) continue;
+        if (!r.wants(event.type)) continue;
         db_->prepare(
                "INSERT INTO deliveries (event_seq, endpoint_id, next_attempt_at, created_at, ordered) "
                "VALUES (?, ?, ?, ?, ?)")

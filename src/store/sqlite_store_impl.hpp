@@ -142,6 +142,7 @@ private:
     // outbox_store_base's primitives (routes here, health in sqlite_health.cpp); each
     // throws sqlite::failure.
     std::optional<std::vector<route>> load_routes(const std::optional<std::string>& tenant) override;
+    void scan_routes(std::size_t max_tenants, const std::function<void(const route_row&)>& each) override;
     // The endpoint's health as outbox_store_base's rules read it.
     std::optional<endpoint_health> read_health(std::string_view endpoint_id);
     void end_streak(std::string_view endpoint_id) override;

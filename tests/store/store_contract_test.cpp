@@ -1109,6 +1109,36 @@ TYPED_TEST(store_contract, an_event_reaches_only_the_endpoints_of_its_own_tenant
     EXPECT_EQ(ev->deliveries[0].tenant, "biz_a");
 }
 
+TYPED_TEST(store_contract, the_routes_read_for_every_tenant_at_once_are_each_tenants_own) {
+    // The first event reads every tenant's routes in one scan: each tenant keeps its
+    // enabled endpoints only, in creation order, with their patterns and ordering.
+    this->create_tenant("biz_a");
+    this->create_tenant("biz_b");
+    this->create_tenant("biz_c");
+    this->create_endpoint("ep_a1", R"(["a.*"])", true, "biz_a");
+    this->create_endpoint("ep_a2", "[]", false, "biz_a");
+    this->create_endpoint("ep_c1", R"(["x.y"])", true, "biz_c");
+    this->create_endpoint("ep_a3", "[]", true, "biz_a", "fifo");
+    this->create_endpoint("ep_p", R"(["a.*"])");
+    auto a = this->ingest("e_a", "a.b", 10, "biz_a");
+    EXPECT_EQ(a.endpoint_ids, (std::vector<std::string>{"ep_a1", "ep_a3"}));
+    EXPECT_EQ(this->ingest("e_b", "a.b", 10, "biz_b").deliveries, 0);
+    EXPECT_EQ(this->ingest("e_c", "a.b", 10, "biz_c").deliveries, 0);
+    EXPECT_EQ(this->ingest("e_c2", "x.y", 10, "biz_c").endpoint_ids, std::vector<std::string>{"ep_c1"});
+    EXPECT_EQ(this->ingest("e_p", "a.b", 10).endpoint_ids, std::vector<std::string>{"ep_p"});
+    EXPECT_EQ(this->try_ingest("e_x", std::string("biz_x"), 10).err().code, error_code::tenant_not_found);
+    // The FIFO endpoint's deliveries are ordered: a claim takes the head of its queue.
+    this->ingest("e_a4", "a.b", 10, "biz_a");
+    auto head = this->claim({{"ep_a3", 5, true}}, 10, 20);
+    ASSERT_EQ(head.size(), 1u);
+    ASSERT_EQ(head[0].deliveries.size(), 1u);
+    EXPECT_EQ(head[0].deliveries[0].event_id, "e_a");
+    // A tenant created after the scan is read on its own.
+    this->create_tenant("biz_d");
+    this->create_endpoint("ep_d1", "[]", true, "biz_d");
+    EXPECT_EQ(this->ingest("e_d", "a.b", 11, "biz_d").endpoint_ids, std::vector<std::string>{"ep_d1"});
+}
+
 TYPED_TEST(store_contract, an_unknown_tenant_and_an_id_of_another_tenant_store_nothing) {
     this->create_tenant("biz_a");
     this->create_tenant("biz_b");
