@@ -106,15 +106,15 @@ void dispatcher::update_idle() {
 void dispatcher::notify_due(std::vector<std::string> endpoint_ids, std::int64_t due_ms) {
     asio::post(strand_, [self = shared_from_this(), ids = std::move(endpoint_ids), due_ms] {
         for (const auto& id : ids) {
-            auto it = self->endpoints_.find(id);
-            if (it == self->endpoints_.end()) {
+            auto* ep = self->find_endpoint(id);
+            if (!ep) {
                 self->rescan_requested_ = true;  // an endpoint we have not loaded yet
                 continue;
             }
             // A FIFO endpoint with a queue: the new deliveries wait behind its head, whose
             // due time it has.
-            if (it->second.record.fifo && it->second.next_due) continue;
-            self->advance_next_due(it->second, due_ms);
+            if (ep->record.fifo && ep->next_due) continue;
+            self->advance_next_due(*ep, due_ms);
         }
         self->pump();
     });
@@ -161,14 +161,14 @@ void dispatcher::on_scanned(const status& st, endpoint_scan scan, std::uint64_t 
     if (scan.complete) {
         for (auto it = endpoints_.begin(); it != endpoints_.end();) {
             auto next = std::next(it);
-            if (it->second.seen_in_scan != complete_scans_) forget(it);  // deleted
+            if (it->second->seen_in_scan != complete_scans_) forget(it);  // deleted
             it = next;
         }
     }
     // Only ever earlier: a due time the scan read before a commit it did not see is older
     // than the one that commit's notice brought. A claim finds out what is really due.
     for (const auto& [id, due] : scan.due) {
-        if (auto it = endpoints_.find(id); it != endpoints_.end()) advance_next_due(it->second, due);
+        if (auto* ep = find_endpoint(id)) advance_next_due(*ep, due);
     }
     scanned_ = scan.mark;
     sweep_next_ = scan.sweep_next;
@@ -183,8 +183,11 @@ void dispatcher::apply_record(endpoint_record rec) {
         log_->warn("endpoint {}: TLS certificates are NOT verified (delivery.dangerous_skip_tls_verify)", rec.id);
     }
     auto [it, added] = endpoints_.try_emplace(rec.id);
-    auto& ep = it->second;
-    if (added) ep.concurrency = options_.max_in_flight_per_endpoint;
+    if (added) {
+        it->second = std::make_unique<endpoint_state>();
+        it->second->concurrency = options_.max_in_flight_per_endpoint;
+    }
+    auto& ep = *it->second;
     auto due = ep.next_due;
     set_next_due(ep, std::nullopt);  // out of due_index_ while sendable() may change
     auto scanned_due = rec.next_due_ms;
@@ -199,7 +202,7 @@ void dispatcher::apply_record(endpoint_record rec) {
 }
 
 void dispatcher::forget(endpoint_map_iterator it) {
-    auto& ep = it->second;
+    auto& ep = *it->second;
     take_back(ep);
     set_next_due(ep, std::nullopt);
     if (ep.listed) std::erase(with_ready_, &ep);
@@ -347,12 +350,12 @@ void dispatcher::on_claimed(const status& st, std::vector<endpoint_claim> result
         return;
     }
     for (auto& r : results) {
-        auto it = endpoints_.find(r.endpoint_id);
-        if (it == endpoints_.end()) {
+        auto* found = find_endpoint(r.endpoint_id);
+        if (!found) {
             for (auto& d : r.deliveries) releases_.push_back({d.id, std::move(d.endpoint_id)});
             continue;
         }
-        auto& ep = it->second;
+        auto& ep = *found;
         set_next_due(ep, r.next_due);
         for (auto& d : r.deliveries) {
             // Queued since its lease ended (the global cap was full), and leased again: the
@@ -411,7 +414,7 @@ void dispatcher::on_released(const status& st, const std::vector<lease_ref>& bat
         // Due again now (release() wrote the time the writer ran it, at most now).
         auto now = clock_.now_ms();
         for (const auto& l : batch) {
-            if (auto it = endpoints_.find(l.endpoint_id); it != endpoints_.end()) advance_next_due(it->second, now);
+            if (auto* ep = find_endpoint(l.endpoint_id)) advance_next_due(*ep, now);
         }
     }
     flush_releases();
@@ -431,8 +434,13 @@ void dispatcher::arm_timer(std::int64_t now_ms, std::optional<std::int64_t> wake
 }
 
 std::string_view dispatcher::tenant_of(const std::string& endpoint_id) const {
-    auto it = endpoints_.find(endpoint_id);
-    return it == endpoints_.end() ? "-" : tenant_label(it->second.record);
+    const auto* ep = find_endpoint(endpoint_id);
+    return ep ? tenant_label(ep->record) : "-";
+}
+
+dispatcher::endpoint_state* dispatcher::find_endpoint(std::string_view id) const {
+    auto it = endpoints_.find(id);
+    return it == endpoints_.end() ? nullptr : it->second.get();
 }
 
 void dispatcher::attempt(endpoint_state& ep, claimed_delivery d) {
@@ -469,8 +477,7 @@ void dispatcher::attempt(endpoint_state& ep, claimed_delivery d) {
 void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, delivery_response r) {
     --in_flight_;
     metrics_.attempts_in_flight.add(-1);
-    auto found = endpoints_.find(d.endpoint_id);
-    endpoint_state* ep = found == endpoints_.end() ? nullptr : &found->second;
+    endpoint_state* ep = find_endpoint(d.endpoint_id);
     const std::string_view tenant = ep ? tenant_label(ep->record) : "-";
     if (ep) {
         if (ep->in_flight > 0) --ep->in_flight;
@@ -572,16 +579,16 @@ void dispatcher::apply_effects(std::vector<attempt_effects>& effects) {
                        fx.disabled_reason == "gone" ? "its receiver answered 410 Gone"
                                                     : "it kept failing for endpoints.disable_after",
                        fx.also_dead);
-            if (auto it = endpoints_.find(*fx.disabled); it != endpoints_.end()) {
+            if (auto* ep = find_endpoint(*fx.disabled)) {
                 // Its leased-ahead deliveries are dead letters now: none may still be sent.
-                it->second.record.enabled = false;
-                take_back(it->second);
+                ep->record.enabled = false;
+                take_back(*ep);
             }
             rescan_requested_ = true;
         }
         for (const auto& id : fx.notified) {
-            if (auto it = endpoints_.find(id); it != endpoints_.end()) {
-                advance_next_due(it->second, now);
+            if (auto* ep = find_endpoint(id)) {
+                advance_next_due(*ep, now);
             } else {
                 rescan_requested_ = true;
             }
@@ -635,12 +642,12 @@ void dispatcher::count_recorded(const decided_outcome& o) {
     } else if (a.dead) {
         metrics_.deliveries_dead.inc();
     }
-    auto it = endpoints_.find(a.endpoint_id);
-    if (it == endpoints_.end()) return;
+    auto* ep = find_endpoint(a.endpoint_id);
+    if (!ep) return;
     if (!a.delivered && !a.dead) {
-        advance_next_due(it->second, a.next_attempt_ms);
-    } else if (it->second.record.fifo) {
-        advance_next_due(it->second, clock_.now_ms());  // the head is done: the next one is up
+        advance_next_due(*ep, a.next_attempt_ms);
+    } else if (ep->record.fifo) {
+        advance_next_due(*ep, clock_.now_ms());  // the head is done: the next one is up
     }
 }
 

@@ -24,6 +24,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -35,7 +36,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "delivery/retry_policy.hpp"
@@ -123,9 +123,13 @@ private:
         std::string endpoint_id;
     };
 
-    // Hashed: looked up several times per attempt, among tens of thousands with tenants.
-    // Pointers to its elements stay valid as it grows (the indexes below rely on it).
-    using endpoint_map = std::unordered_map<std::string, endpoint_state, string_hash, std::equal_to<>>;
+    // Looked up for every new delivery and several times per attempt, among tens of
+    // thousands with tenants: an open-addressing table, where a lookup reads the slot's
+    // metadata and the slot, not a bucket, the node before and the node. The states are
+    // held by pointer, so that they stay where they are as the table grows (the indexes
+    // below point to them).
+    using endpoint_map =
+        boost::unordered_flat_map<std::string, std::unique_ptr<endpoint_state>, string_hash, std::equal_to<>>;
     using endpoint_map_iterator = endpoint_map::iterator;
 
     // An attempt's outcome, decided, waiting to be recorded; counted in the metrics only
@@ -150,6 +154,8 @@ private:
     void apply_record(endpoint_record rec);
     // Drops an endpoint that is gone from the store, and its queued deliveries.
     void forget(endpoint_map_iterator it);
+    // The endpoint's state, or null when it is not loaded (unknown or deleted).
+    endpoint_state* find_endpoint(std::string_view id) const;
     void claim(std::int64_t now_ms);
     void on_claimed(const status& st, std::vector<endpoint_claim> results);
     void flush_releases();
