@@ -4,6 +4,9 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cstring>
+
+#include "store/sqlite_memory.hpp"
 #include "store/sqlite_page_cache.hpp"
 
 namespace webhookd::sqlite {
@@ -91,10 +94,12 @@ std::string statement::text(int col) const { return std::string(text_view(col));
 
 connection::connection(const std::string& path, bool read_only) {
     // Before SQLite initialises (the first open): no allocation statistics, which cost a
-    // global mutex on every malloc and free, and the page cache that skips needless scans
+    // global mutex on every malloc and free, small blocks reused per thread
+    // (sqlite_memory.hpp), and the page cache that skips needless scans
     // (sqlite_page_cache.hpp). Later calls change nothing and are ignored.
     static const bool configured = [] {
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        install_memory();
         install_page_cache();
         return true;
     }();
@@ -135,8 +140,20 @@ void connection::exec(std::string_view sql) {
     }
 }
 
+std::size_t connection::sql_hash::operator()(std::string_view sql) const noexcept {
+    std::uint64_t h = sql.size() * 0x9e3779b97f4a7c15ull;
+    if (sql.size() < 8) return std::hash<std::string_view>{}(sql);
+    for (std::size_t at : {std::size_t{0}, (sql.size() - 8) / 2, sql.size() - 8}) {
+        std::uint64_t w;
+        std::memcpy(&w, sql.data() + at, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    return static_cast<std::size_t>(h);
+}
+
 statement& connection::prepare(std::string_view sql) {
-    auto it = cache_.find(std::string(sql));
+    auto it = cache_.find(sql);
     if (it == cache_.end()) {
         it = cache_.emplace(std::string(sql), std::make_unique<statement>(db_, sql)).first;
     } else {

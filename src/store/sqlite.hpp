@@ -76,8 +76,15 @@ public:
     sqlite3* handle() const { return db_; }
 
 private:
+    // A statement's text is hashed at every prepare: this hash reads its length and three
+    // words of it, not every byte. Texts that agree on those cost one longer comparison.
+    struct sql_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view sql) const noexcept;
+    };
+
     sqlite3* db_ = nullptr;
-    std::unordered_map<std::string, std::unique_ptr<statement>> cache_;
+    std::unordered_map<std::string, std::unique_ptr<statement>, sql_hash, std::equal_to<>> cache_;
 };
 
 // Commits on commit(), rolls back otherwise (BEGIN IMMEDIATE: the write lock up front).
