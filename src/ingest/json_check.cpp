@@ -1,6 +1,7 @@
 #include "ingest/json_check.hpp"
 
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstdint>
@@ -17,13 +18,16 @@ namespace {
 constexpr std::uint64_t ones = 0x0101010101010101ull;
 constexpr std::uint64_t highs = 0x8080808080808080ull;
 
-// Whether any of the 8 bytes in x ends a run of plain string characters: a quote, a
-// backslash, a control character or a byte of a multi-byte UTF-8 sequence. (Exact as to
-// whether there is one; which byte it is, the byte loop finds out.)
-bool has_special_byte(std::uint64_t x) {
-    auto has_zero = [](std::uint64_t v) { return (v - ones) & ~v & highs; };
+// The index of the first of the 8 bytes in x (in memory order) that ends a run of plain
+// string characters: a quote, a backslash, a control character or a byte of a multi-byte
+// UTF-8 sequence; 8 when there is none. Each test below can flag a byte above a flagged
+// one by its borrow, never one below: the lowest flag is exact.
+int first_special_byte(std::uint64_t x) {
+    auto zero_bytes = [](std::uint64_t v) { return (v - ones) & ~v & highs; };
     std::uint64_t below_space = (x - ones * 0x20) & ~x & highs;
-    return (has_zero(x ^ (ones * '"')) | has_zero(x ^ (ones * '\\')) | below_space | (x & highs)) != 0;
+    std::uint64_t flags = zero_bytes(x ^ (ones * '"')) | zero_bytes(x ^ (ones * '\\')) | below_space | (x & highs);
+    if (flags == 0) return 8;
+    return (std::endian::native == std::endian::little ? std::countr_zero(flags) : std::countl_zero(flags)) / 8;
 }
 
 class checker {
@@ -164,8 +168,9 @@ private:
             while (pos_ + 8 <= s_.size()) {
                 std::uint64_t x;
                 std::memcpy(&x, s_.data() + pos_, 8);
-                if (has_special_byte(x)) break;
-                pos_ += 8;
+                int plain = first_special_byte(x);
+                pos_ += static_cast<std::size_t>(plain);
+                if (plain < 8) break;
             }
             if (pos_ >= s_.size()) return fail("unterminated string");
             unsigned char c = byte(pos_);
