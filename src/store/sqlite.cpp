@@ -166,12 +166,14 @@ std::int64_t connection::changes() const { return sqlite3_changes64(db_); }
 
 std::int64_t connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
-transaction::transaction(connection& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+// Prepared once, like every other statement: sqlite3_exec parsed each of these anew, with
+// a parser allocated and freed for every transaction.
+transaction::transaction(connection& db) : db_(db) { db_.prepare("BEGIN IMMEDIATE").run(); }
 
 transaction::~transaction() {
     if (!done_) {
         try {
-            db_.exec("ROLLBACK");
+            db_.prepare("ROLLBACK").run();
         } catch (const failure&) {
             // A failed COMMIT may already have rolled back; nothing more to undo.
         }
@@ -179,7 +181,7 @@ transaction::~transaction() {
 }
 
 void transaction::commit() {
-    db_.exec("COMMIT");
+    db_.prepare("COMMIT").run();
     done_ = true;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 namespace webhookd::sqlite {
 namespace {
@@ -21,6 +22,10 @@ constexpr std::size_t header = 8;
 constexpr std::size_t smallest = 64;  // size classes: 64 << 0 .. 64 << 4
 constexpr std::size_t largest = 1024;
 constexpr int classes = 5;
+// Larger blocks, up to largest_kept bytes, are kept by their exact size in a few slots: a
+// B-tree balance and the parser each take one and give it back at once.
+constexpr int large_slots = 4;
+constexpr std::size_t largest_kept = 64 * 1024;
 
 int class_of(std::size_t n) { return n <= smallest ? 0 : std::bit_width(n - 1) - 6; }
 std::size_t class_size(int c) { return smallest << c; }
@@ -35,6 +40,8 @@ struct free_block {
 struct free_lists {
     free_block* head[classes]{};
     std::uint32_t count[classes]{};
+    void* large[large_slots]{};
+    int next_large = 0;  // the slot a large block replaces when all are taken
     bool draining = false;  // the thread is exiting: frees go to free()
     bool armed = false;     // drain_at_exit is constructed
 };
@@ -50,6 +57,10 @@ struct drain_at_exit {
                 std::free(header_of(b));
             }
             lists.count[c] = 0;
+        }
+        for (void*& b : lists.large) {
+            if (b) std::free(header_of(b));
+            b = nullptr;
         }
     }
 };
@@ -67,6 +78,11 @@ void* allocate(int n) {
         size = class_size(c);
     } else {
         size = round8(size);
+        if (reuse) {
+            for (void*& b : lists.large) {
+                if (b && *header_of(b) == size) return std::exchange(b, nullptr);
+            }
+        }
     }
     auto* h = static_cast<std::uint64_t*>(std::malloc(size + header));
     if (!h) return nullptr;
@@ -77,18 +93,28 @@ void* allocate(int n) {
 void release(void* p) {
     if (!p) return;
     std::size_t size = *header_of(p);
-    if (reuse && size <= largest && !lists.draining) {
-        int c = class_of(size);
-        if (lists.count[c] < free_list_limit) {
-            if (!lists.armed) lists.armed = drain.constructed;  // its destructor runs at thread exit
-            auto* b = static_cast<free_block*>(p);
-            b->next = lists.head[c];
-            lists.head[c] = b;
-            ++lists.count[c];
-            return;
+    if (!reuse || lists.draining || size > largest_kept) return std::free(header_of(p));
+    if (!lists.armed) lists.armed = drain.constructed;  // its destructor runs at thread exit
+    if (size > largest) {
+        for (void*& b : lists.large) {
+            if (!b) {
+                b = p;
+                return;
+            }
         }
+        // All taken: this block replaces the slots' blocks in turn, so that sizes no
+        // longer asked for do not hold them for good.
+        void*& b = lists.large[lists.next_large];
+        lists.next_large = (lists.next_large + 1) % large_slots;
+        std::free(header_of(std::exchange(b, p)));
+        return;
     }
-    std::free(header_of(p));
+    int c = class_of(size);
+    if (lists.count[c] >= free_list_limit) return std::free(header_of(p));
+    auto* b = static_cast<free_block*>(p);
+    b->next = lists.head[c];
+    lists.head[c] = b;
+    ++lists.count[c];
 }
 
 int size_of(void* p) { return p ? static_cast<int>(*header_of(p)) : 0; }

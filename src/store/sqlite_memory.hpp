@@ -8,9 +8,10 @@
 // between two events. Lookaside is SQLite's answer to exactly this; this allocator does
 // what it would have done. A freed block of up to 1 KiB goes on the freeing thread's list
 // for its size class (64, 128, ..., 1024 bytes; at most free_list_limit blocks each) and
-// the thread's next allocation of that class takes it back. Larger blocks (pages, big
-// records) are malloc's. Under AddressSanitizer every block is malloc's, so that it still
-// sees SQLite's use of memory after free.
+// the thread's next allocation of that class takes it back. A few larger blocks of up to
+// 64 KiB are kept by their exact size (a B-tree balance's scratch space, the parser's
+// stack: taken and given back at once). Everything else is malloc's. Under the
+// sanitizers every block is malloc's, so that they still see SQLite's use of memory.
 
 #include <cstddef>
 

@@ -51,6 +51,21 @@ TEST(sqlite_memory, a_small_block_freed_is_the_next_one_of_its_class_on_that_thr
     sqlite3_free(c);
 }
 
+TEST(sqlite_memory, a_large_block_freed_is_the_next_one_of_its_exact_size) {
+    ensure_installed();
+    if (!memory_reuses_blocks()) GTEST_SKIP() << "blocks are malloc's under sanitizers";
+    void* a = sqlite3_malloc(5000);
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(sqlite3_msize(a), 5000u);
+    sqlite3_free(a);
+    void* other = sqlite3_malloc(6000);  // another size: a block of its own
+    EXPECT_NE(other, a);
+    void* again = sqlite3_malloc(4996);  // 5000 once rounded to 8
+    EXPECT_EQ(again, a);
+    sqlite3_free(other);
+    sqlite3_free(again);
+}
+
 TEST(sqlite_memory, a_block_freed_on_another_thread_is_reused_there) {
     ensure_installed();
     if (!memory_reuses_blocks()) GTEST_SKIP() << "blocks are malloc's under sanitizers";
