@@ -159,11 +159,12 @@ void dispatcher::on_scanned(const status& st, endpoint_scan scan, std::uint64_t 
     if (scan.complete) ++complete_scans_;
     for (auto& rec : scan.changed) apply_record(std::move(rec));
     if (scan.complete) {
-        for (auto it = endpoints_.begin(); it != endpoints_.end();) {
-            auto next = std::next(it);
-            if (it->second->seen_in_scan != complete_scans_) forget(it);  // deleted
-            it = next;
+        // The deleted ones, gathered first, so that no iterator is held across an erase.
+        std::vector<std::string> deleted;
+        for (const auto& [id, ep] : endpoints_) {
+            if (ep->seen_in_scan != complete_scans_) deleted.push_back(id);
         }
+        for (const auto& id : deleted) forget(endpoints_.find(id));
     }
     // Only ever earlier: a due time the scan read before a commit it did not see is older
     // than the one that commit's notice brought. A claim finds out what is really due.
