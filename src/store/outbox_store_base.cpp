@@ -124,6 +124,7 @@ void outbox_store_base::forget_all_routes() {
 route outbox_store_base::make_route(std::string id, std::string_view patterns_json, bool fifo) {
     auto it = pattern_sets_.find(patterns_json);
     if (it == pattern_sets_.end()) {
+        if (pattern_sets_.size() >= max_cached_tenants) pattern_sets_.clear();  // routes keep theirs
         auto parsed = std::make_shared<const std::vector<std::string>>(parse_patterns(patterns_json));
         it = pattern_sets_.emplace(std::string(patterns_json), std::move(parsed)).first;
     }

@@ -110,11 +110,11 @@ protected:
 
     // ---- Fan-out routes ----
     // The enabled endpoints an event of `tenant` (none: the platform) fans out to, read
-    // once (load_routes) and cached; null when the tenant does not exist, and valid until
-    // the next call. The first call
-    // fills the cache with every tenant's routes in one scan (scan_routes), so that the
-    // first event of each tenant after a start does not wait for a read of its own.
-    // Throws the backend's failure.
+    // once (load_routes) and cached; null when the tenant does not exist. Valid until the
+    // next call (the table moves its slots as it grows). The first call fills the cache
+    // with every tenant's routes in one scan (scan_routes), so that the first event of
+    // each tenant after a start does not wait for a read of its own. Throws the backend's
+    // failure.
     const std::vector<route>* routes_for(const std::optional<std::string>& tenant);
     // After a write through this store to one tenant's endpoints (none: the platform's).
     void forget_routes(const std::optional<std::string>& tenant) { routes_.erase(tenant.value_or("")); }
@@ -185,7 +185,8 @@ private:
     // three or four times per event.
     boost::unordered_flat_map<std::string, std::vector<route>, string_hash, std::equal_to<>> routes_;
     bool routes_scanned_ = false;
-    // The parsed event_patterns of the cached routes, by their text.
+    // The parsed event_patterns of the cached routes, by their text; started again when it
+    // holds as many texts as the cache holds tenants (patterns changed over and over).
     std::unordered_map<std::string, std::shared_ptr<const std::vector<std::string>>, string_hash, std::equal_to<>>
         pattern_sets_;
 
