@@ -1,23 +1,15 @@
 #include "delivery/request_builder.hpp"
 
 #include <algorithm>
-#include <cctype>
 
+#include <boost/beast/core/string.hpp>
 #include <nlohmann/json.hpp>
 
 #include "delivery/signer.hpp"
 
 namespace webhookd {
 
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-}  // namespace
+using boost::beast::iequals;
 
 // Headers an endpoint's custom headers may not set: ours, and those of HTTP framing.
 bool is_reserved_header(std::string_view name, std::string_view signature_header) {

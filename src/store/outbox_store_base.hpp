@@ -81,8 +81,8 @@ using count_map = std::unordered_map<std::string, count_change, string_hash, std
 void add_counts(count_map& into, std::string_view text);
 // The entries of `counts` that are not zero, as counts text.
 std::string counts_text(const count_map& counts);
-// A base counts text (one line per endpoint) with `changes` added: the base's lines that
-// no change touches are copied as they are, without being read as numbers.
+// A base counts text (one line per endpoint; empty: none yet) with `changes` added: the
+// base's lines that no change touches are copied as they are, without being read as numbers.
 std::string folded_counts(std::string_view base, count_map changes);
 // The gauges: the endpoints' rows (id, consecutive_failures, in creation order) and the
 // counts; the totals count every endpoint's rows, also one whose endpoint row is gone.

@@ -240,7 +240,7 @@ void pg_outbox_store::fold_count_changes() {
     auto moved = c.query("DELETE FROM count_changes RETURNING changes");
     for (int i = 0; i < moved.size(); ++i) add_counts(changes, moved.text(i, 0));
     auto base = c.query("SELECT counts FROM count_base");
-    auto folded = base.empty() ? counts_text(changes) : folded_counts(base.text(0, 0), std::move(changes));
+    auto folded = folded_counts(base.empty() ? std::string_view() : base.text(0, 0), std::move(changes));
     c.query("INSERT INTO count_base (id, counts) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET counts = EXCLUDED.counts",
             {folded});
 }

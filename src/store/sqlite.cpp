@@ -141,8 +141,8 @@ void connection::exec(std::string_view sql) {
 }
 
 std::size_t connection::sql_hash::operator()(std::string_view sql) const noexcept {
-    std::uint64_t h = sql.size() * 0x9e3779b97f4a7c15ull;
     if (sql.size() < 8) return std::hash<std::string_view>{}(sql);
+    std::uint64_t h = sql.size() * 0x9e3779b97f4a7c15ull;
     for (std::size_t at : {std::size_t{0}, (sql.size() - 8) / 2, sql.size() - 8}) {
         std::uint64_t w;
         std::memcpy(&w, sql.data() + at, 8);

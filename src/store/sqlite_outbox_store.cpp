@@ -190,7 +190,7 @@ void sqlite_outbox_store::write_counts() {
     while (q.step()) add_counts(changes, q.text_view(0));
     q.reset();
     auto& b = db_->prepare("SELECT counts FROM count_base");
-    std::string folded = b.step() ? folded_counts(b.text_view(0), std::move(changes)) : counts_text(changes);
+    std::string folded = folded_counts(b.step() ? b.text_view(0) : std::string_view(), std::move(changes));
     b.reset();
     db_->prepare("INSERT OR REPLACE INTO count_base (id, counts) VALUES (1, ?)").bind(1, folded).run();
     db_->prepare("DELETE FROM count_changes").run();

@@ -68,6 +68,8 @@ TEST(counts_text, a_fold_adds_the_changes_to_the_base_and_keeps_the_untouched_li
         EXPECT_EQ(after[id].pending, c.pending) << id;
         EXPECT_EQ(after[id].dead, c.dead) << id;
     }
+    // Onto an empty base (no fold yet): the changes' own text.
+    EXPECT_EQ(folded_counts("", changes), counts_text(changes));
 }
 
 }  // namespace
