@@ -97,6 +97,8 @@ const std::vector<route>* outbox_store_base::routes_for(const std::optional<std:
         // One scan instead of one read per tenant: with 10,000 tenants, those reads were
         // 2% of the writer's time for the first seconds after a start.
         routes_scanned_ = true;
+        scanned_at_ = routes_read_.size();
+        ++route_reads_;
         std::vector<route>* current = nullptr;
         std::string_view current_tenant;
         scan_routes(max_cached_tenants, [&](const route_row& r) {
@@ -110,15 +112,29 @@ const std::vector<route>* outbox_store_base::routes_for(const std::optional<std:
     }
     std::string_view key = tenant ? std::string_view(*tenant) : std::string_view();
     if (auto it = routes_.find(key); it != routes_.end()) return &it->second;
+    ++route_reads_;
     auto fresh = load_routes(tenant);
     if (!fresh) return nullptr;
     if (routes_.size() >= max_cached_tenants) forget_all_routes();
+    routes_read_.emplace_back(key);
     return &routes_.emplace(std::string(key), std::move(*fresh)).first->second;
 }
 
 void outbox_store_base::forget_all_routes() {
     routes_.clear();
     pattern_sets_.clear();
+}
+
+void outbox_store_base::forget_routes_since(std::size_t mark) {
+    if (scanned_at_ && *scanned_at_ >= mark) {
+        forget_all_routes();
+        routes_scanned_ = false;  // the next event scans them all again
+        scanned_at_.reset();
+        routes_read_.clear();
+        return;
+    }
+    for (std::size_t i = mark; i < routes_read_.size(); ++i) routes_.erase(routes_read_[i]);
+    routes_read_.resize(std::min(mark, routes_read_.size()));
 }
 
 route outbox_store_base::make_route(std::string id, std::string_view patterns_json, bool fifo) {

@@ -94,6 +94,9 @@ public:
         groups_since_fold_ = count_fold_groups;
         return ok_v;
     }
+    // Reads of fan-out routes from the database since the store opened (scans and single
+    // tenants'), for tests.
+    std::uint64_t route_reads() const { return route_reads_; }
 
 protected:
     // secrets: the key that endpoint secrets are sealed with (storage.secret_key_file), or
@@ -120,6 +123,17 @@ protected:
     void forget_routes(const std::optional<std::string>& tenant) { routes_.erase(tenant.value_or("")); }
     // After a write the store did not make itself (another connection's commit).
     void forget_all_routes();
+    // Rolling back: the routes the group read since `mark` (routes_mark(), taken when its
+    // try or unit began) may hold its own endpoint writes, gone with it, so they are
+    // forgotten; every other tenant's stay cached. A producer's failing event (an unknown
+    // tenant, an id taken) must not cost every tenant a read of its routes.
+    std::size_t routes_mark() const { return routes_read_.size(); }
+    void forget_routes_since(std::size_t mark);
+    // At the start of a group's try: what earlier groups read is committed.
+    void begin_group_routes() {
+        routes_read_.clear();
+        scanned_at_.reset();
+    }
     // The routes of `tenant` from the database; none when the tenant does not exist.
     virtual std::optional<std::vector<route>> load_routes(const std::optional<std::string>& tenant) = 0;
     // Every tenant's enabled endpoints, for at most `max_tenants` tenants, each tenant's
@@ -185,6 +199,9 @@ private:
     // three or four times per event.
     boost::unordered_flat_map<std::string, std::vector<route>, string_hash, std::equal_to<>> routes_;
     bool routes_scanned_ = false;
+    std::vector<std::string> routes_read_;   // tenants whose routes this try read, in order
+    std::optional<std::size_t> scanned_at_;  // routes_read_'s size when this try scanned them all
+    std::uint64_t route_reads_ = 0;
     // The parsed event_patterns of the cached routes, by their text; started again when it
     // holds as many texts as the cache holds tenants (patterns changed over and over).
     std::unordered_map<std::string, std::shared_ptr<const std::vector<std::string>>, string_hash, std::equal_to<>>

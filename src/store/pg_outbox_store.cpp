@@ -136,8 +136,7 @@ void pg_outbox_store::write_group(std::span<write_unit* const> units, std::int64
             if (run_group(units, now_ms, outcomes, savepoints) || units.size() == 1) break;
             savepoints = true;
         } catch (const pg::failure& e) {
-            forget_all_routes();  // what the group wrote to endpoints is gone with it
-            routes_mark_ = {};
+            forget_routes_since(0);  // what the try read may hold its own writes, gone with it
             if ((e.sqlstate == "40P01" || e.sqlstate == "40001") && ++deadlocks < 3) continue;
             for (auto* u : units) u->done(storage_error(e));
             return;
@@ -167,6 +166,7 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
         auto mark = c.exec(std::string(lazy ? "BEGIN; SET LOCAL synchronous_commit = off; " : "BEGIN; ") + read_mark_sql);
         open = true;
         refresh_routes(mark_of(mark));
+        begin_group_routes();
         drop_group_counts();  // a try that threw left its own
         if (!savepoints) {
             for (auto* u : units) u->stage(*this, now_ms);
@@ -176,6 +176,7 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
         for (std::size_t i = 0; i < units.size(); ++i) {
             if (!next.empty()) c.exec(next);
             begin_unit_counts();
+            auto unit_routes = routes_mark();
             try {
                 outcomes[i] = units[i]->apply(*this, now_ms);
             } catch (const pg::failure& e) {
@@ -185,14 +186,16 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
             }
             if (!savepoints) {
                 if (outcomes[i].ok()) continue;
-                forget_all_routes();
-                routes_mark_ = {};
+                forget_routes_since(0);  // they may hold what the rollback undoes
                 drop_group_counts();
                 open = false;
                 c.exec("ROLLBACK");
                 return false;
             }
-            if (!outcomes[i].ok()) undo_unit_counts();
+            if (!outcomes[i].ok()) {
+                undo_unit_counts();
+                forget_routes_since(unit_routes);
+            }
             next = outcomes[i].ok() ? "RELEASE SAVEPOINT unit" : "ROLLBACK TO SAVEPOINT unit; RELEASE SAVEPOINT unit";
             if (i + 1 < units.size()) next += "; SAVEPOINT unit";
         }

@@ -17,6 +17,7 @@
 #include "ingest/event_validator.hpp"
 #include "store/open_outbox.hpp"
 #include "store/outbox_store.hpp"
+#include "store/outbox_store_base.hpp"
 #include "support/fn_unit.hpp"
 #include "support/pg_server.hpp"
 #include "support/temp_dir.hpp"
@@ -1137,6 +1138,71 @@ TYPED_TEST(store_contract, the_routes_read_for_every_tenant_at_once_are_each_ten
     this->create_tenant("biz_d");
     this->create_endpoint("ep_d1", "[]", true, "biz_d");
     EXPECT_EQ(this->ingest("e_d", "a.b", 11, "biz_d").endpoint_ids, std::vector<std::string>{"ep_d1"});
+}
+
+TYPED_TEST(store_contract, a_refused_event_keeps_every_other_tenants_routes) {
+    // A producer's failing event (an unknown tenant, an id taken) rolls its group back;
+    // the routes read before stay cached, or each such event would cost every tenant a read.
+    this->create_tenant("biz_a");
+    this->create_tenant("biz_b");
+    this->create_endpoint("ep_a", "[]", true, "biz_a");
+    this->create_endpoint("ep_b", "[]", true, "biz_b");
+    this->ingest("e_a", "a.b", 10, "biz_a");
+    this->ingest("e_b", "a.b", 10, "biz_b");
+    auto& base = dynamic_cast<detail::outbox_store_base&>(*this->store);
+    auto reads = base.route_reads();
+    EXPECT_EQ(this->try_ingest("e_x", std::string("biz_nope"), 11).err().code, error_code::tenant_not_found);
+    EXPECT_EQ(this->try_ingest("e_a", std::string("biz_b"), 11).err().code, error_code::id_conflict);
+    EXPECT_EQ(base.route_reads(), reads + 1);  // the unknown tenant's own look
+    EXPECT_EQ(this->ingest("e_a2", "a.b", 12, "biz_a").endpoint_ids, std::vector<std::string>{"ep_a"});
+    EXPECT_EQ(this->ingest("e_b2", "a.b", 12, "biz_b").endpoint_ids, std::vector<std::string>{"ep_b"});
+    EXPECT_EQ(base.route_reads(), reads + 1);
+}
+
+TYPED_TEST(store_contract, routes_read_by_a_rolled_back_unit_are_forgotten_with_it) {
+    // A unit that adds an endpoint and routes an event to it, then fails: the routes it read
+    // held the endpoint its rollback undoes. Alone (the group's rollback) and beside a good
+    // unit (its savepoint's).
+    this->create_tenant("biz_a");
+    this->create_tenant("biz_b");
+    this->create_endpoint("ep_b", "[]", true, "biz_b");
+    this->ingest("e_0", "a.b", 10, "biz_a");  // every tenant's routes read
+    int n = 0;
+    auto adds_then_fails = [&n](outbox_store& s, std::int64_t now) -> status {
+        endpoint_settings es;
+        es.tenant = "biz_a";
+        es.url = "https://example.com/gone";
+        es.patterns_json = "[]";
+        es.signature_format = "hex";
+        es.signature_header = "X-Webhook-Signature";
+        es.headers_json = "{}";
+        es.body_mode = "envelope";
+        es.enabled = true;
+        auto id = "ep_gone_" + std::to_string(++n);
+        if (auto st = s.create_endpoint(id, es, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", now); !st) return st;
+        auto e = build_envelope("e_gone_" + std::to_string(n), "a.b", "2026-12-02T12:00:00Z", "1");
+        e.tenant = "biz_a";
+        auto r = s.insert_event(e, now, now);
+        if (!r) return r.err();
+        EXPECT_EQ(r->endpoint_ids, std::vector<std::string>{id});
+        return error{error_code::invalid_field, "refused after writing"};
+    };
+    EXPECT_FALSE(this->write(11, adds_then_fails).ok());
+    EXPECT_EQ(this->ingest("e_1", "a.b", 12, "biz_a").deliveries, 0);
+
+    fn_unit good([](outbox_store& s, std::int64_t now) -> status {
+        auto e = build_envelope("e_good", "a.b", "2026-12-02T12:00:00Z", "1");
+        e.tenant = "biz_b";
+        auto r = s.insert_event(e, now, now);
+        return r ? status(ok_v) : status(r.err());
+    });
+    fn_unit bad(adds_then_fails);
+    write_unit* units[] = {&good, &bad};
+    this->store->write_group(units, 13);
+    ASSERT_TRUE(good.result && good.result->ok());
+    ASSERT_TRUE(bad.result && !bad.result->ok());
+    EXPECT_EQ(this->ingest("e_2", "a.b", 14, "biz_a").deliveries, 0);
+    EXPECT_EQ(this->ingest("e_3", "a.b", 14, "biz_b").endpoint_ids, std::vector<std::string>{"ep_b"});
 }
 
 TYPED_TEST(store_contract, an_unknown_tenant_and_an_id_of_another_tenant_store_nothing) {
