@@ -306,12 +306,14 @@ result<std::int64_t> pg_outbox_store::set_paused(std::string_view id, bool pause
         db().query("UPDATE endpoints SET paused_at = $2, updated_at = $2 WHERE id = $1", {id, now_ms});
     } else if (!paused && paused_at) {
         // Each delivery not yet due at the pause gets back the wait it had left then (from
-        // the pause, or from when it was scheduled if that was later).
+        // the pause, or from when it was scheduled if that was later). One with no wait
+        // left (made during the pause, due at once) is due as it is, and is not rewritten.
         moved = db().query(
                         "UPDATE deliveries SET next_attempt_at = $3::bigint + next_attempt_at - "
                         "GREATEST($2::bigint, created_at, COALESCE(last_attempt_at, 0)) "
                         "WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at > $2 "
-                        "AND lease_owner IS NULL",
+                        "AND lease_owner IS NULL "
+                        "AND next_attempt_at > GREATEST($2::bigint, created_at, COALESCE(last_attempt_at, 0))",
                         {id, *paused_at, now_ms})
                     .affected();
         db().query("UPDATE endpoints SET paused_at = NULL, updated_at = $2 WHERE id = $1", {id, now_ms});

@@ -266,11 +266,13 @@ result<std::int64_t> sqlite_outbox_store::set_paused(std::string_view id, bool p
         db_->prepare("UPDATE endpoints SET paused_at = ?2, updated_at = ?2 WHERE id = ?1").bind(1, id).bind(2, now_ms).run();
     } else if (!paused && paused_at) {
         // Each delivery not yet due at the pause gets back the wait it had left then (from
-        // the pause, or from when it was scheduled if that was later).
+        // the pause, or from when it was scheduled if that was later). One with no wait
+        // left (made during the pause, due at once) is due as it is, and is not rewritten.
         db_->prepare(
                "UPDATE deliveries INDEXED BY deliveries_endpoint_due "
                "SET next_attempt_at = ?3 + next_attempt_at - MAX(?2, created_at, COALESCE(last_attempt_at, 0)) "
-               "WHERE endpoint_id = ?1 AND state = 'pending' AND next_attempt_at > ?2 AND lease_owner IS NULL")
+               "WHERE endpoint_id = ?1 AND state = 'pending' AND next_attempt_at > ?2 AND lease_owner IS NULL "
+               "AND next_attempt_at > MAX(?2, created_at, COALESCE(last_attempt_at, 0))")
             .bind(1, id)
             .bind(2, *paused_at)
             .bind(3, now_ms)

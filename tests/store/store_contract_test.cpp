@@ -946,8 +946,23 @@ TYPED_TEST(store_contract, a_paused_endpoint_keeps_the_wait_its_deliveries_had_l
     };
     pause(true, 600);  // 500 ms of the 1000 left
     EXPECT_EQ(this->endpoint("ep_1")->paused_ms, 600);
-    EXPECT_EQ(pause(false, 10'600), 1);
+    // Made during the pause: one due at once, one with 300 ms to wait.
+    this->ingest("e2", "a.b", 5'000);
+    this->template value<ingest_outcome>(5'000, [](outbox_store& s, std::int64_t now) {
+        return s.insert_event(build_envelope("e3", "a.b", "2026-12-02T12:00:00Z", "1"), now, now + 300);
+    });
+    auto due_of = [&](const std::string& event) -> std::optional<std::int64_t> {
+        delivery_filter f;
+        f.event_id = event;
+        auto page = this->store->list_deliveries(f, page_request{10, std::nullopt});
+        if (!page || page->size() != 1) return std::nullopt;
+        return (*page)[0].next_attempt_ms;
+    };
+    // Only deliveries with a wait left move; one due at once stays as it is, due.
+    EXPECT_EQ(pause(false, 10'600), 2);
     EXPECT_EQ(this->delivery(d[0].id)->next_attempt_ms, 11'100);
+    EXPECT_EQ(due_of("e3"), 10'900);
+    EXPECT_EQ(due_of("e2"), 5'000);
     EXPECT_FALSE(this->endpoint("ep_1")->paused_ms);
 }
 
