@@ -98,9 +98,10 @@ protected:
         return out.value_or(T{});
     }
 
-    void create_endpoint(const std::string& id, const std::string& patterns = "[]", bool enabled = true,
-                         std::optional<std::string> tenant = std::nullopt,
-                         std::optional<std::string> ordering = std::nullopt) {
+    // The settings of a test endpoint `id`.
+    static endpoint_settings settings(const std::string& id, const std::string& patterns = "[]", bool enabled = true,
+                                      std::optional<std::string> tenant = std::nullopt,
+                                      std::optional<std::string> ordering = std::nullopt) {
         endpoint_settings s;
         s.tenant = std::move(tenant);
         s.ordering = std::move(ordering);
@@ -112,6 +113,12 @@ protected:
         s.headers_json = "{}";
         s.body_mode = "envelope";
         s.enabled = enabled;
+        return s;
+    }
+    void create_endpoint(const std::string& id, const std::string& patterns = "[]", bool enabled = true,
+                         std::optional<std::string> tenant = std::nullopt,
+                         std::optional<std::string> ordering = std::nullopt) {
+        auto s = settings(id, patterns, enabled, std::move(tenant), std::move(ordering));
         auto st = write(1, [&](outbox_store& st, std::int64_t now) {
             return st.create_endpoint(id, s, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", now);
         });
@@ -1184,16 +1191,8 @@ TYPED_TEST(store_contract, routes_read_by_a_rolled_back_unit_are_forgotten_with_
     this->ingest("e_0", "a.b", 10, "biz_a");  // every tenant's routes read
     int n = 0;
     auto adds_then_fails = [&n](outbox_store& s, std::int64_t now) -> status {
-        endpoint_settings es;
-        es.tenant = "biz_a";
-        es.url = "https://example.com/gone";
-        es.patterns_json = "[]";
-        es.signature_format = "hex";
-        es.signature_header = "X-Webhook-Signature";
-        es.headers_json = "{}";
-        es.body_mode = "envelope";
-        es.enabled = true;
         auto id = "ep_gone_" + std::to_string(++n);
+        auto es = TestFixture::settings(id, "[]", true, "biz_a");
         if (auto st = s.create_endpoint(id, es, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", now); !st) return st;
         auto e = build_envelope("e_gone_" + std::to_string(n), "a.b", "2026-12-02T12:00:00Z", "1");
         e.tenant = "biz_a";
