@@ -35,9 +35,16 @@ TEST(sqlite_memory, is_installed_and_reuses_blocks_outside_sanitizers) {
     EXPECT_EQ(memory_reuses_blocks(), !under_sanitizer());
 }
 
-TEST(sqlite_memory, a_small_block_freed_is_the_next_one_of_its_class_on_that_thread) {
-    ensure_installed();
-    if (!memory_reuses_blocks()) GTEST_SKIP() << "blocks are malloc's under sanitizers";
+// The tests of reuse itself: skipped under sanitizers, where every block is malloc's.
+class sqlite_memory_reuse : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ensure_installed();
+        if (!memory_reuses_blocks()) GTEST_SKIP() << "blocks are malloc's under sanitizers";
+    }
+};
+
+TEST_F(sqlite_memory_reuse, a_small_block_freed_is_the_next_one_of_its_class_on_that_thread) {
     void* a = sqlite3_malloc(100);
     ASSERT_NE(a, nullptr);
     EXPECT_EQ(sqlite3_msize(a), 128u);  // its class; SQLite's own allocator says 104
@@ -51,9 +58,7 @@ TEST(sqlite_memory, a_small_block_freed_is_the_next_one_of_its_class_on_that_thr
     sqlite3_free(c);
 }
 
-TEST(sqlite_memory, a_large_block_freed_is_the_next_one_of_its_exact_size) {
-    ensure_installed();
-    if (!memory_reuses_blocks()) GTEST_SKIP() << "blocks are malloc's under sanitizers";
+TEST_F(sqlite_memory_reuse, a_large_block_freed_is_the_next_one_of_its_exact_size) {
     void* a = sqlite3_malloc(5000);
     ASSERT_NE(a, nullptr);
     EXPECT_EQ(sqlite3_msize(a), 5000u);
@@ -66,9 +71,7 @@ TEST(sqlite_memory, a_large_block_freed_is_the_next_one_of_its_exact_size) {
     sqlite3_free(again);
 }
 
-TEST(sqlite_memory, a_block_freed_on_another_thread_is_reused_there) {
-    ensure_installed();
-    if (!memory_reuses_blocks()) GTEST_SKIP() << "blocks are malloc's under sanitizers";
+TEST_F(sqlite_memory_reuse, a_block_freed_on_another_thread_is_reused_there) {
     void* mine = sqlite3_malloc(500);
     void* theirs_next = nullptr;
     std::thread t([&] {
