@@ -99,9 +99,12 @@ struct endpoint_record {
     bool fifo = false;                        // one attempt at a time, in ingest order
 };
 
-// Where a scan of the endpoints left the store: its highest endpoint revision and how many
+// Where a scan of the endpoints left the store: how far it read their changes, and how many
 // endpoints were ever deleted (daemon_state 'endpoint_deletions'). -1: nothing seen yet.
 struct scan_mark {
+    // SQLite, whose writes are one at a time: the highest endpoint revision. PostgreSQL,
+    // where revisions from a sequence can commit out of order: the oldest transaction still
+    // running at the scan, so that the next scan reads every change made from it on.
     std::int64_t revision = -1;
     std::int64_t deletions = -1;
 };
@@ -255,7 +258,8 @@ public:
                                                    std::int64_t now_ms) = 0;
 
     // Inside apply(): what changed since `seen` (the mark of the last scan; a default mark on
-    // the first): the endpoints with a revision above seen.revision, or every endpoint when
+    // the first): the endpoints changed since (PostgreSQL may return one again, unchanged,
+    // while a transaction older than its change runs), or every endpoint when
     // endpoints were deleted since; each with its secrets valid at now_ms and its earliest
     // due time. Then the due times of up to sweep_limit endpoints after sweep_after_seq in
     // creation order, so that work made due without a word to the dispatcher is found too.

@@ -75,8 +75,10 @@ void pg_outbox_store::fail(const std::string& message) { throw pg::failure("XX00
 
 namespace {
 
+// The horizon is taken in the same snapshot as whatever the caller reads next, or an
+// earlier one: a change that snapshot does not see is by a transaction at or above it.
 constexpr const char* read_mark_sql =
-    "SELECT COALESCE((SELECT max(revision) FROM endpoints), 0), "
+    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
     "COALESCE((SELECT value FROM daemon_state WHERE key = 'endpoint_deletions'), 0)";
 
 scan_mark mark_of(const pg::rows& r) { return {r.int64(0, 0), r.int64(0, 1)}; }
@@ -85,12 +87,35 @@ scan_mark mark_of(const pg::rows& r) { return {r.int64(0, 0), r.int64(0, 1)}; }
 
 scan_mark pg_outbox_store::read_mark() { return mark_of(db().query(read_mark_sql)); }
 
-void pg_outbox_store::refresh_routes(const scan_mark& mark) {
-    // Any instance may have changed an endpoint: the revision sequence and the deletion
-    // count say whether anything did since the routes were read.
-    if (mark.revision == routes_mark_.revision && mark.deletions == routes_mark_.deletions) return;
-    forget_all_routes();
+std::string pg_outbox_store::routes_changed_sql() const {
+    // The first group reads no rows: it has no routes to forget.
+    if (routes_mark_.revision < 0) return read_mark_sql;
+    return "SELECT m.*, e.id, e.revision, e.tenant_id FROM (" + std::string(read_mark_sql) +
+           ") m LEFT JOIN endpoints e ON e.revision_xid >= '" + std::to_string(routes_mark_.revision) + "'::xid8";
+}
+
+void pg_outbox_store::refresh_routes(const pg::rows& changed) {
+    // Any instance may have changed an endpoint. Its row is read here until no transaction
+    // that was running before the change is left; only a revision not seen before costs
+    // its tenant the cached routes.
+    bool first = routes_mark_.revision < 0;  // routes_changed_sql read no rows
+    auto mark = mark_of(changed);
+    if (first || mark.deletions != routes_mark_.deletions) {
+        forget_all_routes();
+        routes_recent_.clear();
+    }
     routes_mark_ = mark;
+    if (first || (routes_recent_.empty() && changed.is_null(0, 2))) return;  // nearly always
+    decltype(routes_recent_) recent;
+    for (int i = 0; i < changed.size() && !changed.is_null(i, 2); ++i) {
+        auto id = changed.text(i, 2);
+        auto revision = changed.int64(i, 3);
+        if (auto it = routes_recent_.find(id); it == routes_recent_.end() || it->second != revision) {
+            forget_routes(changed.optional_text(i, 4));
+        }
+        recent.emplace(std::string(id), revision);
+    }
+    routes_recent_ = std::move(recent);
 }
 
 std::optional<std::vector<route>> pg_outbox_store::load_routes(const std::optional<std::string>& tenant) {
@@ -162,10 +187,11 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
         }
     } forget{*this};
     try {
-        // The transaction begins and the endpoints' mark is read in one round trip.
-        auto mark = c.exec(std::string(lazy ? "BEGIN; SET LOCAL synchronous_commit = off; " : "BEGIN; ") + read_mark_sql);
+        // The transaction begins and the endpoints' changes are read in one round trip.
+        auto changed = c.exec(std::string(lazy ? "BEGIN; SET LOCAL synchronous_commit = off; " : "BEGIN; ") +
+                              routes_changed_sql());
         open = true;
-        refresh_routes(mark_of(mark));
+        refresh_routes(changed);
         begin_group_routes();
         drop_group_counts();  // a try that threw left its own
         if (!savepoints) {
@@ -557,12 +583,15 @@ result<endpoint_scan> pg_outbox_store::scan_endpoints(const scan_mark& seen, std
     out.mark = read_mark();
     // After a deletion, every endpoint: the caller learns which ones are gone.
     out.complete = seen.deletions != out.mark.deletions || seen.revision < 0;
-    if (out.complete || out.mark.revision > seen.revision) {
+    {
+        // Every row written by a transaction at or above the last scan's horizon: a change
+        // committed since, whatever its revision. One seen before comes again while a
+        // transaction older than it runs; applying it again changes nothing.
         static const std::string changed =
             "SELECT id, url, body_mode, signature_format, signature_header, headers, enabled, paused_at, " +
             next_due_sql("endpoints.id", "endpoints.ordering = 'fifo'") +
-            ", tenant_id, rate_limit, ordering FROM endpoints WHERE revision > $1 ORDER BY seq";
-        auto r = c.query(changed, {out.complete ? std::int64_t{-1} : seen.revision});
+            ", tenant_id, rate_limit, ordering FROM endpoints WHERE revision_xid >= $1::xid8 ORDER BY seq";
+        auto r = c.query(changed, {out.complete ? std::int64_t{0} : seen.revision});
         for (int i = 0; i < r.size(); ++i) {
             endpoint_record e;
             e.id = r.text(i, 0);

@@ -132,12 +132,16 @@ private:
     template <class F>
     auto read_snapshot(F&& f) -> decltype(f());
 
-    // The endpoints' highest revision and deletion count: what changed since, for the
-    // dispatcher's scan and the route cache.
+    // Where the endpoints stand: the oldest transaction still running (every change not
+    // visible yet has a transaction id at or above it; migrations/postgres/0003) and the
+    // deletion count. What changed since, for the dispatcher's scan.
     scan_mark read_mark();
-    // Forgets the cached routes when another connection changed the endpoints, as `mark`
-    // (read_mark's, once per group) tells.
-    void refresh_routes(const scan_mark& mark);
+    // The first statement of a group: its mark, and the endpoints that transactions from
+    // routes_mark_ on changed (mark and rows of routes_changed_sql()).
+    std::string routes_changed_sql() const;
+    // Forgets the cached routes of the tenants whose endpoints another connection changed,
+    // as that statement's rows tell; every tenant's after a deletion.
+    void refresh_routes(const pg::rows& changed);
     bool endpoint_exists(std::string_view id);
     bool tenant_exists(std::string_view id);
     // The tenant of an existing endpoint (none: a platform endpoint).
@@ -168,8 +172,11 @@ private:
     };
     std::vector<staged_event> staged_;
     std::unordered_map<std::string_view, std::size_t> staged_ids_;  // event id -> its index in staged_
-    // Where the cached routes were read: the endpoints' highest revision and deletions.
+    // Where refresh_routes last read the endpoints, and the revisions of the endpoints it
+    // read as changed then: seen again unchanged (a transaction that was running kept the
+    // horizon back), they cost no tenant its routes.
     scan_mark routes_mark_;
+    boost::unordered_flat_map<std::string, std::int64_t, string_hash, std::equal_to<>> routes_recent_;
 };
 
 }  // namespace webhookd::detail

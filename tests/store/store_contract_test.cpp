@@ -18,6 +18,7 @@
 #include "store/open_outbox.hpp"
 #include "store/outbox_store.hpp"
 #include "store/outbox_store_base.hpp"
+#include "store/pg.hpp"
 #include "support/fn_unit.hpp"
 #include "support/pg_server.hpp"
 #include "support/temp_dir.hpp"
@@ -48,11 +49,12 @@ struct pg_backend {
         if (!server) return nullptr;
         storage_config cfg;
         cfg.backend = storage_backend::postgres;
-        cfg.url = server->create_database();
+        cfg.url = url = server->create_database();
         auto s = open_outbox(cfg, nullptr);
         if (!s) throw std::runtime_error(s.err().message);
         return std::move(s->writer);
     }
+    static inline std::string url;  // the last store's database, for other connections to it
 };
 
 // ---- Helpers ----------------------------------------------------------------------------
@@ -1344,6 +1346,73 @@ TYPED_TEST(store_contract, an_endpoint_of_an_unknown_tenant_is_refused_and_a_rev
               error_code::not_found);  // another tenant's token id
     ASSERT_TRUE(this->write(4, [](outbox_store& o, std::int64_t) { return o.revoke_token("biz_a", "tok_1"); }).ok());
     EXPECT_FALSE(this->store->find_token(std::string(64, 'a')).value());
+}
+
+// ---- PostgreSQL: several writers at once ------------------------------------------------
+
+// Named to run in the process of the PostgreSQL store tests (tests/CMakeLists.txt).
+class shared_outbox_store : public store_contract<pg_backend> {};
+
+TEST_F(shared_outbox_store, changes_committed_out_of_revision_order_reach_the_scan_and_the_routes) {
+    // Two other instances change an endpoint each: A takes its revision first and commits
+    // last. A scan or a route cache that only asked for revisions above the highest it
+    // saw would never read A's change.
+    create_tenant("biz_a");
+    create_tenant("biz_b");
+    create_endpoint("ep_a", "[]", false, "biz_a");
+    create_endpoint("ep_b", "[]", true, "biz_b");
+    auto first = scan({}, 10);
+    EXPECT_EQ(ingest("e1", "a.b", 11, "biz_a").deliveries, 0);  // biz_a's routes cached: none enabled
+
+    pg::connection a(pg_backend::url), b(pg_backend::url);
+    a.exec("BEGIN");
+    a.query("UPDATE endpoints SET enabled = true, url = 'https://example.com/a2' WHERE id = 'ep_a'");
+    b.exec("BEGIN");
+    b.query("UPDATE endpoints SET url = 'https://example.com/b2' WHERE id = 'ep_b'");
+    b.exec("COMMIT");
+    auto seen_b = scan(first.mark, 20);
+    ASSERT_EQ(seen_b.changed.size(), 1u);
+    EXPECT_EQ(seen_b.changed[0].id, "ep_b");
+    EXPECT_EQ(ingest("e2", "a.b", 21, "biz_a").deliveries, 0);  // A has not committed
+    a.exec("COMMIT");
+    auto revision = [&](const char* id) {
+        return b.query("SELECT revision FROM endpoints WHERE id = $1", {id}).int64(0, 0);
+    };
+    ASSERT_LT(revision("ep_a"), revision("ep_b"));  // the order this test is about
+
+    // B's change comes again (it was read while A ran), as it is.
+    auto seen_a = scan(seen_b.mark, 30);
+    ASSERT_EQ(seen_a.changed.size(), 2u);
+    EXPECT_EQ(seen_a.changed[0].id, "ep_a");
+    EXPECT_EQ(seen_a.changed[0].url, "https://example.com/a2");
+    EXPECT_TRUE(seen_a.changed[0].enabled);
+    EXPECT_EQ(seen_a.changed[1].url, "https://example.com/b2");
+    EXPECT_EQ(ingest("e3", "a.b", 31, "biz_a").deliveries, 1);
+    EXPECT_TRUE(scan(seen_a.mark, 40).changed.empty());  // nothing running: nothing read again
+
+    // A change seen while an older transaction runs is read again, unchanged, and costs no
+    // tenant its cached routes; a change made meanwhile still does.
+    auto& base = dynamic_cast<detail::outbox_store_base&>(*store);
+    a.exec("BEGIN");
+    a.query("UPDATE endpoints SET consecutive_failures = 1 WHERE id = 'ep_a'");  // holds the horizon back
+    b.query("UPDATE endpoints SET url = 'https://example.com/b3' WHERE id = 'ep_b'");
+    EXPECT_EQ(ingest("e4", "a.b", 41, "biz_b").deliveries, 1);
+    auto reads = base.route_reads();
+    EXPECT_EQ(ingest("e5", "a.b", 42, "biz_b").deliveries, 1);
+    EXPECT_EQ(ingest("e6", "a.b", 43, "biz_a").deliveries, 1);
+    EXPECT_EQ(base.route_reads(), reads);
+    b.query("UPDATE endpoints SET enabled = false WHERE id = 'ep_b'");
+    EXPECT_EQ(ingest("e7", "a.b", 44, "biz_b").deliveries, 0);
+    EXPECT_EQ(base.route_reads(), reads + 1);
+    a.exec("COMMIT");
+
+    // A tenant deleted by another instance is unknown here at once, cached routes or not.
+    create_tenant("biz_c");
+    EXPECT_EQ(ingest("e8", "a.b", 50, "biz_c").deliveries, 0);
+    b.query("DELETE FROM tenants WHERE id = 'biz_c'");
+    auto gone = try_ingest("e9", std::string("biz_c"), 51);
+    ASSERT_FALSE(gone.ok());
+    EXPECT_EQ(gone.err().code, error_code::tenant_not_found);
 }
 
 }  // namespace
