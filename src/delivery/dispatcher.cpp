@@ -556,10 +556,13 @@ void dispatcher::record(std::shared_ptr<std::vector<decided_outcome>> batch) {
     bool queued = submit(
         [batch, effects, health = options_.health](outbox_store& s, std::int64_t now) -> status {
             effects->clear();
-            for (const auto& o : *batch) {
-                auto fx = s.record_attempt(o.record, health, now);
-                if (!fx) return fx.err();
-                if (fx->disabled || !fx->notified.empty()) effects->push_back(std::move(*fx));
+            std::vector<const attempt_record*> records;
+            records.reserve(batch->size());
+            for (const auto& o : *batch) records.push_back(&o.record);
+            auto all = s.record_attempts(records, health, now);
+            if (!all) return all.err();
+            for (auto& fx : *all) {
+                if (fx.disabled || !fx.notified.empty()) effects->push_back(std::move(fx));
             }
             return ok_v;
         },

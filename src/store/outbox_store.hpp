@@ -256,6 +256,11 @@ public:
     // stored about a delivery of an operational event.
     virtual result<attempt_effects> record_attempt(const attempt_record& a, const health_policy& health,
                                                    std::int64_t now_ms) = 0;
+    // Inside apply(): record_attempt for each attempt of `batch`, in order, with the same
+    // result as those calls one after the other (a backend may write several in one
+    // statement); the effects of each, in order.
+    virtual result<std::vector<attempt_effects>> record_attempts(std::span<const attempt_record* const> batch,
+                                                                 const health_policy& health, std::int64_t now_ms) = 0;
 
     // Inside apply(): what changed since `seen` (the mark of the last scan; a default mark on
     // the first): the endpoints changed since (PostgreSQL may return one again, unchanged,

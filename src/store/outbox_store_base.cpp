@@ -161,6 +161,19 @@ void outbox_store_base::emit_operational(std::string_view type, const std::strin
     for (auto& id : stored->endpoint_ids) fx.notified.push_back(std::move(id));
 }
 
+result<std::vector<attempt_effects>> outbox_store_base::record_attempts(std::span<const attempt_record* const> batch,
+                                                                       const health_policy& health,
+                                                                       std::int64_t now_ms) {
+    std::vector<attempt_effects> out;
+    out.reserve(batch.size());
+    for (const auto* a : batch) {
+        auto fx = record_attempt(*a, health, now_ms);
+        if (!fx) return fx.err();
+        out.push_back(std::move(*fx));
+    }
+    return out;
+}
+
 void outbox_store_base::apply_health(const attempt_record& a, const health_policy& policy, std::int64_t now_ms,
                                      attempt_effects& fx, std::optional<endpoint_health> h) {
     if (!h) return;  // deleted meanwhile

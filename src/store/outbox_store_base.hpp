@@ -94,6 +94,9 @@ public:
         groups_since_fold_ = count_fold_groups;
         return ok_v;
     }
+    // One record_attempt after the other.
+    result<std::vector<attempt_effects>> record_attempts(std::span<const attempt_record* const> batch,
+                                                         const health_policy& health, std::int64_t now_ms) override;
     // Reads of fan-out routes from the database since the store opened (scans and single
     // tenants'), for tests.
     std::uint64_t route_reads() const { return route_reads_; }

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include <boost/unordered/unordered_flat_set.hpp>
+
 #include "store/migrations.hpp"
 #include "store/pg_store_impl.hpp"
 #include "util/endpoint_matcher.hpp"
@@ -574,6 +576,91 @@ result<attempt_effects> pg_outbox_store::record_attempt(const attempt_record& a,
     if (a.dead) emit_exhausted(a, now_ms, fx, h);
     apply_health(a, health, now_ms, fx, std::move(h));
     return fx;
+}
+
+result<std::vector<attempt_effects>> pg_outbox_store::record_attempts(std::span<const attempt_record* const> batch,
+                                                                     const health_policy& health,
+                                                                     std::int64_t now_ms) {
+    // A dispatcher records what its attempts brought back together, nearly all successes;
+    // one round trip each made a round trip's wait the cost of a delivery.
+    std::vector<attempt_effects> out;
+    out.reserve(batch.size());
+    boost::unordered_flat_set<std::int64_t> ids;
+    std::size_t i = 0;
+    while (i < batch.size()) {
+        ids.clear();
+        std::size_t end = i;
+        while (end < batch.size() && batch[end]->delivered && batch[end]->delivery_id != 0 &&
+               ids.insert(batch[end]->delivery_id).second) {
+            ++end;
+        }
+        if (end - i >= 2) {
+            record_successes(batch.subspan(i, end - i), health, now_ms, out);
+            i = end;
+            continue;
+        }
+        auto fx = record_attempt(*batch[i], health, now_ms);
+        if (!fx) return fx.err();
+        out.push_back(std::move(*fx));
+        ++i;
+    }
+    return out;
+}
+
+void pg_outbox_store::record_successes(std::span<const attempt_record* const> run, const health_policy& health,
+                                       std::int64_t now_ms, std::vector<attempt_effects>& out) {
+    // record_attempt's `delivered` statement for every row of the arrays at once; the
+    // attempts logged in the run's order.
+    static const std::string statement =
+        "WITH i AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::bigint[], $5::bigint[], "
+        "$6::text[], $7::integer[], $8::text[], $9::bytea[]) WITH ORDINALITY AS i(id, endpoint_id, attempt, started_at, "
+        "duration_us, outcome, status_code, error, snippet, n)), "
+        "d AS (UPDATE deliveries SET state = 'delivered', attempts = i.attempt, delivered_at = $10, "
+        "next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL, last_attempt_at = i.started_at, "
+        "last_status = i.status_code, last_error = NULL FROM i "
+        "WHERE deliveries.id = i.id AND deliveries.state = 'pending' RETURNING deliveries.id), "
+        "logged AS (INSERT INTO attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, outcome, "
+        "status_code, error, response_snippet) SELECT i.id, i.endpoint_id, i.attempt, i.started_at, i.duration_us, "
+        "i.outcome, i.status_code, i.error, i.snippet FROM i JOIN d ON d.id = i.id ORDER BY i.n) "
+        "SELECT d.id IS NOT NULL, e.enabled, e.consecutive_failures, e.failing_since, e.failing_reported, "
+        "e.tenant_id, e.url FROM i LEFT JOIN d ON d.id = i.id LEFT JOIN endpoints e ON e.id = i.endpoint_id "
+        "ORDER BY i.n";
+    pg::array ids, endpoints, attempts, started, durations, outcomes, codes, errors;
+    pg::bytea_array snippets;
+    for (const auto* a : run) {
+        ids.add(a->delivery_id);
+        endpoints.add(a->endpoint_id);
+        attempts.add(std::int64_t{a->attempt});
+        started.add(a->started_ms);
+        durations.add(a->duration_us);
+        outcomes.add(to_string(a->outcome));
+        codes.add_or_null(a->status_code ? std::optional<std::string>(std::to_string(a->status_code)) : std::nullopt);
+        errors.add(a->error);
+        snippets.add(a->response_snippet);
+    }
+    auto r = db().query(statement, {ids, endpoints, attempts, started, durations, outcomes, codes, errors, snippets, now_ms});
+    if (r.size() != static_cast<int>(run.size())) fail("recording attempts: a row per attempt expected");
+    // Read in one snapshot, an endpoint's health does not show the end of its streak by an
+    // earlier success of the run: after one, it is known (apply_health's early return).
+    boost::unordered_flat_set<std::string_view> ended;
+    for (std::size_t k = 0; k < run.size(); ++k) {
+        const auto& a = *run[k];
+        auto row = static_cast<int>(k);
+        auto& fx = out.emplace_back();
+        if (!r.boolean(row, 0)) continue;  // gone meanwhile: no log, as record_attempt
+        count_rows(a.endpoint_id, -1, 0);
+        if (r.is_null(row, 1)) continue;  // its endpoint is gone
+        endpoint_health h{r.optional_text(row, 5), std::string(r.text(row, 6)), r.boolean(row, 1), r.int64(row, 2),
+                          r.optional_int64(row, 3), r.boolean(row, 4)};
+        if (ended.contains(a.endpoint_id)) {
+            h.consecutive_failures = 0;
+            h.failing_since_ms.reset();
+            h.failing_reported = false;
+        } else if (h.consecutive_failures != 0 || h.failing_reported) {
+            ended.insert(a.endpoint_id);
+        }
+        apply_health(a, health, now_ms, fx, std::move(h));
+    }
 }
 
 result<endpoint_scan> pg_outbox_store::scan_endpoints(const scan_mark& seen, std::int64_t now_ms,

@@ -664,6 +664,65 @@ TYPED_TEST(store_contract, the_counts_kept_in_the_data_stay_exact_across_folds_a
     EXPECT_EQ(after.endpoints[2].pending, 1);
 }
 
+TYPED_TEST(store_contract, outcomes_recorded_together_do_what_they_do_one_after_the_other) {
+    // What a dispatcher hands over at once: successes (which PostgreSQL writes in one
+    // statement), a failure between them, the same delivery twice, a delivery recorded
+    // before. A failing endpoint recovers once, not once per success of the batch.
+    this->create_endpoint("ops", R"(["webhookd.*"])");
+    this->create_endpoint("ep_1", R"(["a.*"])");
+    this->create_endpoint("ep_2", R"(["a.*"])");
+    this->health = health_policy{.disable_after_ms = 0, .failing_after = 2};
+    for (auto id : {"e1", "e2", "e3", "e4"}) this->ingest(id, "a.b", 100);
+    auto d1 = this->claim("ep_1", 4, 100);
+    auto d2 = this->claim("ep_2", 4, 100);
+    ASSERT_EQ(d1.size(), 4u);
+    ASSERT_EQ(d2.size(), 4u);
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_TRUE(this->record(this->outcome(d1[0], 100 + i, attempt_outcome::http_error, false, false, 9000), 110)
+                        .ok());
+    }
+    ASSERT_EQ(this->operational_types("ops"), std::vector<std::string>{"webhookd.endpoint.failing"});
+
+    auto ok = [&](const claimed_delivery& d) { return this->outcome(d, 120, attempt_outcome::success, true, false); };
+    std::vector<attempt_record> batch{ok(d1[1]), ok(d2[0]), ok(d1[2]), ok(d2[1]),
+                                      this->outcome(d2[2], 120, attempt_outcome::http_error, false, false, 9000),
+                                      ok(d1[3]), ok(d1[3]), ok(d2[0])};
+    std::vector<const attempt_record*> records;
+    for (const auto& a : batch) records.push_back(&a);
+    auto effects = this->template value<std::vector<attempt_effects>>(
+        130, [&](outbox_store& s, std::int64_t now) { return s.record_attempts(records, this->health, now); });
+    ASSERT_EQ(effects.size(), batch.size());
+    EXPECT_EQ(effects[0].notified, std::vector<std::string>{"ops"});  // the recovery's delivery
+    for (std::size_t i = 1; i < effects.size(); ++i) EXPECT_TRUE(effects[i].notified.empty()) << i;
+    EXPECT_EQ(this->operational_types("ops"),
+              (std::vector<std::string>{"webhookd.endpoint.failing", "webhookd.endpoint.recovered"}));
+
+    EXPECT_EQ(this->endpoint("ep_1")->consecutive_failures, 0);
+    EXPECT_EQ(this->endpoint("ep_2")->consecutive_failures, 1);
+    // One attempt logged per delivery recorded: none for the second of d1[3] nor d2[0].
+    auto logged = [&](const std::string& ep) {
+        auto page = this->store->list_attempts(ep, page_request{100, std::nullopt});
+        EXPECT_TRUE(page.ok());
+        std::vector<std::int64_t> ids;
+        for (const auto& a : *page) ids.push_back(a.delivery_id.value_or(0));
+        std::sort(ids.begin(), ids.end());
+        return ids;
+    };
+    EXPECT_EQ(logged("ep_1"), (std::vector<std::int64_t>{d1[0].id, d1[0].id, d1[1].id, d1[2].id, d1[3].id}));
+    EXPECT_EQ(logged("ep_2"), (std::vector<std::int64_t>{d2[0].id, d2[1].id, d2[2].id}));
+    for (const auto& d : {d1[1], d1[2], d1[3], d2[0], d2[1]}) {
+        auto v = this->delivery(d.id);
+        ASSERT_TRUE(v);
+        EXPECT_EQ(v->status, "delivered") << d.id;
+        EXPECT_EQ(v->last_attempt_ms, 120) << d.id;
+        EXPECT_EQ(v->last_status, 200) << d.id;
+    }
+    auto failed = this->delivery(d2[2].id);
+    EXPECT_EQ(failed->status, "pending");
+    EXPECT_EQ(failed->next_attempt_ms, 9000);
+    EXPECT_EQ(this->counts().pending, 5);  // d1[0], d2[2], d2[3], and ops' failing and recovered
+}
+
 TYPED_TEST(store_contract, a_failure_streak_is_reported_once_recovers_once_and_a_410_dead_letters_the_endpoint) {
     this->create_endpoint("ops", R"(["webhookd.*"])");
     this->create_endpoint("star", R"(["*"])");
