@@ -23,16 +23,19 @@ namespace {
 // The earliest next_attempt_at of endpoint `e`'s pending deliveries (NULL: none): one
 // seek into each range of deliveries_endpoint_due, first attempts and retries, however
 // long the backlog. For a FIFO endpoint (`fifo` true) its head's instead, as nothing else
-// of it may go first.
+// of it may go first. Not min() with `(attempts > 0) = false`: PostgreSQL rewrites that
+// into `attempts <= 0`, which matches no column of the index, and read the endpoint's
+// whole range (2.8 ms with 14,000 deliveries pending). The first seek finds the first
+// attempts' earliest, or the retries' when there are none; the second, the retries'.
 std::string next_due_sql(std::string_view e, std::string_view fifo) {
-    auto range = [&](const char* retries) {
-        return "(SELECT min(next_attempt_at) FROM deliveries WHERE endpoint_id = " + std::string(e) +
-               " AND state = 'pending' AND (attempts > 0) = " + retries + ")";
+    auto seek = [&](const char* retries, const char* order) {
+        return "(SELECT next_attempt_at FROM deliveries WHERE endpoint_id = " + std::string(e) +
+               " AND state = 'pending'" + retries + " ORDER BY " + order + "next_attempt_at LIMIT 1)";
     };
     return "CASE WHEN " + std::string(fifo) +
            " THEN (SELECT next_attempt_at FROM deliveries WHERE endpoint_id = " + std::string(e) +
            " AND ordered AND state = 'pending' AND next_attempt_at IS NOT NULL ORDER BY id LIMIT 1) ELSE LEAST(" +
-           range("false") + ", " + range("true") + ") END";
+           seek("", "(attempts > 0), ") + ", " + seek(" AND (attempts > 0)", "") + ") END";
 }
 
 // The first key of every endpoint's claim lock (pg_try_advisory_xact_lock(class, hash of
@@ -424,12 +427,21 @@ result<std::vector<endpoint_claim>> pg_outbox_store::claim(std::span<const claim
         auto locked = c.query("SELECT array_agg(id) FROM unnest($1::text[]) AS id "
                               "WHERE pg_try_advisory_xact_lock($2, hashtext(id))",
                               {all, claim_lock_class});
+        // Leases are counted up to the largest cap (what is past an order's cap leaves it no
+        // room either way), in the order of deliveries_endpoint_leased: an index scan, which
+        // marks the entries of rows that are gone as dead for the scans that follow. A
+        // count of all used a bitmap scan, which does not, and read every lease an endpoint
+        // had held since the last vacuum (0.5 ms a claim while 20,000 went out).
+        std::int64_t counted = 1;
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            counted = std::max(counted, static_cast<std::int64_t>(orders[i].shared_cap));
+        }
         auto r = c.query(
             "SELECT e.id, e.rate_limit - CASE WHEN r.window_start = $2 THEN r.used ELSE 0 END, "
-            "(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.lease_owner IS NOT NULL "
-            "AND d.lease_expires_at > $3) "
+            "(SELECT count(*) FROM (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.lease_owner IS NOT NULL "
+            "AND d.lease_expires_at > $3 ORDER BY d.lease_expires_at LIMIT $4) AS leased) "
             "FROM endpoints e LEFT JOIN endpoint_rates r ON r.endpoint_id = e.id WHERE e.id = ANY($1::text[])",
-            {locked.optional_text(0, 0).value_or("{}"), window, now_ms});
+            {locked.optional_text(0, 0).value_or("{}"), window, now_ms, counted});
         for (int k = 0; k < r.size(); ++k) {
             auto i = index.at(r.text(k, 0));
             auto lim = orders[i].limit;
