@@ -552,6 +552,12 @@ result<attempt_effects> pg_outbox_store::record_attempt(const attempt_record& a,
                 params);
         return fx;
     }
+    if (a.delivered) {
+        std::vector<attempt_effects> out;
+        const attempt_record* run[] = {&a};
+        record_successes(run, health, now_ms, out);
+        return std::move(out.front());
+    }
     // The decision ($10: now, or the next attempt's time), the attempt's log row, and the
     // endpoint's health for the rules that follow: one statement, one round trip. A delivery
     // that is gone (its endpoint was deleted while the attempt was out) keeps no log.
@@ -563,10 +569,6 @@ result<attempt_effects> pg_outbox_store::record_attempt(const attempt_record& a,
                "SELECT (SELECT count(*) FROM d), e.enabled, e.consecutive_failures, e.failing_since, "
                "e.failing_reported, e.tenant_id, e.url FROM (SELECT 1) AS one LEFT JOIN endpoints e ON e.id = $2";
     };
-    static const std::string delivered = statement(
-        "d AS (UPDATE deliveries SET state = 'delivered', attempts = $3, delivered_at = $10, next_attempt_at = NULL, "
-        "lease_owner = NULL, lease_expires_at = NULL, last_attempt_at = $4, last_status = $7, last_error = NULL "
-        "WHERE id = $1 AND state = 'pending' RETURNING 1)");
     static const std::string dead = statement(
         "gone AS (DELETE FROM deliveries WHERE id = $1 AND state = 'pending' "
         "RETURNING id, event_seq, endpoint_id, created_at), "
@@ -576,10 +578,10 @@ result<attempt_effects> pg_outbox_store::record_attempt(const attempt_record& a,
     static const std::string again = statement(
         "d AS (UPDATE deliveries SET attempts = $3, next_attempt_at = $10, lease_owner = NULL, lease_expires_at = NULL, "
         "last_attempt_at = $4, last_status = $7, last_error = $8 WHERE id = $1 AND state = 'pending' RETURNING 1)");
-    params.emplace_back(a.delivered || a.dead ? now_ms : a.next_attempt_ms);
-    auto r = c.query(a.delivered ? delivered : a.dead ? dead : again, params);
+    params.emplace_back(a.dead ? now_ms : a.next_attempt_ms);
+    auto r = c.query(a.dead ? dead : again, params);
     if (r.int64(0, 0) == 0) return fx;
-    if (a.delivered || a.dead) count_rows(a.endpoint_id, -1, a.dead ? 1 : 0);
+    if (a.dead) count_rows(a.endpoint_id, -1, 1);
     std::optional<endpoint_health> h;
     if (!r.is_null(0, 1)) {
         h = endpoint_health{r.optional_text(0, 5), std::string(r.text(0, 6)), r.boolean(0, 1), r.int64(0, 2),
@@ -606,7 +608,7 @@ result<std::vector<attempt_effects>> pg_outbox_store::record_attempts(std::span<
                ids.insert(batch[end]->delivery_id).second) {
             ++end;
         }
-        if (end - i >= 2) {
+        if (end > i) {
             record_successes(batch.subspan(i, end - i), health, now_ms, out);
             i = end;
             continue;
@@ -621,8 +623,8 @@ result<std::vector<attempt_effects>> pg_outbox_store::record_attempts(std::span<
 
 void pg_outbox_store::record_successes(std::span<const attempt_record* const> run, const health_policy& health,
                                        std::int64_t now_ms, std::vector<attempt_effects>& out) {
-    // record_attempt's `delivered` statement for every row of the arrays at once; the
-    // attempts logged in the run's order.
+    // The decisions, the attempts' log rows (in the run's order) and the endpoints' health,
+    // for every row of the arrays at once, as record_attempt's statements do for one.
     static const std::string statement =
         "WITH i AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::bigint[], $5::bigint[], "
         "$6::text[], $7::integer[], $8::text[], $9::bytea[]) WITH ORDINALITY AS i(id, endpoint_id, attempt, started_at, "

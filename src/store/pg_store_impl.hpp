@@ -38,7 +38,7 @@ public:
                                               std::string_view owner) override;
     result<attempt_effects> record_attempt(const attempt_record& a, const health_policy& health,
                                            std::int64_t now_ms) override;
-    // Each run of two or more successes in one statement, one round trip; the rest one by one.
+    // Each run of successes in one statement, one round trip; the rest one by one.
     result<std::vector<attempt_effects>> record_attempts(std::span<const attempt_record* const> batch,
                                                          const health_policy& health, std::int64_t now_ms) override;
     result<endpoint_scan> scan_endpoints(const scan_mark& seen, std::int64_t now_ms, std::int64_t sweep_after_seq,
@@ -135,8 +135,8 @@ private:
     template <class F>
     auto read_snapshot(F&& f) -> decltype(f());
 
-    // record_attempts' statement for a run of successes of deliveries (no id twice); their
-    // effects appended to `out`, in order.
+    // The statement of a run of successes of deliveries (no id twice), for record_attempts
+    // and record_attempt; their effects appended to `out`, in order.
     void record_successes(std::span<const attempt_record* const> run, const health_policy& health,
                           std::int64_t now_ms, std::vector<attempt_effects>& out);
     // Where the endpoints stand: the oldest transaction still running (every change not
