@@ -7,18 +7,17 @@
 ALTER TABLE endpoints ADD COLUMN revision_xid xid8 NOT NULL DEFAULT pg_current_xact_id();
 CREATE INDEX endpoints_revision_xid ON endpoints (revision_xid);
 
--- After endpoints_revision_update (triggers fire in the order of their names), and for
--- the statements that raise a revision themselves.
+-- After endpoints_revision_update (triggers fire in the order of their names; the WHEN of
+-- a BEFORE trigger sees what the earlier ones set), and for the statements that raise a
+-- revision themselves. An update of the health columns alone calls nothing.
 CREATE FUNCTION endpoints_stamp_revision() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.revision IS DISTINCT FROM OLD.revision THEN
-        NEW.revision_xid := pg_current_xact_id();
-    END IF;
+    NEW.revision_xid := pg_current_xact_id();
     RETURN NEW;
 END $$;
 CREATE TRIGGER endpoints_revision_xid
     BEFORE UPDATE ON endpoints
-    FOR EACH ROW EXECUTE FUNCTION endpoints_stamp_revision();
+    FOR EACH ROW WHEN (NEW.revision IS DISTINCT FROM OLD.revision) EXECUTE FUNCTION endpoints_stamp_revision();
 
 -- A tenant deleted on one instance: the others forget the routes they cached for it, as
 -- they do after an endpoint's deletion.

@@ -80,17 +80,24 @@ void pg_outbox_store::fail(const std::string& message) { throw pg::failure("XX00
 
 namespace {
 
-// The horizon is taken in the same snapshot as whatever the caller reads next, or an
-// earlier one: a change that snapshot does not see is by a transaction at or above it.
+// The horizon (the mark's revision), the deletion count, and the next transaction id. The
+// horizon is taken in the same snapshot as whatever the caller reads next, or an earlier
+// one: a change that snapshot does not see is by a transaction at or above it.
 constexpr const char* read_mark_sql =
     "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
-    "COALESCE((SELECT value FROM daemon_state WHERE key = 'endpoint_deletions'), 0)";
+    "COALESCE((SELECT value FROM daemon_state WHERE key = 'endpoint_deletions'), 0), "
+    "pg_snapshot_xmax(pg_current_snapshot())::text::bigint";
 
 scan_mark mark_of(const pg::rows& r) { return {r.int64(0, 0), r.int64(0, 1)}; }
 
-}  // namespace
+// Whether a mark read earlier cannot be trusted against this read: none yet, or a horizon
+// past the server's next transaction (a database restored into another cluster, whose
+// transaction ids started again lower), where reading from it would miss changes.
+bool mark_unknown(const scan_mark& earlier, const pg::rows& now) {
+    return earlier.revision < 0 || earlier.revision > now.int64(0, 2);
+}
 
-scan_mark pg_outbox_store::read_mark() { return mark_of(db().query(read_mark_sql)); }
+}  // namespace
 
 std::string pg_outbox_store::routes_changed_sql() const {
     // The first group reads no rows: it has no routes to forget.
@@ -103,20 +110,21 @@ void pg_outbox_store::refresh_routes(const pg::rows& changed) {
     // Any instance may have changed an endpoint. Its row is read here until no transaction
     // that was running before the change is left; only a revision not seen before costs
     // its tenant the cached routes.
-    bool first = routes_mark_.revision < 0;  // routes_changed_sql read no rows
+    bool unknown = mark_unknown(routes_mark_, changed);
     auto mark = mark_of(changed);
-    if (first || mark.deletions != routes_mark_.deletions) {
+    if (unknown || mark.deletions != routes_mark_.deletions) {
         forget_all_routes();
         routes_recent_.clear();
     }
+    bool rows = routes_mark_.revision >= 0;  // routes_changed_sql read the changed rows
     routes_mark_ = mark;
-    if (first || (routes_recent_.empty() && changed.is_null(0, 2))) return;  // nearly always
+    if (!rows || (routes_recent_.empty() && changed.is_null(0, 3))) return;  // nearly always
     decltype(routes_recent_) recent;
-    for (int i = 0; i < changed.size() && !changed.is_null(i, 2); ++i) {
-        auto id = changed.text(i, 2);
-        auto revision = changed.int64(i, 3);
+    for (int i = 0; i < changed.size() && !changed.is_null(i, 3); ++i) {
+        auto id = changed.text(i, 3);
+        auto revision = changed.int64(i, 4);
         if (auto it = routes_recent_.find(id); it == routes_recent_.end() || it->second != revision) {
-            forget_routes(changed.optional_text(i, 4));
+            forget_routes(changed.optional_text(i, 5));
         }
         recent.emplace(std::string(id), revision);
     }
@@ -681,9 +689,10 @@ result<endpoint_scan> pg_outbox_store::scan_endpoints(const scan_mark& seen, std
                                                       std::int64_t sweep_after_seq, std::size_t sweep_limit) {
     endpoint_scan out;
     auto& c = db();
-    out.mark = read_mark();
+    auto now = c.query(read_mark_sql);
+    out.mark = mark_of(now);
     // After a deletion, every endpoint: the caller learns which ones are gone.
-    out.complete = seen.deletions != out.mark.deletions || seen.revision < 0;
+    out.complete = seen.deletions != out.mark.deletions || mark_unknown(seen, now);
     {
         // Every row written by a transaction at or above the last scan's horizon: a change
         // committed since, whatever its revision. One seen before comes again while a
@@ -907,6 +916,9 @@ result<std::unique_ptr<outbox_store>> open_pg_outbox(const storage_config& cfg,
             auto count = seal_stored_secrets(db, secrets.get());
             if (!count) return count.err();
             if (sealed) *sealed = *count;
+            // Rows restored from another cluster may name transactions this one has not
+            // reached: every scan would read them again until it did.
+            db.query("UPDATE endpoints SET revision_xid = pg_current_xact_id() WHERE revision_xid > pg_current_xact_id()");
         }
         return std::unique_ptr<outbox_store>(std::make_unique<detail::pg_outbox_store>(cfg.url, std::move(secrets)));
     } catch (const pg::failure& e) {

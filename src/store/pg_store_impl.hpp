@@ -139,10 +139,6 @@ private:
     // and record_attempt; their effects appended to `out`, in order.
     void record_successes(std::span<const attempt_record* const> run, const health_policy& health,
                           std::int64_t now_ms, std::vector<attempt_effects>& out);
-    // Where the endpoints stand: the oldest transaction still running (every change not
-    // visible yet has a transaction id at or above it; migrations/postgres/0003) and the
-    // deletion count. What changed since, for the dispatcher's scan.
-    scan_mark read_mark();
     // The first statement of a group: its mark, and the endpoints that transactions from
     // routes_mark_ on changed (mark and rows of routes_changed_sql()).
     std::string routes_changed_sql() const;

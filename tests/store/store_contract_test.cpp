@@ -1448,6 +1448,12 @@ TEST_F(shared_outbox_store, changes_committed_out_of_revision_order_reach_the_sc
     EXPECT_EQ(seen_a.changed[1].url, "https://example.com/b2");
     EXPECT_EQ(ingest("e3", "a.b", 31, "biz_a").deliveries, 1);
     EXPECT_TRUE(scan(seen_a.mark, 40).changed.empty());  // nothing running: nothing read again
+    // A mark past the server's next transaction (a database restored into another cluster)
+    // is not trusted: everything is read.
+    scan_mark restored{std::int64_t{1} << 50, seen_a.mark.deletions};
+    auto all = scan(restored, 40);
+    EXPECT_TRUE(all.complete);
+    EXPECT_EQ(all.changed.size(), 2u);
 
     // A change seen while an older transaction runs is read again, unchanged, and costs no
     // tenant its cached routes; a change made meanwhile still does.
