@@ -18,8 +18,6 @@ namespace webhookd {
 
 namespace detail {
 
-namespace {
-
 // The earliest next_attempt_at of endpoint `e`'s pending deliveries (NULL: none): one
 // seek into each range of deliveries_endpoint_due, first attempts and retries, however
 // long the backlog. For a FIFO endpoint (`fifo` true) its head's instead, as nothing else
@@ -27,7 +25,7 @@ namespace {
 // into `attempts <= 0`, which matches no column of the index, and read the endpoint's
 // whole range (2.8 ms with 14,000 deliveries pending). The first seek finds the first
 // attempts' earliest, or the retries' when there are none; the second, the retries'.
-std::string next_due_sql(std::string_view e, std::string_view fifo) {
+std::string pg_next_due_sql(std::string_view e, std::string_view fifo) {
     auto seek = [&](const char* retries, const char* order) {
         return "(SELECT next_attempt_at FROM deliveries WHERE endpoint_id = " + std::string(e) +
                " AND state = 'pending'" + retries + " ORDER BY " + order + "next_attempt_at LIMIT 1)";
@@ -37,6 +35,8 @@ std::string next_due_sql(std::string_view e, std::string_view fifo) {
            " AND ordered AND state = 'pending' AND next_attempt_at IS NOT NULL ORDER BY id LIMIT 1) ELSE LEAST(" +
            seek("", "(attempts > 0), ") + ", " + seek(" AND (attempts > 0)", "") + ") END";
 }
+
+namespace {
 
 // The first key of every endpoint's claim lock (pg_try_advisory_xact_lock(class, hash of
 // the id)): "wh" and 1. The two-key space is apart from the migrations' one-key lock.
@@ -532,7 +532,7 @@ result<std::vector<endpoint_claim>> pg_outbox_store::claim(std::span<const claim
     }
 
     // 4. When each endpoint can send next (its leased deliveries are due when their lease ends).
-    static const std::string next_due = "SELECT " + next_due_sql("o.endpoint_id", "o.fifo") +
+    static const std::string next_due = "SELECT " + pg_next_due_sql("o.endpoint_id", "o.fifo") +
                                         " FROM unnest($1::text[], $2::boolean[]) WITH ORDINALITY "
                                         "AS o(endpoint_id, fifo, ord) ORDER BY o.ord";
     auto due = c.query(next_due, {all, fifo});
@@ -699,7 +699,7 @@ result<endpoint_scan> pg_outbox_store::scan_endpoints(const scan_mark& seen, std
         // transaction older than it runs; applying it again changes nothing.
         static const std::string changed =
             "SELECT id, url, body_mode, signature_format, signature_header, headers, enabled, paused_at, " +
-            next_due_sql("endpoints.id", "endpoints.ordering = 'fifo'") +
+            pg_next_due_sql("endpoints.id", "endpoints.ordering = 'fifo'") +
             ", tenant_id, rate_limit, ordering FROM endpoints WHERE revision_xid >= $1::xid8 ORDER BY seq";
         auto r = c.query(changed, {out.complete ? std::int64_t{0} : seen.revision});
         for (int i = 0; i < r.size(); ++i) {
@@ -728,7 +728,7 @@ result<endpoint_scan> pg_outbox_store::scan_endpoints(const scan_mark& seen, std
         if (!st) return st.err();
     }
     if (sweep_limit > 0) {
-        static const std::string sweep = "SELECT seq, id, " + next_due_sql("endpoints.id", "endpoints.ordering = 'fifo'") +
+        static const std::string sweep = "SELECT seq, id, " + pg_next_due_sql("endpoints.id", "endpoints.ordering = 'fifo'") +
                                          " FROM endpoints WHERE seq > $1 ORDER BY seq LIMIT $2";
         auto r = c.query(sweep, {sweep_after_seq, static_cast<std::int64_t>(sweep_limit)});
         for (int i = 0; i < r.size(); ++i) {

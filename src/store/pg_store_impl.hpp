@@ -20,6 +20,11 @@
 
 namespace webhookd::detail {
 
+// The SQL of when endpoint `e` (an SQL expression) can send next: the earliest
+// next_attempt_at of its pending deliveries, by index seeks (NULL: none); for a FIFO
+// endpoint (`fifo`, an SQL boolean) its head's. Its plan is tested.
+std::string pg_next_due_sql(std::string_view e, std::string_view fifo);
+
 inline error storage_error(const pg::failure& e) {
     return error{e.transient() ? error_code::storage_unavailable : error_code::storage_error, e.what()};
 }
