@@ -125,6 +125,26 @@ void outbox_store_base::forget_all_routes() {
     pattern_sets_.clear();
 }
 
+void outbox_store_base::begin_try() {
+    routes_read_.clear();
+    scanned_at_.reset();
+    drop_group_counts();
+}
+
+void outbox_store_base::undo_unit(std::size_t mark) {
+    for (auto& [total, change] : unit_counts_) {
+        total->pending -= change.pending;
+        total->dead -= change.dead;
+    }
+    unit_counts_.clear();
+    forget_routes_since(mark);
+}
+
+void outbox_store_base::undo_try() {
+    forget_routes_since(0);
+    drop_group_counts();
+}
+
 void outbox_store_base::forget_routes_since(std::size_t mark) {
     if (scanned_at_ && *scanned_at_ >= mark) {
         forget_all_routes();
@@ -244,14 +264,6 @@ void outbox_store_base::count_rows(std::string_view endpoint_id, std::int64_t pe
     it->second.pending += pending;
     it->second.dead += dead;
     unit_counts_.push_back({&it->second, {pending, dead}});
-}
-
-void outbox_store_base::undo_unit_counts() {
-    for (auto& [total, change] : unit_counts_) {
-        total->pending -= change.pending;
-        total->dead -= change.dead;
-    }
-    unit_counts_.clear();
 }
 
 void outbox_store_base::drop_group_counts() {

@@ -126,17 +126,6 @@ protected:
     void forget_routes(const std::optional<std::string>& tenant) { routes_.erase(tenant.value_or("")); }
     // After a write the store did not make itself (another connection's commit).
     void forget_all_routes();
-    // Rolling back: the routes the group read since `mark` (routes_mark(), taken when its
-    // try or unit began) may hold its own endpoint writes, gone with it, so they are
-    // forgotten; every other tenant's stay cached. A producer's failing event (an unknown
-    // tenant, an id taken) must not cost every tenant a read of its routes.
-    std::size_t routes_mark() const { return routes_read_.size(); }
-    void forget_routes_since(std::size_t mark);
-    // At the start of a group's try: what earlier groups read is committed.
-    void begin_group_routes() {
-        routes_read_.clear();
-        scanned_at_.reset();
-    }
     // The routes of `tenant` from the database; none when the tenant does not exist.
     virtual std::optional<std::vector<route>> load_routes(const std::optional<std::string>& tenant) = 0;
     // Every tenant's enabled endpoints, for at most `max_tenants` tenants, each tenant's
@@ -177,18 +166,35 @@ protected:
     // the one row of count_base (fold_counts_due). A scrape reads both: a few rows,
     // whatever the backlog.
     void count_rows(std::string_view endpoint_id, std::int64_t pending, std::int64_t dead);
-    // A unit's changes go with its savepoint: begin before it applies, undo when it is
-    // rolled back; drop all of the group's when the group is.
-    void begin_unit_counts() { unit_counts_.clear(); }
-    void undo_unit_counts();
-    void drop_group_counts();
     // The group's changes as counts text (empty: none), forgotten.
     std::string take_group_counts();
     // Whether this group should also fold count_changes into count_base: the first group
     // after the open, then after count_fold_groups groups or count_fold_lines lines.
     bool fold_counts_due();
 
+    // ---- A group's tries and units, as the backend's transaction and savepoints go ----
+    // What the store keeps of a group beside the database (the count changes, the routes it
+    // read) goes with the rollback of the try or unit that made it. A rolled-back try or
+    // unit forgets only the routes it read itself: they may hold its own endpoint writes,
+    // gone with it; every other tenant's stay cached, so that a producer's failing event
+    // (an unknown tenant, an id taken) does not cost every tenant a read of its routes.
+    // At the start of a try: what earlier groups did is committed, what an earlier try of
+    // this group did is undone.
+    void begin_try();
+    // Before a unit applies; the mark to undo it with.
+    std::size_t begin_unit() {
+        unit_counts_.clear();
+        return routes_read_.size();
+    }
+    // A unit rolled back to its savepoint.
+    void undo_unit(std::size_t mark);
+    // A try rolled back whole.
+    void undo_try();
+
 private:
+    void forget_routes_since(std::size_t mark);
+    void drop_group_counts();
+
     // Stores an operational event, with no tenant, for the platform endpoints that name it
     // (nothing when none does).
     void emit_operational(std::string_view type, const std::string& data_json, std::int64_t now_ms,

@@ -174,7 +174,7 @@ void pg_outbox_store::write_group(std::span<write_unit* const> units, std::int64
             if (run_group(units, now_ms, outcomes, savepoints) || units.size() == 1) break;
             savepoints = true;
         } catch (const pg::failure& e) {
-            forget_routes_since(0);  // what the try read may hold its own writes, gone with it
+            undo_try();
             if ((e.sqlstate == "40P01" || e.sqlstate == "40001") && ++deadlocks < 3) continue;
             for (auto* u : units) u->done(storage_error(e));
             return;
@@ -205,8 +205,7 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
                               routes_changed_sql());
         open = true;
         refresh_routes(changed);
-        begin_group_routes();
-        drop_group_counts();  // a try that threw left its own
+        begin_try();
         if (!savepoints) {
             for (auto* u : units) u->stage(*this, now_ms);
             write_events(staged_, now_ms);
@@ -214,8 +213,7 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
         std::string next = savepoints ? "SAVEPOINT unit" : "";
         for (std::size_t i = 0; i < units.size(); ++i) {
             if (!next.empty()) c.exec(next);
-            begin_unit_counts();
-            auto unit_routes = routes_mark();
+            auto unit = begin_unit();
             try {
                 outcomes[i] = units[i]->apply(*this, now_ms);
             } catch (const pg::failure& e) {
@@ -225,16 +223,12 @@ bool pg_outbox_store::run_group(std::span<write_unit* const> units, std::int64_t
             }
             if (!savepoints) {
                 if (outcomes[i].ok()) continue;
-                forget_routes_since(0);  // they may hold what the rollback undoes
-                drop_group_counts();
+                undo_try();
                 open = false;
                 c.exec("ROLLBACK");
                 return false;
             }
-            if (!outcomes[i].ok()) {
-                undo_unit_counts();
-                forget_routes_since(unit_routes);
-            }
+            if (!outcomes[i].ok()) undo_unit(unit);
             next = outcomes[i].ok() ? "RELEASE SAVEPOINT unit" : "ROLLBACK TO SAVEPOINT unit; RELEASE SAVEPOINT unit";
             if (i + 1 < units.size()) next += "; SAVEPOINT unit";
         }
@@ -693,31 +687,29 @@ result<endpoint_scan> pg_outbox_store::scan_endpoints(const scan_mark& seen, std
     out.mark = mark_of(now);
     // After a deletion, every endpoint: the caller learns which ones are gone.
     out.complete = seen.deletions != out.mark.deletions || mark_unknown(seen, now);
-    {
-        // Every row written by a transaction at or above the last scan's horizon: a change
-        // committed since, whatever its revision. One seen before comes again while a
-        // transaction older than it runs; applying it again changes nothing.
-        static const std::string changed =
-            "SELECT id, url, body_mode, signature_format, signature_header, headers, enabled, paused_at, " +
-            pg_next_due_sql("endpoints.id", "endpoints.ordering = 'fifo'") +
-            ", tenant_id, rate_limit, ordering FROM endpoints WHERE revision_xid >= $1::xid8 ORDER BY seq";
-        auto r = c.query(changed, {out.complete ? std::int64_t{0} : seen.revision});
-        for (int i = 0; i < r.size(); ++i) {
-            endpoint_record e;
-            e.id = r.text(i, 0);
-            e.url = r.text(i, 1);
-            e.body_mode = r.text(i, 2);
-            e.signature_format = r.text(i, 3);
-            e.signature_header = r.text(i, 4);
-            e.headers_json = r.text(i, 5);
-            e.enabled = r.boolean(i, 6);
-            e.paused_at_ms = r.optional_int64(i, 7);
-            e.next_due_ms = r.optional_int64(i, 8);
-            e.tenant = r.optional_text(i, 9);
-            e.rate_limit = r.optional_int64(i, 10);
-            e.fifo = r.text(i, 11) == "fifo";
-            out.changed.push_back(std::move(e));
-        }
+    // Every row written by a transaction at or above the last scan's horizon: a change
+    // committed since, whatever its revision. One seen before comes again, the same,
+    // while a transaction older than it runs (decision 92).
+    static const std::string changed =
+        "SELECT id, url, body_mode, signature_format, signature_header, headers, enabled, paused_at, " +
+        pg_next_due_sql("endpoints.id", "endpoints.ordering = 'fifo'") +
+        ", tenant_id, rate_limit, ordering FROM endpoints WHERE revision_xid >= $1::xid8 ORDER BY seq";
+    auto r = c.query(changed, {out.complete ? std::int64_t{0} : seen.revision});
+    for (int i = 0; i < r.size(); ++i) {
+        endpoint_record e;
+        e.id = r.text(i, 0);
+        e.url = r.text(i, 1);
+        e.body_mode = r.text(i, 2);
+        e.signature_format = r.text(i, 3);
+        e.signature_header = r.text(i, 4);
+        e.headers_json = r.text(i, 5);
+        e.enabled = r.boolean(i, 6);
+        e.paused_at_ms = r.optional_int64(i, 7);
+        e.next_due_ms = r.optional_int64(i, 8);
+        e.tenant = r.optional_text(i, 9);
+        e.rate_limit = r.optional_int64(i, 10);
+        e.fifo = r.text(i, 11) == "fifo";
+        out.changed.push_back(std::move(e));
     }
     for (auto& e : out.changed) {
         // Never sign with a secret that did not decrypt: the whole scan fails instead.

@@ -131,7 +131,7 @@ void sqlite_outbox_store::write_group(std::span<write_unit* const> units, std::i
         }
     } catch (const sqlite::failure& e) {
         scrub_wal_ = false;
-        forget_routes_since(0);  // the try that threw is rolled back
+        undo_try();  // the try that threw is rolled back
         fail_all(storage_error(e));
         return;
     }
@@ -144,12 +144,10 @@ sqlite_outbox_store::group_try sqlite_outbox_store::run_group(std::span<write_un
                                                               bool savepoints) {
     sqlite::transaction tx(*db_);
     refresh_routes();
-    begin_group_routes();
-    drop_group_counts();  // a try that threw left its own
+    begin_try();
     for (std::size_t i = 0; i < units.size(); ++i) {
         if (savepoints) db_->prepare("SAVEPOINT unit").run();
-        begin_unit_counts();
-        auto unit_routes = routes_mark();
+        auto unit = begin_unit();
         try {
             outcomes[i] = units[i]->apply(*this, now_ms);
         } catch (const sqlite::failure& e) {
@@ -161,21 +159,18 @@ sqlite_outbox_store::group_try sqlite_outbox_store::run_group(std::span<write_un
             error e = outcomes[i].ok() ? error{error_code::storage_unavailable, "transaction rolled back"}
                                        : outcomes[i].err();
             std::fill(outcomes.begin(), outcomes.end(), status(e));
-            forget_routes_since(0);
-            drop_group_counts();
+            undo_try();
             return group_try::rolled_back;
         }
         if (!savepoints) {
             if (outcomes[i].ok()) continue;
-            forget_routes_since(0);  // they may hold what the rollback undoes
+            undo_try();
             scrub_wal_ = false;
-            drop_group_counts();
             return group_try::unit_failed;  // tx rolls back
         }
         if (!outcomes[i].ok()) {
             db_->prepare("ROLLBACK TO unit").run();
-            undo_unit_counts();
-            forget_routes_since(unit_routes);
+            undo_unit(unit);
         }
         db_->prepare("RELEASE unit").run();
     }
