@@ -45,6 +45,15 @@ json about_endpoint(std::string_view id, const std::optional<std::string>& tenan
     return json{{"endpoint_id", id}, {"tenant", tenant ? json(*tenant) : json(nullptr)}, {"url", url}};
 }
 
+void append_count_line(std::string& out, std::string_view id, const count_change& c) {
+    char numbers[48];
+    auto* end = std::to_chars(numbers, numbers + 20, c.pending).ptr;
+    *end++ = ' ';
+    end = std::to_chars(end, numbers + sizeof numbers, c.dead).ptr;
+    *end++ = '\n';
+    ((out += id) += ' ').append(numbers, end);
+}
+
 }  // namespace
 
 std::vector<std::string> parse_patterns(std::string_view patterns_json) {
@@ -131,13 +140,9 @@ void outbox_store_base::begin_try() {
     drop_group_counts();
 }
 
-void outbox_store_base::undo_unit(std::size_t mark) {
-    for (auto& [total, change] : unit_counts_) {
-        total->pending -= change.pending;
-        total->dead -= change.dead;
-    }
-    unit_counts_.clear();
-    forget_routes_since(mark);
+void outbox_store_base::undo_unit(unit_mark mark) {
+    group_changes_used_ = std::min(group_changes_used_, mark.count_changes);
+    forget_routes_since(mark.routes_read);
 }
 
 void outbox_store_base::undo_try() {
@@ -259,21 +264,34 @@ void outbox_store_base::emit_exhausted(const attempt_record& a, std::int64_t now
 
 void outbox_store_base::count_rows(std::string_view endpoint_id, std::int64_t pending, std::int64_t dead) {
     if (pending == 0 && dead == 0) return;
-    auto it = group_counts_.find(endpoint_id);
-    if (it == group_counts_.end()) it = group_counts_.emplace(std::string(endpoint_id), count_change{}).first;
-    it->second.pending += pending;
-    it->second.dead += dead;
-    unit_counts_.push_back({&it->second, {pending, dead}});
+    if (group_changes_used_ == group_changes_.size()) group_changes_.emplace_back();
+    auto& e = group_changes_[group_changes_used_++];
+    e.endpoint_id.assign(endpoint_id);
+    e.change = {pending, dead};
 }
 
 void outbox_store_base::drop_group_counts() {
-    group_counts_.clear();
-    unit_counts_.clear();
+    group_changes_used_ = 0;
+    // A group that changed many endpoints (a batch of thousands) does not keep its
+    // entries' memory for good.
+    if (group_changes_.size() > max_kept_count_entries) group_changes_.resize(max_kept_count_entries);
 }
 
 std::string outbox_store_base::take_group_counts() {
-    auto text = counts_text(group_counts_);
-    lines_since_fold_ += static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+    group_sums_.clear();
+    for (std::size_t i = 0; i < group_changes_used_; ++i) {
+        auto& sum = group_sums_[group_changes_[i].endpoint_id];
+        sum.pending += group_changes_[i].change.pending;
+        sum.dead += group_changes_[i].change.dead;
+    }
+    std::string text;
+    for (const auto& [id, c] : group_sums_) {
+        if (c.pending != 0 || c.dead != 0) {
+            append_count_line(text, id, c);
+            ++lines_since_fold_;
+        }
+    }
+    group_sums_.clear();
     drop_group_counts();
     return text;
 }
@@ -309,15 +327,6 @@ void for_each_line(std::string_view text, Each each) {
         each(text.substr(0, eol));
         text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
     }
-}
-
-void append_count_line(std::string& out, std::string_view id, const count_change& c) {
-    out += id;
-    out += ' ';
-    out += std::to_string(c.pending);
-    out += ' ';
-    out += std::to_string(c.dead);
-    out += '\n';
 }
 
 }  // namespace

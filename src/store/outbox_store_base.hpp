@@ -76,7 +76,9 @@ result<bool> needs_sealing(const secret_box* box, const std::string& endpoint_id
 struct count_change {
     std::int64_t pending = 0, dead = 0;
 };
-using count_map = std::unordered_map<std::string, count_change, string_hash, std::equal_to<>>;
+// Open addressing: a fold adds up tens of thousands of lines, and a node per line was
+// most of its time.
+using count_map = boost::unordered_flat_map<std::string, count_change, string_hash, std::equal_to<>>;
 // Adds the lines of a counts text to `into`; an unreadable line is skipped.
 void add_counts(count_map& into, std::string_view text);
 // The entries of `counts` that are not zero, as counts text.
@@ -181,13 +183,13 @@ protected:
     // At the start of a try: what earlier groups did is committed, what an earlier try of
     // this group did is undone.
     void begin_try();
-    // Before a unit applies; the mark to undo it with.
-    std::size_t begin_unit() {
-        unit_counts_.clear();
-        return routes_read_.size();
-    }
+    // Before a unit applies: the mark to undo it with.
+    struct unit_mark {
+        std::size_t routes_read, count_changes;
+    };
+    unit_mark begin_unit() { return {routes_read_.size(), group_changes_used_}; }
     // A unit rolled back to its savepoint.
-    void undo_unit(std::size_t mark);
+    void undo_unit(unit_mark mark);
     // A try rolled back whole.
     void undo_try();
 
@@ -216,8 +218,19 @@ private:
     std::unordered_map<std::string, std::shared_ptr<const std::vector<std::string>>, string_hash, std::equal_to<>>
         pattern_sets_;
 
-    count_map group_counts_;
-    std::vector<std::pair<count_change*, count_change>> unit_counts_;  // to undo the unit's
+    // The group's count changes, one entry per count_rows in the order made, so that an
+    // undone unit drops the entries from its mark on. The entries are reused from group to
+    // group (their strings reassigned, not freed): a group whose events each reach other
+    // endpoints (10,000 tenants) allocates nothing for its counts. take_group_counts adds
+    // them up per endpoint in `group_sums_`, cleared but kept as well.
+    struct count_entry {
+        std::string endpoint_id;
+        count_change change;
+    };
+    std::vector<count_entry> group_changes_;
+    std::size_t group_changes_used_ = 0;
+    static constexpr std::size_t max_kept_count_entries = 4096;
+    boost::unordered_flat_map<std::string_view, count_change, string_hash, std::equal_to<>> group_sums_;
     static constexpr std::size_t count_fold_groups = 4096;
     static constexpr std::size_t count_fold_lines = 65536;
     std::size_t groups_since_fold_ = count_fold_groups;  // the first group folds
