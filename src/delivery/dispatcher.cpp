@@ -323,7 +323,7 @@ void dispatcher::claim(std::int64_t now_ms) {
     auto orders = std::make_shared<std::vector<claim_order>>();
     for (auto* ep : due) {
         orders->push_back({ep->record.id, lease_cap(*ep) - ep->in_flight - ep->ready.size(), ep->record.fifo,
-                           ep->concurrency_cap()});
+                           ep->concurrency_cap(), ep->record.seq});
     }
 
     claiming_ = true;

@@ -84,6 +84,7 @@ public:
 // An endpoint as the dispatcher needs it.
 struct endpoint_record {
     std::string id;
+    std::int64_t seq = 0;               // its creation order, and its key in the store's indexes
     std::optional<std::string> tenant;  // for the log lines of its deliveries
     std::string url;
     std::string body_mode;           // "envelope" | "data"
@@ -145,6 +146,9 @@ struct claim_order {
     // rate_limit counted across all of them. A single-instance backend ignores both: its
     // one dispatcher keeps to them already. 0: no shared cap.
     std::size_t shared_cap = 0;
+    // The endpoint's seq (endpoint_record::seq), for a backend that keys its indexes by it;
+    // 0: unknown, the backend finds it by the id.
+    std::int64_t endpoint_seq = 0;
 };
 
 // What a claim leased for one endpoint, and the earliest due time of its pending

@@ -116,7 +116,7 @@ const std::vector<route>* outbox_store_base::routes_for(const std::optional<std:
                 current = &it->second;
                 current_tenant = it->first;
             }
-            if (r.endpoint) current->push_back(make_route(std::string(*r.endpoint), r.patterns_json, r.fifo));
+            if (r.endpoint) current->push_back(make_route(std::string(*r.endpoint), r.seq, r.patterns_json, r.fifo));
         });
     }
     std::string_view key = tenant ? std::string_view(*tenant) : std::string_view();
@@ -162,14 +162,14 @@ void outbox_store_base::forget_routes_since(std::size_t mark) {
     routes_read_.resize(std::min(mark, routes_read_.size()));
 }
 
-route outbox_store_base::make_route(std::string id, std::string_view patterns_json, bool fifo) {
+route outbox_store_base::make_route(std::string id, std::int64_t seq, std::string_view patterns_json, bool fifo) {
     auto it = pattern_sets_.find(patterns_json);
     if (it == pattern_sets_.end()) {
         if (pattern_sets_.size() >= max_cached_tenants) pattern_sets_.clear();  // routes keep theirs
         auto parsed = std::make_shared<const std::vector<std::string>>(parse_patterns(patterns_json));
         it = pattern_sets_.emplace(std::string(patterns_json), std::move(parsed)).first;
     }
-    return {std::move(id), it->second, fifo};
+    return {std::move(id), seq, it->second, fifo};
 }
 
 void outbox_store_base::emit_operational(std::string_view type, const std::string& data_json, std::int64_t now_ms,

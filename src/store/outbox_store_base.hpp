@@ -25,6 +25,7 @@ namespace webhookd::detail {
 // What fan-out needs of an endpoint.
 struct route {
     std::string id;
+    std::int64_t seq = 0;  // the endpoint's seq: its key in the store's per-endpoint indexes
     // Shared by every cached endpoint with the same event_patterns text (most endpoints of
     // a platform's tenants subscribe alike), so that matching reads memory that is warm.
     std::shared_ptr<const std::vector<std::string>> patterns;
@@ -38,6 +39,7 @@ struct route {
 struct route_row {
     std::string_view tenant;
     std::optional<std::string_view> endpoint;
+    std::int64_t seq = 0;
     std::string_view patterns_json;
     bool fifo = false;
 };
@@ -134,7 +136,7 @@ protected:
     // rows together and in the endpoints' creation order.
     virtual void scan_routes(std::size_t max_tenants, const std::function<void(const route_row&)>& each) = 0;
     // A route of an endpoint whose event_patterns column holds `patterns_json`.
-    route make_route(std::string id, std::string_view patterns_json, bool fifo);
+    route make_route(std::string id, std::int64_t seq, std::string_view patterns_json, bool fifo);
 
     // ---- Endpoint health (inside record_attempt; each throws the backend's failure) ----
     // `health` is the attempt's endpoint as it was read with the attempt's own write (none:

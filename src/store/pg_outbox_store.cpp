@@ -133,26 +133,29 @@ void pg_outbox_store::refresh_routes(const pg::rows& changed) {
 
 std::optional<std::vector<route>> pg_outbox_store::load_routes(const std::optional<std::string>& tenant) {
     if (tenant && !tenant_exists(*tenant)) return std::nullopt;
-    auto r = tenant ? db().query("SELECT id, event_patterns, ordering = 'fifo' FROM endpoints "
+    auto r = tenant ? db().query("SELECT id, event_patterns, ordering = 'fifo', seq FROM endpoints "
                                  "WHERE tenant_id = $1 AND enabled ORDER BY seq",
                                  {*tenant})
-                    : db().query("SELECT id, event_patterns, ordering = 'fifo' FROM endpoints "
+                    : db().query("SELECT id, event_patterns, ordering = 'fifo', seq FROM endpoints "
                                  "WHERE tenant_id IS NULL AND enabled ORDER BY seq");
     std::vector<route> out;
-    for (int i = 0; i < r.size(); ++i) out.push_back(make_route(std::string(r.text(i, 0)), r.text(i, 1), r.boolean(i, 2)));
+    for (int i = 0; i < r.size(); ++i) {
+        out.push_back(make_route(std::string(r.text(i, 0)), r.int64(i, 3), r.text(i, 1), r.boolean(i, 2)));
+    }
     return out;
 }
 
 void pg_outbox_store::scan_routes(std::size_t max_tenants, const std::function<void(const route_row&)>& each) {
     auto r = db().query(
-        "SELECT t.id, e.id, e.event_patterns, e.ordering = 'fifo' "
+        "SELECT t.id, e.id, e.event_patterns, e.ordering = 'fifo', e.seq "
         "FROM (SELECT id FROM tenants ORDER BY seq LIMIT $1) t "
         "LEFT JOIN endpoints e ON e.tenant_id = t.id AND e.enabled ORDER BY t.id, e.seq",
         {std::to_string(max_tenants)});
     for (int i = 0; i < r.size(); ++i) {
-        route_row row{r.text(i, 0), std::nullopt, {}, false};
+        route_row row{r.text(i, 0), std::nullopt, 0, {}, false};
         if (!r.is_null(i, 1)) {
             row.endpoint = r.text(i, 1);
+            row.seq = r.int64(i, 4);
             row.patterns_json = r.text(i, 2);
             row.fifo = r.boolean(i, 3);
         }
@@ -693,7 +696,7 @@ result<endpoint_scan> pg_outbox_store::scan_endpoints(const scan_mark& seen, std
     static const std::string changed =
         "SELECT id, url, body_mode, signature_format, signature_header, headers, enabled, paused_at, " +
         pg_next_due_sql("endpoints.id", "endpoints.ordering = 'fifo'") +
-        ", tenant_id, rate_limit, ordering FROM endpoints WHERE revision_xid >= $1::xid8 ORDER BY seq";
+        ", tenant_id, rate_limit, ordering, seq FROM endpoints WHERE revision_xid >= $1::xid8 ORDER BY seq";
     auto r = c.query(changed, {out.complete ? std::int64_t{0} : seen.revision});
     for (int i = 0; i < r.size(); ++i) {
         endpoint_record e;
@@ -709,6 +712,7 @@ result<endpoint_scan> pg_outbox_store::scan_endpoints(const scan_mark& seen, std
         e.tenant = r.optional_text(i, 9);
         e.rate_limit = r.optional_int64(i, 10);
         e.fifo = r.text(i, 11) == "fifo";
+        e.seq = r.int64(i, 12);
         out.changed.push_back(std::move(e));
     }
     for (auto& e : out.changed) {

@@ -223,7 +223,9 @@ status sqlite_outbox_store::update_endpoint(std::string_view id, const endpoint_
     q.run();
     if (s.ordering) {
         // Its waiting deliveries join (or leave) the FIFO queue with it.
-        db_->prepare("UPDATE deliveries SET ordered = ? WHERE endpoint_id = ? AND state = 'pending'")
+        static const std::string reorder =
+            "UPDATE deliveries INDEXED BY deliveries_endpoint_due SET ordered = ?1 WHERE " + pending_of_sql("?2");
+        db_->prepare(reorder)
             .bind(1, std::int64_t{*s.ordering == "fifo"})
             .bind(2, id)
             .run();
@@ -235,12 +237,13 @@ status sqlite_outbox_store::update_endpoint(std::string_view id, const endpoint_
 result<std::int64_t> sqlite_outbox_store::delete_endpoint(std::string_view id) {
     if (!endpoint_exists(id)) return not_found("endpoint", id);
     forget_routes(endpoint_tenant(id));
-    db_->prepare(
-           "DELETE FROM attempts WHERE delivery_id IN "
-           "(SELECT id FROM deliveries WHERE endpoint_id = ? AND state = 'pending')")
-        .bind(1, id)
-        .run();
-    db_->prepare("DELETE FROM deliveries WHERE endpoint_id = ? AND state = 'pending'").bind(1, id).run();
+    static const std::string forget_attempts =
+        "DELETE FROM attempts WHERE delivery_id IN "
+        "(SELECT id FROM deliveries INDEXED BY deliveries_endpoint_due WHERE " + pending_of_sql("?1") + ")";
+    db_->prepare(forget_attempts).bind(1, id).run();
+    static const std::string cancel =
+        "DELETE FROM deliveries INDEXED BY deliveries_endpoint_due WHERE " + pending_of_sql("?1");
+    db_->prepare(cancel).bind(1, id).run();
     std::int64_t cancelled = db_->changes();
     count_rows(id, -cancelled, 0);
     {
@@ -271,7 +274,8 @@ result<std::int64_t> sqlite_outbox_store::set_paused(std::string_view id, bool p
         db_->prepare(
                "UPDATE deliveries INDEXED BY deliveries_endpoint_due "
                "SET next_attempt_at = ?3 + next_attempt_at - MAX(?2, created_at, COALESCE(last_attempt_at, 0)) "
-               "WHERE endpoint_id = ?1 AND state = 'pending' AND next_attempt_at > ?2 AND lease_owner IS NULL "
+               "WHERE endpoint_seq = (SELECT seq FROM endpoints WHERE id = ?1) AND endpoint_id = ?1 "
+               "AND state = 'pending' AND next_attempt_at > ?2 AND lease_owner IS NULL "
                "AND next_attempt_at > MAX(?2, created_at, COALESCE(last_attempt_at, 0))")
             .bind(1, id)
             .bind(2, *paused_at)
@@ -333,10 +337,11 @@ status sqlite_outbox_store::requeue_dead_letter(std::int64_t id, std::int64_t no
                                      " was deleted: there is nowhere to send it"};
     }
     static const std::string requeue =
-        "INSERT INTO deliveries (id, event_seq, endpoint_id, state, attempts, ladder_start, next_attempt_at, "
-        "created_at, last_attempt_at, last_status, last_error, ordered) SELECT id, event_seq, endpoint_id, "
-        "'pending', attempts, attempts, ?2, created_at, died_at, last_status, last_error, " +
-        ordered_sql("endpoint_id") + " FROM dead_letters WHERE id = ?1";
+        "INSERT INTO deliveries (id, event_seq, endpoint_id, endpoint_seq, state, attempts, ladder_start, "
+        "next_attempt_at, created_at, last_attempt_at, last_status, last_error, ordered) SELECT id, event_seq, "
+        "endpoint_id, " + endpoint_seq_sql("dead_letters.endpoint_id") + ", 'pending', attempts, attempts, ?2, "
+        "created_at, died_at, last_status, last_error, " + ordered_sql("endpoint_id") +
+        " FROM dead_letters WHERE id = ?1";
     db_->prepare(requeue)
         .bind(1, id)
         .bind(2, now_ms)
@@ -380,7 +385,8 @@ status sqlite_outbox_store::retry_delivery(std::int64_t id, std::int64_t now_ms)
     static const std::string resend =
         "UPDATE deliveries SET state = 'pending', ladder_start = attempts, next_attempt_at = ?2, "
         "delivered_at = NULL, lease_owner = NULL, lease_expires_at = NULL, ordered = " +
-        ordered_sql("endpoint_id") + " WHERE id = ?1";
+        ordered_sql("endpoint_id") + ", endpoint_seq = " + endpoint_seq_sql("deliveries.endpoint_id") +
+        " WHERE id = ?1";
     db_->prepare(resend)
         .bind(1, id)
         .bind(2, now_ms)
@@ -600,7 +606,7 @@ constexpr const char* endpoint_columns =
     "enabled, paused_at, created_at, updated_at, consecutive_failures, failing_since, tenant_id, disabled_reason, "
     "disabled_at, rate_limit, ordering, "
     "(SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_endpoint_due "
-    "WHERE deliveries.endpoint_id = endpoints.id AND state = 'pending') FROM endpoints";
+    "WHERE deliveries.endpoint_seq = endpoints.seq AND state = 'pending') FROM endpoints";
 
 }  // namespace
 
@@ -907,11 +913,12 @@ result<outbox_counts> sqlite_outbox_store::counts() {
 result<outbox_counts> sqlite_outbox_store::recount() {
     return read_snapshot(*db_, [&]() -> result<outbox_counts> {
         // One pass over the partial index of pending deliveries, already in endpoint order
-        // (the planner would pick deliveries_state and read every row).
+        // (the planner would pick deliveries_state and read every row). Grouped by id too:
+        // a count of the rows as they are, whatever their endpoint_seq says.
         count_map counts;
         auto& p = db_->prepare(
             "SELECT endpoint_id, COUNT(*) FROM deliveries INDEXED BY deliveries_endpoint_due "
-            "WHERE state = 'pending' GROUP BY endpoint_id");
+            "WHERE state = 'pending' GROUP BY endpoint_seq, endpoint_id");
         while (p.step()) counts[p.text(0)].pending += p.int64(1);
         p.reset();
         auto& d = db_->prepare("SELECT endpoint_id, COUNT(*) FROM dead_letters GROUP BY endpoint_id");

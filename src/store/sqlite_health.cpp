@@ -60,9 +60,11 @@ std::vector<dead_row> sqlite_outbox_store::disable_and_kill_pending(std::string_
         .run();
     // Its pending deliveries, leased ones included: nothing keeps hammering the receiver,
     // and a bulk retry replays them once it is enabled again.
-    auto& select = db_->prepare(
-        "SELECT d.id, e.id, e.type, d.attempts, d.last_status, d.last_error FROM deliveries d "
-        "JOIN events e ON e.seq = d.event_seq WHERE d.endpoint_id = ? AND d.state = 'pending' ORDER BY d.id");
+    static const std::string pending =
+        "SELECT d.id, e.id, e.type, d.attempts, d.last_status, d.last_error FROM deliveries d INDEXED BY "
+        "deliveries_endpoint_due JOIN events e ON e.seq = d.event_seq WHERE " + pending_of_sql("?1") +
+        " ORDER BY d.id";
+    auto& select = db_->prepare(pending);
     select.bind(1, endpoint_id);
     std::vector<dead_row> dead;
     while (select.step()) {
@@ -75,13 +77,15 @@ std::vector<dead_row> sqlite_outbox_store::disable_and_kill_pending(std::string_
            "INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at, last_status, "
            "last_error, last_response) SELECT id, event_seq, endpoint_id, attempts, created_at, ?2, last_status, "
            "?3 || coalesce(' (last attempt: ' || last_error || ')', ''), '' "
-           "FROM deliveries WHERE endpoint_id = ?1 AND state = 'pending'")
+           "FROM deliveries INDEXED BY deliveries_endpoint_due WHERE " + pending_of_sql("?1"))
         .bind(1, endpoint_id)
         .bind(2, now_ms)
         .bind(3, "endpoint_disabled: " + why)
         .run();
     count_rows(endpoint_id, -db_->changes(), db_->changes());
-    db_->prepare("DELETE FROM deliveries WHERE endpoint_id = ? AND state = 'pending'").bind(1, endpoint_id).run();
+    db_->prepare("DELETE FROM deliveries INDEXED BY deliveries_endpoint_due WHERE " + pending_of_sql("?1"))
+        .bind(1, endpoint_id)
+        .run();
     return dead;
 }
 

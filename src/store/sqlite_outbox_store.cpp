@@ -65,29 +65,30 @@ void sqlite_outbox_store::refresh_routes() {
 std::optional<std::vector<route>> sqlite_outbox_store::load_routes(const std::optional<std::string>& tenant) {
     if (tenant && !tenant_exists(*tenant)) return std::nullopt;
     // The platform's endpoints, or one tenant's through endpoints_tenant.
-    auto& q = tenant ? db_->prepare("SELECT id, event_patterns, ordering = 'fifo' FROM endpoints "
+    auto& q = tenant ? db_->prepare("SELECT id, seq, event_patterns, ordering = 'fifo' FROM endpoints "
                                     "WHERE tenant_id = ? AND enabled = 1 ORDER BY seq")
-                     : db_->prepare("SELECT id, event_patterns, ordering = 'fifo' FROM endpoints "
+                     : db_->prepare("SELECT id, seq, event_patterns, ordering = 'fifo' FROM endpoints "
                                     "WHERE tenant_id IS NULL AND enabled = 1 ORDER BY seq");
     if (tenant) q.bind(1, *tenant);
     std::vector<route> fresh;
-    while (q.step()) fresh.push_back(make_route(q.text(0), q.text_view(1), q.int64(2) != 0));
+    while (q.step()) fresh.push_back(make_route(q.text(0), q.int64(1), q.text_view(2), q.int64(3) != 0));
     q.reset();
     return fresh;
 }
 
 void sqlite_outbox_store::scan_routes(std::size_t max_tenants, const std::function<void(const route_row&)>& each) {
     auto& q = db_->prepare(
-        "SELECT t.id, e.id, e.event_patterns, e.ordering = 'fifo' "
+        "SELECT t.id, e.id, e.seq, e.event_patterns, e.ordering = 'fifo' "
         "FROM (SELECT id FROM tenants ORDER BY seq LIMIT ?) t "
         "LEFT JOIN endpoints e ON e.tenant_id = t.id AND e.enabled = 1 ORDER BY t.id, e.seq");
     q.bind(1, static_cast<std::int64_t>(max_tenants));
     while (q.step()) {
-        route_row r{q.text_view(0), std::nullopt, {}, false};
+        route_row r{q.text_view(0), std::nullopt, 0, {}, false};
         if (!q.is_null(1)) {
             r.endpoint = q.text_view(1);
-            r.patterns_json = q.text_view(2);
-            r.fifo = q.int64(3) != 0;
+            r.seq = q.int64(2);
+            r.patterns_json = q.text_view(3);
+            r.fifo = q.int64(4) != 0;
         }
         each(r);
     }
@@ -259,13 +260,14 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
     for (const auto& r : *routes) {
         if (!r.wants(event.type)) continue;
         db_->prepare(
-               "INSERT INTO deliveries (event_seq, endpoint_id, next_attempt_at, created_at, ordered) "
-               "VALUES (?, ?, ?, ?, ?)")
+               "INSERT INTO deliveries (event_seq, endpoint_id, endpoint_seq, next_attempt_at, created_at, ordered) "
+               "VALUES (?, ?, ?, ?, ?, ?)")
             .bind(1, seq)
             .bind(2, r.id)
-            .bind(3, due_ms)
-            .bind(4, now_ms)
-            .bind(5, std::int64_t{r.fifo})
+            .bind(3, r.seq)
+            .bind(4, due_ms)
+            .bind(5, now_ms)
+            .bind(6, std::int64_t{r.fifo})
             .run();
         count_rows(r.id, 1, 0);
         ++out.deliveries;
@@ -279,15 +281,25 @@ result<std::vector<endpoint_claim>> sqlite_outbox_store::claim(std::span<const c
                                                                std::string_view owner) {
     // The orders the room reaches (each leases one delivery at least, if it has one due).
     std::vector<endpoint_claim> out;
-    nlohmann::json ids = nlohmann::json::array();  // of the unordered endpoints
+    nlohmann::json seqs = nlohmann::json::array();  // of the unordered endpoints
     std::vector<std::size_t> unordered;            // their places in out
-    std::unordered_map<std::string_view, std::size_t> index;  // endpoint id -> its place in out
+    std::unordered_map<std::int64_t, std::size_t> index;  // endpoint seq -> its place in out
+    std::vector<std::int64_t> seq_of;                      // by place in out
     for (const auto& o : orders) {
         if (out.size() == room) break;
-        index.emplace(o.endpoint_id, out.size());
+        auto seq = o.endpoint_seq;
+        if (seq == 0) {
+            // An order that names its endpoint by id only (seqs start at 1).
+            auto& q = db_->prepare("SELECT seq FROM endpoints WHERE id = ?");
+            q.bind(1, o.endpoint_id);
+            if (q.step()) seq = q.int64(0);
+            q.reset();
+        }
+        index.emplace(seq, out.size());
+        seq_of.push_back(seq);
         if (!o.fifo) {
             unordered.push_back(out.size());
-            ids.push_back(o.endpoint_id);
+            seqs.push_back(seq);
         }
         out.push_back({o.endpoint_id, {}, std::nullopt});
     }
@@ -300,11 +312,11 @@ result<std::vector<endpoint_claim>> sqlite_outbox_store::claim(std::span<const c
     };
     std::vector<leased_event> leased_events;
     // Collects what a leasing statement returns (id, event_seq, attempts, ladder_start[,
-    // endpoint_id]) for the endpoint at `place`, or for each row's own (column 4) without.
+    // endpoint_seq]) for the endpoint at `place`, or for each row's own (column 4) without.
     auto lease_rows = [&](sqlite::statement& q, std::optional<std::size_t> place) {
         std::size_t leased = 0;
         while (q.step()) {
-            auto i = place ? *place : index.at(q.text_view(4));
+            auto i = place ? *place : index.at(q.int64(4));
             claimed_delivery d;
             d.id = q.int64(0);
             d.endpoint_id = out[i].endpoint_id;
@@ -330,12 +342,12 @@ result<std::vector<endpoint_claim>> sqlite_outbox_store::claim(std::span<const c
                 "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, lease_expires_at = ?1 WHERE id = (" +
                 fifo_head_sql("?3", "id") + ") AND next_attempt_at <= ?4 RETURNING id, event_seq, attempts, ladder_start";
             auto& q = db_->prepare(take);
-            q.bind(1, lease_until_ms).bind(2, owner).bind(3, out[i].endpoint_id).bind(4, now_ms);
+            q.bind(1, lease_until_ms).bind(2, owner).bind(3, seq_of[i]).bind(4, now_ms);
             left -= lease_rows(q, i);
         }
         static const std::string head_due = fifo_head_sql("?", "next_attempt_at");
         auto& q = db_->prepare(head_due);
-        q.bind(1, out[i].endpoint_id);
+        q.bind(1, seq_of[i]);
         if (q.step()) out[i].next_due = q.int64(0);
         q.reset();
     }
@@ -346,13 +358,13 @@ result<std::vector<endpoint_claim>> sqlite_outbox_store::claim(std::span<const c
     {
         auto& q = db_->prepare(
             "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, lease_expires_at = ?1 WHERE id IN ("
-            "SELECT (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_id = o.value "
+            "SELECT (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_seq = o.value "
             "AND state = 'pending' AND attempts > 0 = 0 AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT 1) "
             "FROM json_each(?3) o) "
-            "RETURNING id, event_seq, attempts, ladder_start, endpoint_id");
+            "RETURNING id, event_seq, attempts, ladder_start, endpoint_seq");
         nlohmann::json heads = nlohmann::json::array();
         for (auto i : unordered) {
-            if (orders[i].limit > 0) heads.push_back(orders[i].endpoint_id);
+            if (orders[i].limit > 0) heads.push_back(seq_of[i]);
         }
         q.bind(1, lease_until_ms).bind(2, owner).bind(3, heads.dump()).bind(4, now_ms);
         left -= lease_rows(q, std::nullopt);
@@ -370,7 +382,7 @@ result<std::vector<endpoint_claim>> sqlite_outbox_store::claim(std::span<const c
         }
         nd.reset();
     };
-    read_next_due(ids, unordered);
+    read_next_due(seqs, unordered);
 
     // 3. The rest, for each endpoint with more due: first attempts then retries, each oldest
     //    due first, each a range of deliveries_endpoint_due, in one statement. The retries'
@@ -383,17 +395,17 @@ result<std::vector<endpoint_claim>> sqlite_outbox_store::claim(std::span<const c
         if (!c.next_due || *c.next_due > now_ms || c.deliveries.size() >= orders[i].limit) continue;
         auto& q = db_->prepare(
             "UPDATE deliveries SET next_attempt_at = ?1, lease_owner = ?2, lease_expires_at = ?1 WHERE id IN ("
-            "SELECT id FROM (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_id = ?3 "
+            "SELECT id FROM (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_seq = ?3 "
             "AND state = 'pending' AND attempts > 0 = 0 AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT ?5) "
             "UNION ALL "
-            "SELECT id FROM (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_id = ?3 "
+            "SELECT id FROM (SELECT id FROM deliveries INDEXED BY deliveries_endpoint_due WHERE endpoint_seq = ?3 "
             "AND state = 'pending' AND attempts > 0 = 1 AND next_attempt_at <= ?4 ORDER BY next_attempt_at LIMIT ?5) "
             "LIMIT ?5) "
             "RETURNING id, event_seq, attempts, ladder_start");
-        q.bind(1, lease_until_ms).bind(2, owner).bind(3, c.endpoint_id).bind(4, now_ms).bind(
+        q.bind(1, lease_until_ms).bind(2, owner).bind(3, seq_of[i]).bind(4, now_ms).bind(
             5, static_cast<std::int64_t>(std::min(orders[i].limit - c.deliveries.size(), left)));
         left -= std::min(left, lease_rows(q, i));
-        again.push_back(c.endpoint_id);
+        again.push_back(seq_of[i]);
         again_places.push_back(i);
     }
     if (!again_places.empty()) read_next_due(again, again_places);
@@ -531,8 +543,8 @@ result<endpoint_scan> sqlite_outbox_store::scan_endpoints(const scan_mark& seen,
     out.complete = seen.deletions != out.mark.deletions || seen.revision < 0;
     if (out.complete || out.mark.revision > seen.revision) {
         static const std::string changed = "SELECT id, url, body_mode, signature_format, signature_header, headers, "
-                                           "enabled, paused_at, " + next_due_sql("endpoints.id", "endpoints.ordering") +
-                                           ", tenant_id, rate_limit, ordering "
+                                           "enabled, paused_at, " + next_due_sql("endpoints.seq", "endpoints.ordering") +
+                                           ", tenant_id, rate_limit, ordering, seq "
                                            "FROM endpoints WHERE revision > ? ORDER BY seq";
         auto& q = db_->prepare(changed);
         q.bind(1, out.complete ? std::int64_t{-1} : seen.revision);
@@ -550,6 +562,7 @@ result<endpoint_scan> sqlite_outbox_store::scan_endpoints(const scan_mark& seen,
             if (!q.is_null(9)) e.tenant = q.text(9);
             if (!q.is_null(10)) e.rate_limit = q.int64(10);
             e.fifo = q.text_view(11) == "fifo";
+            e.seq = q.int64(12);
             out.changed.push_back(std::move(e));
         }
         q.reset();
@@ -565,7 +578,7 @@ result<endpoint_scan> sqlite_outbox_store::scan_endpoints(const scan_mark& seen,
     }
     if (sweep_limit > 0) {
         static const std::string sweep =
-            "SELECT seq, id, " + next_due_sql("endpoints.id", "endpoints.ordering") +
+            "SELECT seq, id, " + next_due_sql("endpoints.seq", "endpoints.ordering") +
             " FROM endpoints WHERE seq > ? ORDER BY seq LIMIT ?";
         auto& q = db_->prepare(sweep);
         q.bind(1, sweep_after_seq).bind(2, static_cast<std::int64_t>(sweep_limit));

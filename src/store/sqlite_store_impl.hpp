@@ -21,13 +21,15 @@ namespace webhookd::detail {
 inline constexpr std::string_view find_token_sql =
     "SELECT id, seq, tenant_id, description, created_at, expires_at FROM tenant_tokens WHERE token_hash = ?";
 
-// The earliest next_attempt_at of the pending deliveries of the endpoint whose id is the
+// The earliest next_attempt_at of the pending deliveries of the endpoint whose seq is the
 // SQL expression `endpoint` (NULL: none): one seek into each range of
 // deliveries_endpoint_due, first attempts and retries, however long the endpoint's backlog.
+// The per-endpoint indexes of pending deliveries are keyed by the endpoint's seq, which
+// pending deliveries hold as endpoint_seq (migration 0011).
 inline std::string next_due_sql(std::string_view endpoint) {
     auto range = [&](const char* retries) {
         return "IFNULL((SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_endpoint_due "
-               "WHERE endpoint_id = " +
+               "WHERE endpoint_seq = " +
                std::string(endpoint) + " AND state = 'pending' AND attempts > 0 = " + retries +
                "), 9223372036854775807)";
     };
@@ -39,7 +41,7 @@ inline std::string next_due_sql(std::string_view endpoint) {
 // deliveries of FIFO endpoints only. `column`: what to select of it.
 inline std::string fifo_head_sql(std::string_view endpoint, std::string_view column) {
     return "SELECT " + std::string(column) +
-           " FROM deliveries INDEXED BY deliveries_fifo_head WHERE endpoint_id = " + std::string(endpoint) +
+           " FROM deliveries INDEXED BY deliveries_fifo_head WHERE endpoint_seq = " + std::string(endpoint) +
            " AND ordered = 1 AND state = 'pending' AND next_attempt_at IS NOT NULL ORDER BY id LIMIT 1";
 }
 
@@ -47,6 +49,20 @@ inline std::string fifo_head_sql(std::string_view endpoint, std::string_view col
 // that make a delivery pending again.
 inline std::string ordered_sql(std::string_view id_sql) {
     return "COALESCE((SELECT ordering = 'fifo' FROM endpoints WHERE id = " + std::string(id_sql) + "), 0)";
+}
+
+// The seq of endpoint `id_sql` (NULL: none), for the statements that make a delivery
+// pending again (its endpoint_seq) or that find an endpoint's pending deliveries.
+inline std::string endpoint_seq_sql(std::string_view id_sql) {
+    return "(SELECT seq FROM endpoints WHERE id = " + std::string(id_sql) + ")";
+}
+
+// The pending deliveries of the existing endpoint `id_sql`, as a condition of a statement on
+// deliveries INDEXED BY deliveries_endpoint_due: a range of that index, not every delivery
+// the endpoint ever had.
+inline std::string pending_of_sql(std::string_view id_sql) {
+    return "endpoint_seq = " + endpoint_seq_sql(id_sql) + " AND endpoint_id = " + std::string(id_sql) +
+           " AND state = 'pending'";
 }
 
 // When the endpoint can send next: next_due_sql, or for a FIFO endpoint (`ordering`: the

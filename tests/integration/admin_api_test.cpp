@@ -470,9 +470,12 @@ TEST_F(admin_api, resume_gives_each_delivery_the_wait_it_had_left) {
     {
         // Before the pause: one retry due 10 min after it, one overdue since 1 min before it.
         auto p = std::to_string(paused_at);
+        // SQLite keys pending deliveries by their endpoint's seq as well (migration 0011).
+        auto seq = test::on_postgres() ? std::string() : ", (SELECT seq FROM endpoints WHERE id = '" + id + "')";
         auto delivery = [&](const std::string& due, const std::string& last) {
             return "INSERT INTO deliveries (event_seq, endpoint_id, attempts, next_attempt_at, created_at, "
-                   "last_attempt_at) SELECT seq, '" + id + "', 1, " + due + ", 0, " + last + " FROM events";
+                   "last_attempt_at" + std::string(seq.empty() ? "" : ", endpoint_seq") + ") SELECT seq, '" + id +
+                   "', 1, " + due + ", 0, " + last + seq + " FROM events";
         };
         test::exec(db(), "INSERT INTO events (id, type, timestamp, body, data_offset, created_at) VALUES ('e', 't', "
                          "'ts', '{\"data\":1}', 8, 0); " +

@@ -285,8 +285,10 @@ TEST_F(delivery, first_attempts_go_before_a_backlog_of_retries) {
             auto n = std::to_string(i);
             sql += "INSERT INTO events (id, type, timestamp, body, data_offset, created_at) VALUES ('old" + n +
                    "', 'a.b', 'ts', '{\"data\":1}', 8, 0); "
-                   "INSERT INTO deliveries (event_seq, endpoint_id, attempts, next_attempt_at, created_at) "
-                   "SELECT seq, 'ep_1', 1, 0, 0 FROM events WHERE id = 'old" + n + "'; ";
+                   "INSERT INTO deliveries (event_seq, endpoint_id, attempts, next_attempt_at, created_at" +
+                   std::string(test::on_postgres() ? "" : ", endpoint_seq") + ") SELECT seq, 'ep_1', 1, 0, 0" +
+                   (test::on_postgres() ? "" : ", (SELECT seq FROM endpoints WHERE id = 'ep_1')") +
+                   " FROM events WHERE id = 'old" + n + "'; ";
         }
         sql += "SELECT 1";
         test::exec(db(), sql);

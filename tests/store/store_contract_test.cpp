@@ -1074,6 +1074,36 @@ TYPED_TEST(store_contract, deleting_an_endpoint_cancels_its_pending_deliveries_a
     EXPECT_TRUE(this->endpoints(300).empty());
 }
 
+// SQLite keys an endpoint's pending deliveries by its seq, which an endpoint created after
+// the deletion of the newest one takes again: none of the deleted endpoint's deliveries,
+// pending at its deletion or delivered, ever reaches the new one, and the new one's own
+// are claimed, listed and counted as its own.
+TYPED_TEST(store_contract, an_endpoint_that_takes_a_deleted_endpoints_place_gets_none_of_its_deliveries) {
+    this->create_endpoint("ep_1", R"(["a.*"])");
+    this->create_endpoint("ep_old", R"(["a.*"])");
+    this->ingest("e1", "a.b", 100);
+    this->ingest("e2", "a.b", 100);
+    auto sent = this->claim("ep_old", 1, 100);
+    ASSERT_EQ(sent.size(), 1u);
+    ASSERT_TRUE(this->record(this->outcome(sent[0], 100, attempt_outcome::success, true, false), 100).ok());
+    ASSERT_EQ(this->template value<std::int64_t>(
+                  200, [](outbox_store& s, std::int64_t) { return s.delete_endpoint("ep_old"); }),
+              1);
+    this->create_endpoint("ep_new", R"(["a.*"])");
+    EXPECT_TRUE(this->claim("ep_new", 10, 300).empty());
+    this->ingest("e3", "a.b", 300);
+    auto mine = this->claim("ep_new", 10, 300);
+    ASSERT_EQ(mine.size(), 1u);
+    EXPECT_EQ(mine[0].event_id, "e3");
+    EXPECT_EQ(this->claim("ep_1", 10, 300).size(), 3u);
+    auto ep = this->endpoint("ep_new");
+    ASSERT_TRUE(ep);
+    EXPECT_EQ(ep->deliveries_pending, 1);
+    auto c = this->counts();
+    EXPECT_EQ(c, this->store->recount().value());
+    EXPECT_EQ(c.pending, 4);
+}
+
 // ---- dead letters -------------------------------------------------------------------------
 
 TYPED_TEST(store_contract, dead_letters_are_requeued_one_or_in_bulk_and_deleted) {
