@@ -257,6 +257,7 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
     }
     std::int64_t seq = db_->last_insert_rowid();
     ingest_outcome out{event.id, event.tenant, event.type, event.timestamp, 0, false, {}};
+    out.endpoint_ids.reserve(routes->size());  // one allocation, not one per doubling
     for (const auto& r : *routes) {
         if (!r.wants(event.type)) continue;
         db_->prepare(
