@@ -14,7 +14,10 @@
 -- endpoint's too), stays keyed by id. (No trigger fills endpoint_seq in: a table with one
 -- makes every insert keep a statement journal, a copy of each page it changes.)
 ALTER TABLE deliveries ADD COLUMN endpoint_seq INTEGER;
-UPDATE deliveries SET endpoint_seq = (SELECT seq FROM endpoints WHERE endpoints.id = deliveries.endpoint_id);
+-- The pending ones only (through deliveries_state): a delivered one gets it if it is ever
+-- resent, and an upgrade does not rewrite every row of a long history.
+UPDATE deliveries SET endpoint_seq = (SELECT seq FROM endpoints WHERE endpoints.id = deliveries.endpoint_id)
+    WHERE state = 'pending';
 
 DROP INDEX deliveries_endpoint_due;
 CREATE INDEX deliveries_endpoint_due ON deliveries (endpoint_seq, attempts > 0, next_attempt_at) WHERE state = 'pending';

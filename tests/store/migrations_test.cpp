@@ -175,5 +175,63 @@ TEST(migrations, a_database_from_before_tenants_keeps_its_endpoints_and_events_a
     EXPECT_EQ(taken->err().code, error_code::tenant_not_found);  // no tenant exists yet
 }
 
+// Migration 0011 keys pending deliveries by their endpoint's seq: a database from before
+// it keeps its pending deliveries claimable (and only those get the key), and a delivered
+// one resent afterwards gets it then.
+TEST(migrations, pending_deliveries_from_before_endpoint_keys_are_still_claimed_and_resent_ones_too) {
+    test::temp_dir dir;
+    auto all = detail::embedded_migrations();
+    ASSERT_GE(all.size(), 11u);
+    {
+        sqlite::connection db(dir.file("old.db"));
+        ASSERT_EQ(*migrate(db, std::vector<migration>(all.begin(), all.begin() + 10)), 10);
+        db.exec("INSERT INTO endpoints (id, seq, url, event_patterns, created_at, updated_at) VALUES "
+                "('ep_a', 1, 'https://example.com/a', '[]', 0, 0), ('ep_b', 2, 'https://example.com/b', '[]', 0, 0)");
+        db.exec("INSERT INTO events (seq, id, type, timestamp, body, data_offset, created_at) VALUES "
+                "(1, 'e1', 'a.b', 'ts', '{}', 0, 0), (2, 'e2', 'a.b', 'ts', '{}', 0, 0)");
+        db.exec("INSERT INTO deliveries (id, event_seq, endpoint_id, state, next_attempt_at, created_at, delivered_at) "
+                "VALUES (1, 1, 'ep_b', 'pending', 5, 0, NULL), (2, 2, 'ep_b', 'delivered', NULL, 0, 7), "
+                "(3, 2, 'ep_a', 'pending', 5, 0, NULL)");
+    }
+    {
+        sqlite::connection db(dir.file("old.db"));
+        ASSERT_EQ(*migrate(db, all), static_cast<int>(all.size()));
+        auto& q = db.prepare("SELECT id, endpoint_seq FROM deliveries ORDER BY id");
+        std::vector<std::pair<std::int64_t, std::optional<std::int64_t>>> rows;
+        while (q.step()) rows.emplace_back(q.int64(0), q.is_null(1) ? std::nullopt : std::optional(q.int64(1)));
+        q.reset();
+        using row = std::pair<std::int64_t, std::optional<std::int64_t>>;
+        EXPECT_EQ(rows, (std::vector<row>{{1, 2}, {2, std::nullopt}, {3, 1}}));
+    }
+    storage_config cfg;
+    cfg.path = dir.file("old.db");
+    auto opened = open_outbox(cfg, nullptr);
+    ASSERT_TRUE(opened.ok()) << opened.err().message;
+    auto& store = *opened->writer;
+    std::optional<result<std::vector<endpoint_claim>>> first, again;
+    test::fn_unit claim([&](outbox_store& s, std::int64_t now) -> status {
+        first = s.claim(std::vector<claim_order>{{"ep_b", 10}}, 10, now, now + 1000, "a");
+        return ok_v;
+    });
+    write_unit* units[] = {&claim};
+    store.write_group(units, 10);
+    ASSERT_TRUE(first && first->ok());
+    ASSERT_EQ((*first)->size(), 1u);
+    ASSERT_EQ((*first)->at(0).deliveries.size(), 1u);
+    EXPECT_EQ((*first)->at(0).deliveries[0].id, 1);
+    test::fn_unit resend([&](outbox_store& s, std::int64_t now) -> status {
+        if (auto st = s.retry_delivery(2, now); !st) return st;
+        again = s.claim(std::vector<claim_order>{{"ep_b", 10}}, 10, now, now + 1000, "a");
+        return ok_v;
+    });
+    write_unit* units2[] = {&resend};
+    store.write_group(units2, 20);
+    ASSERT_TRUE(resend.result && resend.result->ok()) << resend.result->err().message;
+    ASSERT_TRUE(again && again->ok());
+    ASSERT_EQ((*again)->size(), 1u);
+    ASSERT_EQ((*again)->at(0).deliveries.size(), 1u);
+    EXPECT_EQ((*again)->at(0).deliveries[0].id, 2);
+}
+
 }  // namespace
 }  // namespace webhookd
