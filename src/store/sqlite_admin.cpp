@@ -271,12 +271,12 @@ result<std::int64_t> sqlite_outbox_store::set_paused(std::string_view id, bool p
         // Each delivery not yet due at the pause gets back the wait it had left then (from
         // the pause, or from when it was scheduled if that was later). One with no wait
         // left (made during the pause, due at once) is due as it is, and is not rewritten.
-        db_->prepare(
-               "UPDATE deliveries INDEXED BY deliveries_endpoint_due "
-               "SET next_attempt_at = ?3 + next_attempt_at - MAX(?2, created_at, COALESCE(last_attempt_at, 0)) "
-               "WHERE endpoint_seq = (SELECT seq FROM endpoints WHERE id = ?1) AND endpoint_id = ?1 "
-               "AND state = 'pending' AND next_attempt_at > ?2 AND lease_owner IS NULL "
-               "AND next_attempt_at > MAX(?2, created_at, COALESCE(last_attempt_at, 0))")
+        static const std::string resume =
+            "UPDATE deliveries INDEXED BY deliveries_endpoint_due "
+            "SET next_attempt_at = ?3 + next_attempt_at - MAX(?2, created_at, COALESCE(last_attempt_at, 0)) "
+            "WHERE " + pending_of_sql("?1") + " AND next_attempt_at > ?2 AND lease_owner IS NULL "
+            "AND next_attempt_at > MAX(?2, created_at, COALESCE(last_attempt_at, 0))";
+        db_->prepare(resume)
             .bind(1, id)
             .bind(2, *paused_at)
             .bind(3, now_ms)

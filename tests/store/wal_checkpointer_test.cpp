@@ -5,7 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
+#include <cstdint>
+#include <fstream>
 #include <span>
 #include <vector>
 
@@ -15,11 +16,21 @@
 namespace webhookd::sqlite {
 namespace {
 
+// How many times the WAL at `path` started over from its beginning: the checkpoint
+// sequence number of its header (bytes 12 to 15, big-endian), which SQLite raises at each
+// restart.
+std::uint32_t wal_restarts(const std::string& path) {
+    std::ifstream wal(path, std::ios::binary);
+    unsigned char header[16] = {};
+    wal.read(reinterpret_cast<char*>(header), sizeof header);
+    return (std::uint32_t{header[12]} << 24) | (std::uint32_t{header[13]} << 16) | (std::uint32_t{header[14]} << 8) |
+           std::uint32_t{header[15]};
+}
+
 TEST(wal_checkpointer, the_wal_starts_over_under_steady_commits_and_keeps_every_row) {
     test::temp_dir dir;
     const auto path = dir.file("wal.db");
     constexpr int commits = 3000;
-    constexpr std::size_t page = 4096;
     {
         connection db(path);
         db.exec("PRAGMA journal_mode = WAL");
@@ -34,8 +45,11 @@ TEST(wal_checkpointer, the_wal_starts_over_under_steady_commits_and_keeps_every_
         }
         EXPECT_GT(checkpointer.passes(), 0u);
         // Never started over, the WAL holds about three frames for every commit (37 MB
-        // here); started over, it stays under 3 MB, whatever the disk's speed.
-        EXPECT_LT(std::filesystem::file_size(path + "-wal"), commits * page);
+        // here) and its header says 0. Started over, it restarts dozens of times (48 to
+        // 153 in runs on the dev machine). Its size is not checked: that is the furthest
+        // it got between two restarts, which depends on when the checkpoint thread got a
+        // core (300 KB to 25 MB in the same runs).
+        EXPECT_GE(wal_restarts(path + "-wal"), 3u);
     }
     connection reader(path, true);
     auto& q = reader.prepare("SELECT COUNT(*) FROM t");
