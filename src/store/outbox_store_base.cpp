@@ -101,22 +101,23 @@ result<std::string> outbox_store_base::clear_secret(std::string_view endpoint_id
     return clear;
 }
 
-const std::vector<route>* outbox_store_base::routes_for(const std::optional<std::string>& tenant) {
+const tenant_routes* outbox_store_base::routes_for(const std::optional<std::string>& tenant) {
     if (!routes_scanned_) {
         // One scan instead of one read per tenant: with 10,000 tenants, those reads were
         // 2% of the writer's time for the first seconds after a start.
         routes_scanned_ = true;
         scanned_at_ = routes_read_.size();
         ++route_reads_;
-        std::vector<route>* current = nullptr;
+        tenant_routes* current = nullptr;
         std::string_view current_tenant;
         scan_routes(max_cached_tenants, [&](const route_row& r) {
             if (!current || r.tenant != current_tenant) {
                 auto it = routes_.try_emplace(std::string(r.tenant)).first;
                 current = &it->second;
+                current->tenant_seq = r.tenant_seq;
                 current_tenant = it->first;
             }
-            if (r.endpoint) current->push_back(make_route(std::string(*r.endpoint), r.seq, r.patterns_json, r.fifo));
+            if (r.endpoint) current->endpoints.push_back(make_route(std::string(*r.endpoint), r.seq, r.patterns_json, r.fifo));
         });
     }
     std::string_view key = tenant ? std::string_view(*tenant) : std::string_view();
@@ -176,7 +177,7 @@ void outbox_store_base::emit_operational(std::string_view type, const std::strin
                                          attempt_effects& fx) {
     // Kept only for the platform endpoints that name it: nobody asked for the others.
     const auto* routes = routes_for(std::nullopt);
-    bool wanted = std::any_of(routes->begin(), routes->end(),
+    bool wanted = std::any_of(routes->endpoints.begin(), routes->endpoints.end(),
                               [&](const route& r) { return r.wants(type); });
     if (!wanted) return;
     auto at = std::chrono::system_clock::time_point(std::chrono::milliseconds(now_ms));

@@ -34,10 +34,17 @@ struct route {
     bool wants(std::string_view event_type) const { return any_pattern_matches(*patterns, event_type); }
 };
 
+// What an event of one tenant (or of the platform) fans out to.
+struct tenant_routes {
+    std::int64_t tenant_seq = 0;  // the tenant's seq: its events' key in events_tenant (0: the platform)
+    std::vector<route> endpoints; // its enabled endpoints, in creation order
+};
+
 // A row of the scan that fills the route cache at once: a tenant, and one of its enabled
 // endpoints (none: the tenant has none).
 struct route_row {
     std::string_view tenant;
+    std::int64_t tenant_seq = 0;
     std::optional<std::string_view> endpoint;
     std::int64_t seq = 0;
     std::string_view patterns_json;
@@ -125,13 +132,13 @@ protected:
     // with every tenant's routes in one scan (scan_routes), so that the first event of
     // each tenant after a start does not wait for a read of its own. Throws the backend's
     // failure.
-    const std::vector<route>* routes_for(const std::optional<std::string>& tenant);
+    const tenant_routes* routes_for(const std::optional<std::string>& tenant);
     // After a write through this store to one tenant's endpoints (none: the platform's).
     void forget_routes(const std::optional<std::string>& tenant) { routes_.erase(tenant.value_or("")); }
     // After a write the store did not make itself (another connection's commit).
     void forget_all_routes();
     // The routes of `tenant` from the database; none when the tenant does not exist.
-    virtual std::optional<std::vector<route>> load_routes(const std::optional<std::string>& tenant) = 0;
+    virtual std::optional<tenant_routes> load_routes(const std::optional<std::string>& tenant) = 0;
     // Every tenant's enabled endpoints, for at most `max_tenants` tenants, each tenant's
     // rows together and in the endpoints' creation order.
     virtual void scan_routes(std::size_t max_tenants, const std::function<void(const route_row&)>& each) = 0;
@@ -210,7 +217,7 @@ private:
     static constexpr std::size_t max_cached_tenants = 100'000;
     // Open addressing: with 10,000 tenants, a lookup in a node-based map missed the cache
     // three or four times per event.
-    boost::unordered_flat_map<std::string, std::vector<route>, string_hash, std::equal_to<>> routes_;
+    boost::unordered_flat_map<std::string, tenant_routes, string_hash, std::equal_to<>> routes_;
     bool routes_scanned_ = false;
     std::vector<std::string> routes_read_;   // tenants whose routes this try read, in order
     std::optional<std::size_t> scanned_at_;  // routes_read_'s size when this try scanned them all

@@ -131,16 +131,17 @@ void pg_outbox_store::refresh_routes(const pg::rows& changed) {
     routes_recent_ = std::move(recent);
 }
 
-std::optional<std::vector<route>> pg_outbox_store::load_routes(const std::optional<std::string>& tenant) {
+std::optional<tenant_routes> pg_outbox_store::load_routes(const std::optional<std::string>& tenant) {
+    // (PostgreSQL keys a tenant's events by its id: tenant_seq stays 0.)
     if (tenant && !tenant_exists(*tenant)) return std::nullopt;
     auto r = tenant ? db().query("SELECT id, event_patterns, ordering = 'fifo', seq FROM endpoints "
                                  "WHERE tenant_id = $1 AND enabled ORDER BY seq",
                                  {*tenant})
                     : db().query("SELECT id, event_patterns, ordering = 'fifo', seq FROM endpoints "
                                  "WHERE tenant_id IS NULL AND enabled ORDER BY seq");
-    std::vector<route> out;
+    tenant_routes out;
     for (int i = 0; i < r.size(); ++i) {
-        out.push_back(make_route(std::string(r.text(i, 0)), r.int64(i, 3), r.text(i, 1), r.boolean(i, 2)));
+        out.endpoints.push_back(make_route(std::string(r.text(i, 0)), r.int64(i, 3), r.text(i, 1), r.boolean(i, 2)));
     }
     return out;
 }
@@ -152,7 +153,7 @@ void pg_outbox_store::scan_routes(std::size_t max_tenants, const std::function<v
         "LEFT JOIN endpoints e ON e.tenant_id = t.id AND e.enabled ORDER BY t.id, e.seq",
         {std::to_string(max_tenants)});
     for (int i = 0; i < r.size(); ++i) {
-        route_row row{r.text(i, 0), std::nullopt, 0, {}, false};
+        route_row row{r.text(i, 0), 0, std::nullopt, 0, {}, false};
         if (!r.is_null(i, 1)) {
             row.endpoint = r.text(i, 1);
             row.seq = r.int64(i, 4);
@@ -294,7 +295,7 @@ std::optional<pg_outbox_store::fan_out> pg_outbox_store::fan_out_of(const new_ev
     const auto* routes = routes_for(event.tenant);
     if (!routes) return std::nullopt;
     fan_out out;
-    for (const auto& r : *routes) {
+    for (const auto& r : routes->endpoints) {
         if (!r.wants(event.type)) continue;
         out.endpoint_ids.push_back(r.id);
         out.fifo.push_back(r.fifo);

@@ -95,7 +95,7 @@ public:
 
 private:
     // outbox_store_base's primitives; each throws pg::failure.
-    std::optional<std::vector<route>> load_routes(const std::optional<std::string>& tenant) override;
+    std::optional<tenant_routes> load_routes(const std::optional<std::string>& tenant) override;
     void scan_routes(std::size_t max_tenants, const std::function<void(const route_row&)>& each) override;
     void end_streak(std::string_view endpoint_id) override;
     void extend_streak(std::string_view endpoint_id, std::int64_t started_ms) override;

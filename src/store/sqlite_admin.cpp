@@ -401,7 +401,7 @@ status sqlite_outbox_store::retry_delivery(std::int64_t id, std::int64_t now_ms)
 result<requeue_result> sqlite_outbox_store::requeue_dead_letters(const dead_letter_filter& f, std::int64_t now_ms,
                                                                  bool dry_run) {
     where_clause w;
-    if (f.tenant) w.add("e.tenant_id = ?", *f.tenant);
+    if (f.tenant) w.add(events_of_tenant_sql("e", "?"), *f.tenant);
     if (f.endpoint_id) w.add("d.endpoint_id = ?", *f.endpoint_id);
     add_type_filter(w, f.event_type);
     if (f.since_ms) w.add("d.died_at >= ?", *f.since_ms);
@@ -478,7 +478,8 @@ result<std::int64_t> sqlite_outbox_store::delete_tenant(std::string_view id) {
     for (const char* table : {"deliveries", "dead_letters"}) {
         bool dead = std::string_view(table) == "dead_letters";
         auto& del = db_->prepare(std::string("DELETE FROM ") + table +
-                                 " WHERE event_seq IN (SELECT seq FROM events INDEXED BY events_tenant WHERE tenant_id = ?)"
+                                 " WHERE event_seq IN (SELECT seq FROM events e INDEXED BY events_tenant WHERE " +
+                                 events_of_tenant_sql("e", "?1") + ")"
                                  " RETURNING endpoint_id, " + (dead ? "'dead'" : "state"));
         del.bind(1, id);
         while (del.step()) {
@@ -487,7 +488,9 @@ result<std::int64_t> sqlite_outbox_store::delete_tenant(std::string_view id) {
         }
         del.reset();
     }
-    db_->prepare("DELETE FROM events WHERE tenant_id = ?").bind(1, id).run();
+    db_->prepare("DELETE FROM events INDEXED BY events_tenant WHERE " + events_of_tenant_sql("events", "?"))
+        .bind(1, id)
+        .run();
     std::vector<std::string> endpoints;
     auto& q = db_->prepare("SELECT id FROM endpoints WHERE tenant_id = ?");
     q.bind(1, id);
@@ -680,7 +683,7 @@ result<std::optional<event_view>> sqlite_outbox_store::get_event(std::string_vie
 result<std::vector<event_view>> sqlite_outbox_store::list_events(const event_filter& f, const page_request& page) {
     return read_snapshot(*db_, [&]() -> result<std::vector<event_view>> {
         where_clause w;
-        if (f.tenant) w.add("e.tenant_id = ?", *f.tenant);
+        if (f.tenant) w.add(events_of_tenant_sql("e", "?"), *f.tenant);
         add_type_filter(w, f.event_type);
         if (f.since_ms) w.add("e.created_at >= ?", *f.since_ms);
         if (f.until_ms) w.add("e.created_at < ?", *f.until_ms);
@@ -709,7 +712,7 @@ result<std::vector<delivery_view>> sqlite_outbox_store::list_deliveries(const de
     return read_snapshot(*db_, [&]() -> result<std::vector<delivery_view>> {
         auto arm = [&](const char* columns, bool dead) {
             where_clause w;
-            if (f.tenant) w.add("e.tenant_id = ?", *f.tenant);
+            if (f.tenant) w.add(events_of_tenant_sql("e", "?"), *f.tenant);
             if (!dead && f.status) w.add("d.state = ?", *f.status);
             if (f.endpoint_id) w.add("d.endpoint_id = ?", *f.endpoint_id);
             add_type_filter(w, f.event_type);
@@ -761,7 +764,7 @@ result<std::vector<delivery_view>> sqlite_outbox_store::list_dead_letters(const 
                                                                           const page_request& page) {
     return read_snapshot(*db_, [&]() -> result<std::vector<delivery_view>> {
         where_clause w;
-        if (f.tenant) w.add("e.tenant_id = ?", *f.tenant);
+        if (f.tenant) w.add(events_of_tenant_sql("e", "?"), *f.tenant);
         if (f.endpoint_id) w.add("d.endpoint_id = ?", *f.endpoint_id);
         add_type_filter(w, f.event_type);
         if (f.since_ms) w.add("d.died_at >= ?", *f.since_ms);

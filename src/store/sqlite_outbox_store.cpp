@@ -62,33 +62,40 @@ void sqlite_outbox_store::refresh_routes() {
     routes_version_ = version;
 }
 
-std::optional<std::vector<route>> sqlite_outbox_store::load_routes(const std::optional<std::string>& tenant) {
-    if (tenant && !tenant_exists(*tenant)) return std::nullopt;
+std::optional<tenant_routes> sqlite_outbox_store::load_routes(const std::optional<std::string>& tenant) {
+    tenant_routes fresh;
+    if (tenant) {
+        auto& t = db_->prepare("SELECT seq FROM tenants WHERE id = ?");
+        t.bind(1, *tenant);
+        bool found = t.step();
+        if (found) fresh.tenant_seq = t.int64(0);
+        t.reset();
+        if (!found) return std::nullopt;
+    }
     // The platform's endpoints, or one tenant's through endpoints_tenant.
     auto& q = tenant ? db_->prepare("SELECT id, seq, event_patterns, ordering = 'fifo' FROM endpoints "
                                     "WHERE tenant_id = ? AND enabled = 1 ORDER BY seq")
                      : db_->prepare("SELECT id, seq, event_patterns, ordering = 'fifo' FROM endpoints "
                                     "WHERE tenant_id IS NULL AND enabled = 1 ORDER BY seq");
     if (tenant) q.bind(1, *tenant);
-    std::vector<route> fresh;
-    while (q.step()) fresh.push_back(make_route(q.text(0), q.int64(1), q.text_view(2), q.int64(3) != 0));
+    while (q.step()) fresh.endpoints.push_back(make_route(q.text(0), q.int64(1), q.text_view(2), q.int64(3) != 0));
     q.reset();
     return fresh;
 }
 
 void sqlite_outbox_store::scan_routes(std::size_t max_tenants, const std::function<void(const route_row&)>& each) {
     auto& q = db_->prepare(
-        "SELECT t.id, e.id, e.seq, e.event_patterns, e.ordering = 'fifo' "
-        "FROM (SELECT id FROM tenants ORDER BY seq LIMIT ?) t "
+        "SELECT t.id, t.seq, e.id, e.seq, e.event_patterns, e.ordering = 'fifo' "
+        "FROM (SELECT id, seq FROM tenants ORDER BY seq LIMIT ?) t "
         "LEFT JOIN endpoints e ON e.tenant_id = t.id AND e.enabled = 1 ORDER BY t.id, e.seq");
     q.bind(1, static_cast<std::int64_t>(max_tenants));
     while (q.step()) {
-        route_row r{q.text_view(0), std::nullopt, 0, {}, false};
-        if (!q.is_null(1)) {
-            r.endpoint = q.text_view(1);
-            r.seq = q.int64(2);
-            r.patterns_json = q.text_view(3);
-            r.fifo = q.int64(4) != 0;
+        route_row r{q.text_view(0), q.int64(1), std::nullopt, 0, {}, false};
+        if (!q.is_null(2)) {
+            r.endpoint = q.text_view(2);
+            r.seq = q.int64(3);
+            r.patterns_json = q.text_view(4);
+            r.fifo = q.int64(5) != 0;
         }
         each(r);
     }
@@ -226,8 +233,8 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
     const auto* routes = routes_for(event.tenant);
     if (!routes) return error{error_code::tenant_not_found, "tenant " + *event.tenant + " does not exist"};
     auto& ins = db_->prepare(
-        "INSERT INTO events (id, type, timestamp, body, data_offset, created_at, tenant_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING");
+        "INSERT INTO events (id, type, timestamp, body, data_offset, created_at, tenant_id, tenant_seq) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING");
     ins.bind(1, event.id)
         .bind(2, event.type)
         .bind(3, event.timestamp)
@@ -235,6 +242,7 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
         .bind(5, static_cast<std::int64_t>(event.data_offset))
         .bind(6, now_ms)
         .bind_text(7, event.tenant)
+        .bind(8, event.tenant ? std::optional(routes->tenant_seq) : std::nullopt)
         .run();
     if (db_->changes() == 0) {
         auto& q = db_->prepare(
@@ -257,8 +265,8 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
     }
     std::int64_t seq = db_->last_insert_rowid();
     ingest_outcome out{event.id, event.tenant, event.type, event.timestamp, 0, false, {}};
-    out.endpoint_ids.reserve(routes->size());  // one allocation, not one per doubling
-    for (const auto& r : *routes) {
+    out.endpoint_ids.reserve(routes->endpoints.size());  // one allocation, not one per doubling
+    for (const auto& r : routes->endpoints) {
         if (!r.wants(event.type)) continue;
         db_->prepare(
                "INSERT INTO deliveries (event_seq, endpoint_id, endpoint_seq, next_attempt_at, created_at, ordered) "

@@ -57,6 +57,12 @@ inline std::string endpoint_seq_sql(std::string_view id_sql) {
     return "(SELECT seq FROM endpoints WHERE id = " + std::string(id_sql) + ")";
 }
 
+// The events of tenant `id_sql` (none if it does not exist), as a condition on events
+// `alias`: a range of events_tenant, which is keyed by the tenant's seq (migration 0012).
+inline std::string events_of_tenant_sql(std::string_view alias, std::string_view id_sql) {
+    return std::string(alias) + ".tenant_seq = (SELECT seq FROM tenants WHERE id = " + std::string(id_sql) + ")";
+}
+
 // The pending deliveries of the existing endpoint `id_sql`, as a condition of a statement on
 // deliveries INDEXED BY deliveries_endpoint_due: a range of that index, not every delivery
 // the endpoint ever had.
@@ -157,7 +163,7 @@ public:
 private:
     // outbox_store_base's primitives (routes here, health in sqlite_health.cpp); each
     // throws sqlite::failure.
-    std::optional<std::vector<route>> load_routes(const std::optional<std::string>& tenant) override;
+    std::optional<tenant_routes> load_routes(const std::optional<std::string>& tenant) override;
     void scan_routes(std::size_t max_tenants, const std::function<void(const route_row&)>& each) override;
     // The endpoint's health as outbox_store_base's rules read it.
     std::optional<endpoint_health> read_health(std::string_view endpoint_id);

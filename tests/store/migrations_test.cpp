@@ -233,5 +233,49 @@ TEST(migrations, pending_deliveries_from_before_endpoint_keys_are_still_claimed_
     EXPECT_EQ((*again)->at(0).deliveries[0].id, 2);
 }
 
+// Migration 0012 keys a tenant's events by the tenant's seq: a database from before it
+// lists each tenant's events as before, and a later tenant that takes a deleted one's seq
+// starts with none of its events.
+TEST(migrations, tenant_events_from_before_tenant_keys_are_listed_by_their_tenant) {
+    test::temp_dir dir;
+    auto all = detail::embedded_migrations();
+    ASSERT_GE(all.size(), 12u);
+    {
+        sqlite::connection db(dir.file("old.db"));
+        ASSERT_EQ(*migrate(db, std::vector<migration>(all.begin(), all.begin() + 11)), 11);
+        db.exec("INSERT INTO tenants (id, seq, created_at, updated_at) VALUES ('biz_a', 1, 0, 0), ('biz_b', 2, 0, 0)");
+        db.exec("INSERT INTO events (seq, id, type, timestamp, body, data_offset, created_at, tenant_id) VALUES "
+                "(1, 'e1', 'a.b', 'ts', '{}', 0, 0, 'biz_a'), (2, 'e2', 'a.b', 'ts', '{}', 0, 0, 'biz_b'), "
+                "(3, 'e3', 'a.b', 'ts', '{}', 0, 0, NULL), (4, 'e4', 'a.b', 'ts', '{}', 0, 0, 'biz_a')");
+    }
+    storage_config cfg;
+    cfg.path = dir.file("old.db");
+    auto opened = open_outbox(cfg, nullptr);
+    ASSERT_TRUE(opened.ok()) << opened.err().message;
+    auto& store = *opened->writer;
+    auto ids_of = [&](const char* tenant) {
+        event_filter f;
+        f.tenant = tenant;
+        auto listed = store.list_events(f, page_request{});
+        std::vector<std::string> ids;
+        for (const auto& e : listed.value()) ids.push_back(e.id);
+        return ids;
+    };
+    EXPECT_EQ(ids_of("biz_a"), (std::vector<std::string>{"e4", "e1"}));
+    EXPECT_EQ(ids_of("biz_b"), std::vector<std::string>{"e2"});
+    // An event ingested after the upgrade joins its tenant's list.
+    auto fresh = build_envelope("e5", "a.b", "ts", "{}");
+    fresh.tenant = "biz_b";
+    ASSERT_TRUE(store.insert_event(fresh, 10, 10).ok());
+    EXPECT_EQ(ids_of("biz_b"), (std::vector<std::string>{"e5", "e2"}));
+    // biz_b had the highest seq: the next tenant created takes it again.
+    ASSERT_TRUE(store.delete_tenant("biz_b").ok());
+    ASSERT_TRUE(store.create_tenant("biz_c", tenant_settings{}, 20).ok());
+    EXPECT_EQ(ids_of("biz_c"), std::vector<std::string>{});
+    EXPECT_EQ(ids_of("biz_a"), (std::vector<std::string>{"e4", "e1"}));
+    EXPECT_FALSE(store.get_event("e2").value());
+    EXPECT_TRUE(store.get_event("e3").value());
+}
+
 }  // namespace
 }  // namespace webhookd
