@@ -169,8 +169,8 @@ status daemon::impl::start() {
                                                   cfg.dead_letter.retention, cfg.storage.delivered_retention, log);
 
     ingest = std::make_unique<ingest_service>(ioc, cfg.ingest, cfg.retry.schedule.front(), *db_writer, stats, clk, log);
-    ingest->on_deliveries([d = dispatch](std::vector<std::string> ids, std::int64_t due_ms) {
-        d->notify_due(std::move(ids), due_ms);
+    ingest->on_deliveries([d = dispatch](std::vector<endpoint_ref> endpoints, std::int64_t due_ms) {
+        d->notify_due(std::move(endpoints), due_ms);
     });
     ingest->register_routes(ingest_router);
     health = std::make_shared<health_service>(ioc, *db_writer, *db_reader, stats, log);

@@ -103,9 +103,13 @@ void dispatcher::update_idle() {
             !releasing_ && releases_.empty();
 }
 
-void dispatcher::notify_due(std::vector<std::string> endpoint_ids, std::int64_t due_ms) {
-    asio::post(strand_, [self = shared_from_this(), ids = std::move(endpoint_ids), due_ms] {
-        for (const auto& id : ids) {
+void dispatcher::notify_due(std::vector<endpoint_ref> endpoints, std::int64_t due_ms) {
+    asio::post(strand_, [self = shared_from_this(), endpoints = std::move(endpoints), due_ms] {
+        for (const auto& [id, seq] : endpoints) {
+            if (seq > 0 && static_cast<std::size_t>(seq) < self->notice_slots_.size()) {
+                const auto& slot = self->notice_slots_[static_cast<std::size_t>(seq)];
+                if (due_ms >= slot.settled_from && slot.id_hash == string_hash{}(id)) continue;
+            }
             auto* ep = self->find_endpoint(id);
             if (!ep) {
                 self->rescan_requested_ = true;  // an endpoint we have not loaded yet
@@ -195,6 +199,7 @@ void dispatcher::apply_record(endpoint_record rec) {
     ep.record = std::move(rec);
     ep.seen_in_scan = complete_scans_;
     set_next_due(ep, due);
+    update_notice_slot(ep);  // its record may have changed what a notice does (FIFO, seq)
     if (scanned_due) advance_next_due(ep, *scanned_due);
     if (!ep.sendable()) take_back(ep);  // paused or disabled: what it holds goes back at once
     // Made FIFO while it held more: the next claim takes the head alone.
@@ -206,6 +211,7 @@ void dispatcher::forget(endpoint_map_iterator it) {
     auto& ep = *it->second;
     take_back(ep);
     set_next_due(ep, std::nullopt);
+    forget_notice_slot(ep);
     if (ep.listed) std::erase(with_ready_, &ep);
     metrics_.concurrency.forget(it->first);
     endpoints_.erase(it);
@@ -216,6 +222,28 @@ void dispatcher::set_next_due(endpoint_state& ep, std::optional<std::int64_t> du
     if (ep.next_due) due_index_.erase({*ep.next_due, &ep});
     ep.next_due = due;
     if (due && ep.sendable()) due_index_.emplace(*due, &ep);
+    update_notice_slot(ep);
+}
+
+void dispatcher::update_notice_slot(const endpoint_state& ep) {
+    auto seq = ep.record.seq;
+    if (seq <= 0) return;
+    auto at = static_cast<std::size_t>(seq);
+    if (at >= notice_slots_.size()) {
+        if (at >= max_notice_slot()) return;
+        notice_slots_.resize(at + 1);
+    }
+    auto& slot = notice_slots_[at];
+    slot.id_hash = string_hash{}(ep.record.id);
+    slot.settled_from = !ep.next_due     ? std::numeric_limits<std::int64_t>::max()
+                        : ep.record.fifo ? std::numeric_limits<std::int64_t>::min()
+                                         : *ep.next_due;
+}
+
+void dispatcher::forget_notice_slot(const endpoint_state& ep) {
+    auto at = static_cast<std::size_t>(ep.record.seq);
+    if (ep.record.seq <= 0 || at >= notice_slots_.size()) return;
+    if (notice_slots_[at].id_hash == string_hash{}(ep.record.id)) notice_slots_[at] = notice_slot{};
 }
 
 void dispatcher::advance_next_due(endpoint_state& ep, std::int64_t due) {

@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <random>
@@ -92,7 +93,7 @@ public:
 
     // New deliveries for these endpoints are due at due_ms (called after ingest commits).
     // Thread-safe.
-    void notify_due(std::vector<std::string> endpoint_ids, std::int64_t due_ms);
+    void notify_due(std::vector<endpoint_ref> endpoints, std::int64_t due_ms);
 
     // Endpoints or deliveries were changed by someone else (the admin API): reload them at
     // the next chance. Thread-safe.
@@ -181,8 +182,13 @@ private:
     // The tenant of an endpoint, for log lines ("-": a platform or unknown endpoint).
     std::string_view tenant_of(const std::string& endpoint_id) const;
 
-    // Sets an endpoint's due time (none: nothing pending), keeping due_index_ in step.
+    // Sets an endpoint's due time (none: nothing pending), keeping due_index_ and its
+    // notice slot in step.
     void set_next_due(endpoint_state& ep, std::optional<std::int64_t> due);
+    // Writes what a notice for ep would change into its seq's slot (after its due time or
+    // its record changed); forget_notice_slot empties the slot if ep holds it.
+    void update_notice_slot(const endpoint_state& ep);
+    void forget_notice_slot(const endpoint_state& ep);
     // The same when `due` is earlier than the one it has.
     void advance_next_due(endpoint_state& ep, std::int64_t due);
     // Puts ep in with_ready_ when it has queued deliveries and is not there yet.
@@ -217,6 +223,22 @@ private:
     // attempts round them until the global cap is reached). Entries point into endpoints_;
     // an endpoint leaves both before it is erased.
     std::set<std::pair<std::int64_t, endpoint_state*>> due_index_;
+    // What a notice of new deliveries would change, by endpoint seq. Nearly every notice
+    // changes nothing (the endpoint is due no later already); with tens of thousands of
+    // endpoints, finding that out in endpoints_ missed the cache for the table's slot and
+    // again for the state (profiled: 0.6 us per event ingested with 10,000 tenants, against
+    // 0.04 with one). A slot is 16 bytes, read without the state. Seqs are dense (each
+    // endpoint's is the largest so far plus one); one at or beyond max_notice_slot() has
+    // no slot, and its notices look it up by id.
+    struct notice_slot {
+        std::size_t id_hash = 0;  // string_hash of the id of the endpoint that holds the seq
+        // A notice of deliveries due at or after this changes nothing: the endpoint's own
+        // due time, or the lowest for a FIFO endpoint with a queue (the new deliveries wait
+        // behind its head); the highest when it has nothing pending or the slot is empty.
+        std::int64_t settled_from = std::numeric_limits<std::int64_t>::max();
+    };
+    std::vector<notice_slot> notice_slots_;
+    std::size_t max_notice_slot() const { return 4 * endpoints_.size() + 4096; }
     std::deque<endpoint_state*> with_ready_;
     std::size_t in_flight_ = 0;
     std::size_t ready_ = 0;        // deliveries in all ready queues

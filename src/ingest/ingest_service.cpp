@@ -167,13 +167,15 @@ void ingest_service::store(http::request&& req, std::vector<new_event> events, b
             metrics_.ingest_batch_size.observe(static_cast<double>(out.size()));
             std::string body = batch ? "{\"events\":[" : "";
             bool any_new = false;
-            std::vector<std::string> endpoints;
+            std::vector<endpoint_ref> endpoints;
             for (std::size_t i = 0; i < out.size(); ++i) {
                 auto& o = out[i];
                 if (!o.duplicate) {
                     any_new = true;
                     metrics_.events_ingested.inc();
-                    std::move(o.endpoint_ids.begin(), o.endpoint_ids.end(), std::back_inserter(endpoints));
+                    for (std::size_t k = 0; k < o.endpoint_ids.size(); ++k) {
+                        endpoints.push_back({std::move(o.endpoint_ids[k]), o.endpoint_seqs[k]});
+                    }
                 }
                 if (i > 0) body += ',';
                 append_outcome_json(body, o);

@@ -31,7 +31,7 @@ public:
 
     // Called after a commit with the endpoints that got new deliveries (each once) and when
     // those are due, on an io thread. Set before the listeners start.
-    using deliveries_fn = std::function<void(std::vector<std::string> endpoint_ids, std::int64_t due_ms)>;
+    using deliveries_fn = std::function<void(std::vector<endpoint_ref> endpoints, std::int64_t due_ms)>;
     void on_deliveries(deliveries_fn fn) { on_deliveries_ = std::move(fn); }
 
     void register_routes(http::router& r);

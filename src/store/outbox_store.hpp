@@ -50,6 +50,15 @@ struct ingest_outcome {
     std::int64_t deliveries{};  // deliveries created (for a duplicate: those of the original)
     bool duplicate{};
     std::vector<std::string> endpoint_ids;  // endpoints that got a delivery now (none for a duplicate)
+    std::vector<std::int64_t> endpoint_seqs; // their seqs, in the same order
+};
+
+// An endpoint named by its id and its seq (endpoint_record::seq), for whoever keys by either.
+struct endpoint_ref {
+    std::string id;
+    std::int64_t seq = 0;
+    friend bool operator==(const endpoint_ref&, const endpoint_ref&) = default;
+    friend auto operator<=>(const endpoint_ref&, const endpoint_ref&) = default;
 };
 
 class outbox_store;

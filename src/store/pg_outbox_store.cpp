@@ -298,6 +298,7 @@ std::optional<pg_outbox_store::fan_out> pg_outbox_store::fan_out_of(const new_ev
     for (const auto& r : routes->endpoints) {
         if (!r.wants(event.type)) continue;
         out.endpoint_ids.push_back(r.id);
+        out.endpoint_seqs.push_back(r.seq);
         out.fifo.push_back(r.fifo);
     }
     return out;
@@ -374,7 +375,7 @@ result<ingest_outcome> pg_outbox_store::insert_event(const new_event& event, std
         for (const auto& id : s->routes.endpoint_ids) count_rows(id, 1, 0);
         auto n = static_cast<std::int64_t>(s->routes.endpoint_ids.size());
         return ingest_outcome{event.id, event.tenant, event.type, event.timestamp, n, false,
-                              std::move(s->routes.endpoint_ids)};
+                              std::move(s->routes.endpoint_ids), std::move(s->routes.endpoint_seqs)};
     }
     auto q = db().query(
         "SELECT e.id, e.type, e.timestamp, "
@@ -384,7 +385,7 @@ result<ingest_outcome> pg_outbox_store::insert_event(const new_event& event, std
         {event.id});
     if (q.empty()) return error{error_code::storage_error, "duplicate event " + event.id + " vanished"};
     ingest_outcome dup{std::string(q.text(0, 0)), q.optional_text(0, 4), std::string(q.text(0, 1)),
-                       std::string(q.text(0, 2)), q.int64(0, 3), true, {}};
+                       std::string(q.text(0, 2)), q.int64(0, 3), true, {}, {}};
     if (dup.tenant != event.tenant) {
         // Never a silent duplicate: the second tenant's event would be dropped.
         return error{error_code::id_conflict, "event id " + event.id + " is already taken by an event of " +

@@ -125,6 +125,7 @@ private:
     // tenant does not exist.
     struct fan_out {
         std::vector<std::string> endpoint_ids;
+        std::vector<std::int64_t> endpoint_seqs;
         std::vector<bool> fifo;
     };
     std::optional<fan_out> fan_out_of(const new_event& event);

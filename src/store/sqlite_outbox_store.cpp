@@ -252,7 +252,7 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
             "FROM events e WHERE e.id = ?");
         q.bind(1, event.id);
         if (!q.step()) return error{error_code::storage_error, "duplicate event " + event.id + " vanished"};
-        ingest_outcome out{q.text(0), std::nullopt, q.text(1), q.text(2), q.int64(3), true, {}};
+        ingest_outcome out{q.text(0), std::nullopt, q.text(1), q.text(2), q.int64(3), true, {}, {}};
         if (!q.is_null(4)) out.tenant = q.text(4);
         q.reset();
         if (out.tenant != event.tenant) {
@@ -264,8 +264,9 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
         return out;
     }
     std::int64_t seq = db_->last_insert_rowid();
-    ingest_outcome out{event.id, event.tenant, event.type, event.timestamp, 0, false, {}};
+    ingest_outcome out{event.id, event.tenant, event.type, event.timestamp, 0, false, {}, {}};
     out.endpoint_ids.reserve(routes->endpoints.size());  // one allocation, not one per doubling
+    out.endpoint_seqs.reserve(routes->endpoints.size());
     for (const auto& r : routes->endpoints) {
         if (!r.wants(event.type)) continue;
         db_->prepare(
@@ -281,6 +282,7 @@ result<ingest_outcome> sqlite_outbox_store::insert_event(const new_event& event,
         count_rows(r.id, 1, 0);
         ++out.deliveries;
         out.endpoint_ids.push_back(r.id);
+        out.endpoint_seqs.push_back(r.seq);
     }
     return out;
 }

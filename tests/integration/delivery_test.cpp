@@ -303,6 +303,29 @@ TEST_F(delivery, first_attempts_go_before_a_backlog_of_retries) {
     EXPECT_EQ(requests[position].header("X-Webhook-Attempt"), "1");
 }
 
+// The dispatcher passes over a notice of new deliveries when the endpoint is due no later
+// already; one whose retry is an hour away is due at once again when a new event arrives.
+TEST_F(delivery, a_new_event_is_sent_at_once_to_an_endpoint_whose_retry_is_an_hour_away) {
+    std::atomic<int> answered{0};
+    test_server receiver([&](test::test_connection& c) {
+        while (auto req = c.read_request()) {
+            if (!c.write(answered++ == 0 ? status_response(500) : ok_response())) return;
+        }
+    });
+    start([](config& c) { c.retry.schedule = {0ms, 1h}; });
+    test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url()});
+    ingest(R"({"event":"a.b","data":"first"})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND attempts = 1", 1), 1);
+    // The dispatcher holds the retry's due time (an hour on) before the next event comes.
+    std::this_thread::sleep_for(100ms);
+    auto sent = std::chrono::steady_clock::now();
+    ingest(R"({"event":"a.b","data":"second"})");
+    ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 1), 1);
+    // Well within the 5 s between two scans of the endpoints, which would find it too.
+    EXPECT_LT(std::chrono::steady_clock::now() - sent, 2500ms);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND attempts = 1"), 1);
+}
+
 TEST_F(delivery, paused_endpoints_hold_their_deliveries) {
     test_server receiver(test_server::respond(ok_response()));
     start();

@@ -1237,6 +1237,8 @@ TYPED_TEST(store_contract, the_routes_read_for_every_tenant_at_once_are_each_ten
     this->create_endpoint("ep_p", R"(["a.*"])");
     auto a = this->ingest("e_a", "a.b", 10, "biz_a");
     EXPECT_EQ(a.endpoint_ids, (std::vector<std::string>{"ep_a1", "ep_a3"}));
+    // Each with its seq, which the dispatcher's notice slots are keyed by.
+    EXPECT_EQ(a.endpoint_seqs, (std::vector<std::int64_t>{this->endpoint("ep_a1")->seq, this->endpoint("ep_a3")->seq}));
     EXPECT_EQ(this->ingest("e_b", "a.b", 10, "biz_b").deliveries, 0);
     EXPECT_EQ(this->ingest("e_c", "a.b", 10, "biz_c").deliveries, 0);
     EXPECT_EQ(this->ingest("e_c2", "x.y", 10, "biz_c").endpoint_ids, std::vector<std::string>{"ep_c1"});
