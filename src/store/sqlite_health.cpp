@@ -73,19 +73,16 @@ std::vector<dead_row> sqlite_outbox_store::disable_and_kill_pending(std::string_
                         select.is_null(5) ? std::string() : select.text(5)});
     }
     select.reset();
-    db_->prepare(
-           "INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at, last_status, "
-           "last_error, last_response) SELECT id, event_seq, endpoint_id, attempts, created_at, ?2, last_status, "
-           "?3 || coalesce(' (last attempt: ' || last_error || ')', ''), '' "
-           "FROM deliveries INDEXED BY deliveries_endpoint_due WHERE " + pending_of_sql("?1"))
-        .bind(1, endpoint_id)
-        .bind(2, now_ms)
-        .bind(3, "endpoint_disabled: " + why)
-        .run();
+    static const std::string move =
+        "INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at, last_status, "
+        "last_error, last_response) SELECT id, event_seq, endpoint_id, attempts, created_at, ?2, last_status, "
+        "?3 || coalesce(' (last attempt: ' || last_error || ')', ''), '' "
+        "FROM deliveries INDEXED BY deliveries_endpoint_due WHERE " + pending_of_sql("?1");
+    db_->prepare(move).bind(1, endpoint_id).bind(2, now_ms).bind(3, "endpoint_disabled: " + why).run();
     count_rows(endpoint_id, -db_->changes(), db_->changes());
-    db_->prepare("DELETE FROM deliveries INDEXED BY deliveries_endpoint_due WHERE " + pending_of_sql("?1"))
-        .bind(1, endpoint_id)
-        .run();
+    static const std::string remove =
+        "DELETE FROM deliveries INDEXED BY deliveries_endpoint_due WHERE " + pending_of_sql("?1");
+    db_->prepare(remove).bind(1, endpoint_id).run();
     return dead;
 }
 

@@ -17,6 +17,14 @@ int count_tables(sqlite::connection& db, const std::string& name) {
     return static_cast<int>(q.int64(0));
 }
 
+// Applies the embedded migrations up to `version` only: a database as an older release
+// left it, for a test of the migrations after it.
+void migrate_up_to(sqlite::connection& db, int version) {
+    const auto& all = detail::embedded_migrations();
+    ASSERT_GE(all.size(), static_cast<std::size_t>(version) + 1);
+    ASSERT_EQ(*migrate(db, std::vector<migration>(all.begin(), all.begin() + version)), version);
+}
+
 TEST(migrations, embedded_are_numbered_in_order_from_one) {
     const auto& all = detail::embedded_migrations();
     ASSERT_FALSE(all.empty());
@@ -94,10 +102,8 @@ TEST(migrations, a_failing_migration_applies_nothing) {
 TEST(migrations, delivery_ids_are_renumbered_apart_from_dead_letters_and_never_reused) {
     test::temp_dir dir;
     sqlite::connection db(dir.file("a.db"));
-    auto all = detail::embedded_migrations();
-    ASSERT_GE(all.size(), 5u);
-    std::vector<migration> up_to_4(all.begin(), all.begin() + 4);
-    ASSERT_EQ(*migrate(db, up_to_4), 4);
+    ASSERT_NO_FATAL_FAILURE(migrate_up_to(db, 4));
+    const auto& all = detail::embedded_migrations();
     db.exec("INSERT INTO events (seq, id, type, timestamp, body, data_offset, created_at) VALUES "
             "(1, 'e1', 't', 'ts', '{}', 0, 0), (2, 'e2', 't', 'ts', '{}', 0, 0)");
     db.exec("INSERT INTO dead_letters (id, event_seq, endpoint_id, attempts, created_at, died_at) "
@@ -135,11 +141,9 @@ TEST(migrations, delivery_ids_are_renumbered_apart_from_dead_letters_and_never_r
 // and events become the platform's, and an event without a tenant reaches them as before.
 TEST(migrations, a_database_from_before_tenants_keeps_its_endpoints_and_events_as_the_platforms) {
     test::temp_dir dir;
-    auto all = detail::embedded_migrations();
-    ASSERT_GE(all.size(), 6u);
     {
         sqlite::connection db(dir.file("old.db"));
-        ASSERT_EQ(*migrate(db, std::vector<migration>(all.begin(), all.begin() + 5)), 5);
+        ASSERT_NO_FATAL_FAILURE(migrate_up_to(db, 5));
         db.exec("INSERT INTO endpoints (id, seq, url, event_patterns, created_at, updated_at) VALUES "
                 "('ep_old', 1, 'https://example.com/hook', '[\"booking.*\"]', 0, 0)");
         db.exec("INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES "
@@ -180,11 +184,10 @@ TEST(migrations, a_database_from_before_tenants_keeps_its_endpoints_and_events_a
 // one resent afterwards gets it then.
 TEST(migrations, pending_deliveries_from_before_endpoint_keys_are_still_claimed_and_resent_ones_too) {
     test::temp_dir dir;
-    auto all = detail::embedded_migrations();
-    ASSERT_GE(all.size(), 11u);
+    const auto& all = detail::embedded_migrations();
     {
         sqlite::connection db(dir.file("old.db"));
-        ASSERT_EQ(*migrate(db, std::vector<migration>(all.begin(), all.begin() + 10)), 10);
+        ASSERT_NO_FATAL_FAILURE(migrate_up_to(db, 10));
         db.exec("INSERT INTO endpoints (id, seq, url, event_patterns, created_at, updated_at) VALUES "
                 "('ep_a', 1, 'https://example.com/a', '[]', 0, 0), ('ep_b', 2, 'https://example.com/b', '[]', 0, 0)");
         db.exec("INSERT INTO events (seq, id, type, timestamp, body, data_offset, created_at) VALUES "
@@ -238,11 +241,9 @@ TEST(migrations, pending_deliveries_from_before_endpoint_keys_are_still_claimed_
 // starts with none of its events.
 TEST(migrations, tenant_events_from_before_tenant_keys_are_listed_by_their_tenant) {
     test::temp_dir dir;
-    auto all = detail::embedded_migrations();
-    ASSERT_GE(all.size(), 12u);
     {
         sqlite::connection db(dir.file("old.db"));
-        ASSERT_EQ(*migrate(db, std::vector<migration>(all.begin(), all.begin() + 11)), 11);
+        ASSERT_NO_FATAL_FAILURE(migrate_up_to(db, 11));
         db.exec("INSERT INTO tenants (id, seq, created_at, updated_at) VALUES ('biz_a', 1, 0, 0), ('biz_b', 2, 0, 0)");
         db.exec("INSERT INTO events (seq, id, type, timestamp, body, data_offset, created_at, tenant_id) VALUES "
                 "(1, 'e1', 'a.b', 'ts', '{}', 0, 0, 'biz_a'), (2, 'e2', 'a.b', 'ts', '{}', 0, 0, 'biz_b'), "
