@@ -117,7 +117,9 @@ const tenant_routes* outbox_store_base::routes_for(const std::optional<std::stri
                 current->tenant_seq = r.tenant_seq;
                 current_tenant = it->first;
             }
-            if (r.endpoint) current->endpoints.push_back(make_route(std::string(*r.endpoint), r.seq, r.patterns_json, r.fifo));
+            if (r.endpoint) {
+                current->endpoints.push_back(make_route(std::string(*r.endpoint), r.seq, r.patterns_json, r.fifo));
+            }
         });
     }
     std::string_view key = tenant ? std::string_view(*tenant) : std::string_view();
