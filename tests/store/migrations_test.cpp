@@ -25,6 +25,13 @@ void migrate_up_to(sqlite::connection& db, int version) {
     ASSERT_EQ(*migrate(db, std::vector<migration>(all.begin(), all.begin() + version)), version);
 }
 
+// The store over a database a test wrote by hand, opened (and so migrated) as the daemon does.
+result<opened_outbox> open_migrated(const std::string& path) {
+    storage_config cfg;
+    cfg.path = path;
+    return open_outbox(cfg, nullptr);
+}
+
 TEST(migrations, embedded_are_numbered_in_order_from_one) {
     const auto& all = detail::embedded_migrations();
     ASSERT_FALSE(all.empty());
@@ -151,9 +158,7 @@ TEST(migrations, a_database_from_before_tenants_keeps_its_endpoints_and_events_a
         db.exec("INSERT INTO events (seq, id, type, timestamp, body, data_offset, created_at) VALUES "
                 "(1, 'evt_old', 'booking.created', 'ts', '{}', 0, 0)");
     }
-    storage_config cfg;
-    cfg.path = dir.file("old.db");
-    auto opened = open_outbox(cfg, nullptr);
+    auto opened = open_migrated(dir.file("old.db"));
     ASSERT_TRUE(opened.ok()) << opened.err().message;
     auto& store = *opened->writer;
     auto old_event = store.get_event("evt_old").value();
@@ -206,9 +211,7 @@ TEST(migrations, pending_deliveries_from_before_endpoint_keys_are_still_claimed_
         using row = std::pair<std::int64_t, std::optional<std::int64_t>>;
         EXPECT_EQ(rows, (std::vector<row>{{1, 2}, {2, std::nullopt}, {3, 1}}));
     }
-    storage_config cfg;
-    cfg.path = dir.file("old.db");
-    auto opened = open_outbox(cfg, nullptr);
+    auto opened = open_migrated(dir.file("old.db"));
     ASSERT_TRUE(opened.ok()) << opened.err().message;
     auto& store = *opened->writer;
     std::optional<result<std::vector<endpoint_claim>>> first, again;
@@ -249,9 +252,7 @@ TEST(migrations, tenant_events_from_before_tenant_keys_are_listed_by_their_tenan
                 "(1, 'e1', 'a.b', 'ts', '{}', 0, 0, 'biz_a'), (2, 'e2', 'a.b', 'ts', '{}', 0, 0, 'biz_b'), "
                 "(3, 'e3', 'a.b', 'ts', '{}', 0, 0, NULL), (4, 'e4', 'a.b', 'ts', '{}', 0, 0, 'biz_a')");
     }
-    storage_config cfg;
-    cfg.path = dir.file("old.db");
-    auto opened = open_outbox(cfg, nullptr);
+    auto opened = open_migrated(dir.file("old.db"));
     ASSERT_TRUE(opened.ok()) << opened.err().message;
     auto& store = *opened->writer;
     auto ids_of = [&](const char* tenant) {
