@@ -57,7 +57,6 @@ struct ingest_outcome {
 struct endpoint_ref {
     std::string id;
     std::int64_t seq = 0;
-    friend bool operator==(const endpoint_ref&, const endpoint_ref&) = default;
     friend auto operator<=>(const endpoint_ref&, const endpoint_ref&) = default;
 };
 

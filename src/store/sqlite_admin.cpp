@@ -124,12 +124,13 @@ std::optional<std::string> sqlite_outbox_store::endpoint_tenant(std::string_view
     return tenant;
 }
 
-bool sqlite_outbox_store::tenant_exists(std::string_view id) {
-    auto& q = db_->prepare("SELECT 1 FROM tenants WHERE id = ?");
+std::optional<std::int64_t> sqlite_outbox_store::tenant_seq(std::string_view id) {
+    auto& q = db_->prepare("SELECT seq FROM tenants WHERE id = ?");
     q.bind(1, id);
-    bool found = q.step();
+    std::optional<std::int64_t> seq;
+    if (q.step()) seq = q.int64(0);
     q.reset();
-    return found;
+    return seq;
 }
 
 bool sqlite_outbox_store::endpoint_exists(std::string_view id) {

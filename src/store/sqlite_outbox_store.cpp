@@ -65,12 +65,9 @@ void sqlite_outbox_store::refresh_routes() {
 std::optional<tenant_routes> sqlite_outbox_store::load_routes(const std::optional<std::string>& tenant) {
     tenant_routes fresh;
     if (tenant) {
-        auto& t = db_->prepare("SELECT seq FROM tenants WHERE id = ?");
-        t.bind(1, *tenant);
-        bool found = t.step();
-        if (found) fresh.tenant_seq = t.int64(0);
-        t.reset();
-        if (!found) return std::nullopt;
+        auto seq = tenant_seq(*tenant);
+        if (!seq) return std::nullopt;
+        fresh.tenant_seq = *seq;
     }
     // The platform's endpoints, or one tenant's through endpoints_tenant.
     auto& q = tenant ? db_->prepare("SELECT id, seq, event_patterns, ordering = 'fifo' FROM endpoints "

@@ -204,7 +204,9 @@ private:
     void refresh_routes();  // throws sqlite::failure
     // The tenant of an existing endpoint (none: a platform endpoint).
     std::optional<std::string> endpoint_tenant(std::string_view id);
-    bool tenant_exists(std::string_view id);
+    // The tenant's seq; none when it does not exist.
+    std::optional<std::int64_t> tenant_seq(std::string_view id);
+    bool tenant_exists(std::string_view id) { return tenant_seq(id).has_value(); }
     std::int64_t data_version();
     // Deletes events that no delivery or dead letter refers to any more.
     void delete_orphan_events(const std::vector<std::int64_t>& seqs);
