@@ -278,8 +278,10 @@ TEST_F(delivery, first_attempts_go_before_a_backlog_of_retries) {
     test_server receiver(test_server::respond(ok_response()));
     start([](config& c) { c.delivery.max_in_flight_per_endpoint = 1; });
     {
-        // An endpoint with 50 retries due now (attempt 1 failed long ago).
-        test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url()});
+        // An endpoint with 50 retries due now (attempt 1 failed long ago), paused until the
+        // fresh event is in too: else the retries may start going before it is ingested,
+        // and the test would time its own request rather than the claim's order.
+        test::add_endpoint(db(), {.id = "ep_1", .url = receiver.url(), .paused_at = 1});
         std::string sql;
         for (int i = 0; i < 50; ++i) {
             auto n = std::to_string(i);
@@ -294,6 +296,8 @@ TEST_F(delivery, first_attempts_go_before_a_backlog_of_retries) {
         test::exec(db(), sql);
     }
     auto fresh = ingest(R"({"event":"a.b","data":"fresh"})");
+    auto resumed = test::http_client(runner->admin_port()).request("POST", "/v1/endpoints/ep_1/resume", "");
+    ASSERT_EQ(resumed.status, 200) << resumed.body;
     ASSERT_EQ(wait_for("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'", 51), 51);
     auto requests = receiver.requests();
     ASSERT_EQ(requests.size(), 51u);
