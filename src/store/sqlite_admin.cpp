@@ -26,10 +26,11 @@ struct where_clause {
         sql += sql.empty() ? " WHERE " : " AND ";
         sql += condition;
     }
-    template <class T>
-    void add(std::string_view condition, T value) {
+    // A condition with a value for each of its `?`, in order.
+    template <class... T>
+    void add(std::string_view condition, T... values) {
         add(condition);
-        args.emplace_back(std::move(value));
+        (args.emplace_back(std::move(values)), ...);
     }
     // Binds args from index `first`; returns the next free index.
     int bind(sqlite::statement& q, int first = 1) const {
@@ -151,12 +152,13 @@ status sqlite_outbox_store::create_endpoint(const std::string& id, const endpoin
     }
     auto stored = stored_secret(id, secret);
     if (!stored) return stored.err();
-    db_->prepare(
-           "INSERT INTO endpoints (id, seq, url, description, event_patterns, body_mode, signature_format, "
-           "signature_header, headers, enabled, created_at, updated_at, tenant_id, rate_limit, ordering, "
-           "disabled_reason, disabled_at) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM endpoints), ?2, ?3, ?4, "
-           "?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, CASE ?9 WHEN 0 THEN 'manual' END, "
-           "CASE ?9 WHEN 0 THEN ?10 END)")
+    static const std::string insert =
+        "INSERT INTO endpoints (id, seq, url, description, event_patterns, body_mode, signature_format, "
+        "signature_header, headers, enabled, created_at, updated_at, tenant_id, rate_limit, ordering, "
+        "disabled_reason, disabled_at) VALUES (?1, " + new_endpoint_seq_sql("?1") + ", ?2, ?3, ?4, "
+        "?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, CASE ?9 WHEN 0 THEN 'manual' END, "
+        "CASE ?9 WHEN 0 THEN ?10 END)";
+    db_->prepare(insert)
         .bind(1, id)
         .bind(2, s.url.value_or(""))
         .bind(3, s.description.value_or(""))
@@ -252,6 +254,10 @@ result<std::int64_t> sqlite_outbox_store::delete_endpoint(std::string_view id) {
         db_->prepare("DELETE FROM endpoint_secrets WHERE endpoint_id = ?").bind(1, id).run();
         scrub_wal_ = true;
     }
+    // Its seq stays its own: the key of its delivered history in deliveries_endpoint.
+    db_->prepare("INSERT OR IGNORE INTO retired_endpoints (id, seq) SELECT id, seq FROM endpoints WHERE id = ?")
+        .bind(1, id)
+        .run();
     db_->prepare("DELETE FROM endpoints WHERE id = ?").bind(1, id).run();
     return cancelled;
 }
@@ -715,7 +721,14 @@ result<std::vector<delivery_view>> sqlite_outbox_store::list_deliveries(const de
             where_clause w;
             if (f.tenant) w.add(events_of_tenant_sql("e", "?"), *f.tenant);
             if (!dead && f.status) w.add("d.state = ?", *f.status);
-            if (f.endpoint_id) w.add("d.endpoint_id = ?", *f.endpoint_id);
+            if (f.endpoint_id && dead) w.add("d.endpoint_id = ?", *f.endpoint_id);
+            if (f.endpoint_id && !dead) {
+                // A range of deliveries_endpoint, keyed by the endpoint's seq, which a deleted
+                // endpoint keeps (migration 0013). The id as well: a program that creates
+                // endpoints itself may hand out a retired seq again.
+                w.add("d.endpoint_seq = " + endpoint_history_seq_sql("?") + " AND d.endpoint_id = ?",
+                      *f.endpoint_id, *f.endpoint_id, *f.endpoint_id);
+            }
             add_type_filter(w, f.event_type);
             if (f.event_id) w.add("e.id = ?", *f.event_id);
             if (f.since_ms) w.add("d.created_at >= ?", *f.since_ms);

@@ -57,6 +57,23 @@ inline std::string endpoint_seq_sql(std::string_view id_sql) {
     return "(SELECT seq FROM endpoints WHERE id = " + std::string(id_sql) + ")";
 }
 
+// The seq that endpoint `id_sql` has, or had if it was deleted (NULL: it never existed, or
+// its deliveries were gone before migration 0013): the key of its deliveries in
+// deliveries_endpoint, which lists a deleted endpoint's too.
+inline std::string endpoint_history_seq_sql(std::string_view id_sql) {
+    return "COALESCE(" + endpoint_seq_sql(id_sql) + ", (SELECT seq FROM retired_endpoints WHERE id = " +
+           std::string(id_sql) + "))";
+}
+
+// The seq of a new endpoint `id_sql`: the one the id had if an endpoint was deleted under it
+// (its history and its new deliveries are one list), or one above every seq in use or
+// retired, so that no endpoint's deliveries are ever keyed like another's.
+inline std::string new_endpoint_seq_sql(std::string_view id_sql) {
+    return "COALESCE((SELECT seq FROM retired_endpoints WHERE id = " + std::string(id_sql) +
+           "), MAX((SELECT COALESCE(MAX(seq), 0) FROM endpoints), (SELECT COALESCE(MAX(seq), 0) FROM "
+           "retired_endpoints)) + 1)";
+}
+
 // The events of tenant `id_sql` (none if it does not exist), as a condition on events
 // `alias`: a range of events_tenant, which is keyed by the tenant's seq (migration 0012).
 inline std::string events_of_tenant_sql(std::string_view alias, std::string_view id_sql) {

@@ -203,13 +203,18 @@ TEST(migrations, pending_deliveries_from_before_endpoint_keys_are_still_claimed_
     }
     {
         sqlite::connection db(dir.file("old.db"));
-        ASSERT_EQ(*migrate(db, all), static_cast<int>(all.size()));
-        auto& q = db.prepare("SELECT id, endpoint_seq FROM deliveries ORDER BY id");
-        std::vector<std::pair<std::int64_t, std::optional<std::int64_t>>> rows;
-        while (q.step()) rows.emplace_back(q.int64(0), q.is_null(1) ? std::nullopt : std::optional(q.int64(1)));
-        q.reset();
         using row = std::pair<std::int64_t, std::optional<std::int64_t>>;
-        EXPECT_EQ(rows, (std::vector<row>{{1, 2}, {2, std::nullopt}, {3, 1}}));
+        auto rows = [&] {
+            auto& q = db.prepare("SELECT id, endpoint_seq FROM deliveries ORDER BY id");
+            std::vector<row> out;
+            while (q.step()) out.emplace_back(q.int64(0), q.is_null(1) ? std::nullopt : std::optional(q.int64(1)));
+            q.reset();
+            return out;
+        };
+        ASSERT_NO_FATAL_FAILURE(migrate_up_to(db, 11));
+        EXPECT_EQ(rows(), (std::vector<row>{{1, 2}, {2, std::nullopt}, {3, 1}}));
+        ASSERT_EQ(*migrate(db, all), static_cast<int>(all.size()));
+        EXPECT_EQ(rows(), (std::vector<row>{{1, 2}, {2, 2}, {3, 1}}));  // 0013: every delivery
     }
     auto opened = open_migrated(dir.file("old.db"));
     ASSERT_TRUE(opened.ok()) << opened.err().message;
@@ -277,6 +282,57 @@ TEST(migrations, tenant_events_from_before_tenant_keys_are_listed_by_their_tenan
     EXPECT_EQ(ids_of("biz_a"), (std::vector<std::string>{"e4", "e1"}));
     EXPECT_FALSE(store.get_event("e2").value());
     EXPECT_TRUE(store.get_event("e3").value());
+}
+
+// Migration 0013 keys an endpoint's deliveries of every state by its seq: a database from
+// before it lists each endpoint's deliveries as before, a deleted endpoint's too, although
+// its delivered rows held the seq that a later endpoint took again (0011 let that happen)
+// or none (from before 0011). No endpoint created afterwards takes a deleted one's seq.
+TEST(migrations, deliveries_from_before_history_keys_are_listed_by_their_endpoint) {
+    test::temp_dir dir;
+    {
+        sqlite::connection db(dir.file("old.db"));
+        ASSERT_NO_FATAL_FAILURE(migrate_up_to(db, 12));
+        // ep_gone had seq 2 and was deleted; ep_b then took seq 2.
+        db.exec("INSERT INTO endpoints (id, seq, url, event_patterns, created_at, updated_at) VALUES "
+                "('ep_a', 1, 'https://example.com/a', '[]', 0, 0), ('ep_b', 2, 'https://example.com/b', '[]', 0, 0)");
+        db.exec("INSERT INTO events (seq, id, type, timestamp, body, data_offset, created_at) VALUES "
+                "(1, 'e1', 'a.b', 'ts', '{}', 0, 0), (2, 'e2', 'a.b', 'ts', '{}', 0, 0), "
+                "(3, 'e3', 'a.b', 'ts', '{}', 0, 0)");
+        db.exec("INSERT INTO deliveries (id, event_seq, endpoint_id, endpoint_seq, state, next_attempt_at, "
+                "created_at, delivered_at) VALUES "
+                "(1, 1, 'ep_gone', NULL, 'delivered', NULL, 0, 7), (2, 2, 'ep_gone', 2, 'delivered', NULL, 0, 7), "
+                "(3, 3, 'ep_b', 2, 'pending', 5, 0, NULL), (4, 1, 'ep_a', NULL, 'delivered', NULL, 0, 7), "
+                "(5, 2, 'ep_a', 1, 'pending', 5, 0, NULL)");
+    }
+    auto opened = open_migrated(dir.file("old.db"));
+    ASSERT_TRUE(opened.ok()) << opened.err().message;
+    auto& store = *opened->writer;
+    auto listed = [&](const char* endpoint) {
+        delivery_filter f;
+        f.endpoint_id = endpoint;
+        std::vector<std::int64_t> ids;
+        auto page = store.list_deliveries(f, page_request{});
+        for (const auto& d : page.value()) ids.push_back(d.id);
+        return ids;
+    };
+    EXPECT_EQ(listed("ep_gone"), (std::vector<std::int64_t>{2, 1}));
+    EXPECT_EQ(listed("ep_b"), std::vector<std::int64_t>{3});
+    EXPECT_EQ(listed("ep_a"), (std::vector<std::int64_t>{5, 4}));
+    // ep_gone's seq is 3 now, retired: a new endpoint takes 4, and ep_gone again takes 3.
+    endpoint_settings s;
+    s.url = "https://example.com/c";
+    ASSERT_TRUE(store.create_endpoint("ep_c", s, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 10).ok());
+    ASSERT_TRUE(store.create_endpoint("ep_gone", s, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 10).ok());
+    sqlite::connection db(dir.file("old.db"));
+    auto& q = db.prepare("SELECT id, seq FROM endpoints ORDER BY id");
+    std::vector<std::pair<std::string, std::int64_t>> seqs;
+    while (q.step()) seqs.emplace_back(q.text(0), q.int64(1));
+    q.reset();
+    EXPECT_EQ(seqs, (std::vector<std::pair<std::string, std::int64_t>>{
+                        {"ep_a", 1}, {"ep_b", 2}, {"ep_c", 4}, {"ep_gone", 3}}));
+    EXPECT_EQ(listed("ep_gone"), (std::vector<std::int64_t>{2, 1}));
+    EXPECT_EQ(listed("ep_c"), std::vector<std::int64_t>{});
 }
 
 }  // namespace

@@ -211,6 +211,19 @@ protected:
         return out;
     }
 
+    // The event ids of endpoint `id`'s deliveries (every state, dead letters too), newest
+    // first, as GET /v1/deliveries?endpoint_id= lists them.
+    std::vector<std::string> listed_events(const std::string& id) {
+        delivery_filter f;
+        f.endpoint_id = id;
+        auto page = store->list_deliveries(f, page_request{1000, std::nullopt});
+        EXPECT_TRUE(page.ok()) << page.err().message;
+        std::vector<std::string> out;
+        if (page) {
+            for (const auto& d : *page) out.push_back(d.event_id);
+        }
+        return out;
+    }
     std::optional<delivery_view> delivery(std::int64_t id) {
         auto d = store->get_delivery(id);
         EXPECT_TRUE(d.ok()) << d.err().message;
@@ -1074,10 +1087,11 @@ TYPED_TEST(store_contract, deleting_an_endpoint_cancels_its_pending_deliveries_a
     EXPECT_TRUE(this->endpoints(300).empty());
 }
 
-// SQLite keys an endpoint's pending deliveries by its seq, which an endpoint created after
-// the deletion of the newest one takes again: none of the deleted endpoint's deliveries,
-// pending at its deletion or delivered, ever reaches the new one, and the new one's own
-// are claimed, listed and counted as its own.
+// SQLite keys an endpoint's deliveries by its seq. An endpoint created after the deletion of
+// the newest one (which SQLite's MAX(seq) + 1 would hand the same seq) gets none of the
+// deleted endpoint's deliveries, pending at its deletion or delivered: its own are claimed,
+// listed and counted as its own, and the deleted one's history is still listed by its id.
+// An endpoint created again under that id lists its history and its new deliveries as one.
 TYPED_TEST(store_contract, an_endpoint_that_takes_a_deleted_endpoints_place_gets_none_of_its_deliveries) {
     this->create_endpoint("ep_1", R"(["a.*"])");
     this->create_endpoint("ep_old", R"(["a.*"])");
@@ -1102,6 +1116,16 @@ TYPED_TEST(store_contract, an_endpoint_that_takes_a_deleted_endpoints_place_gets
     auto c = this->counts();
     EXPECT_EQ(c, this->store->recount().value());
     EXPECT_EQ(c.pending, 4);
+    EXPECT_EQ(this->listed_events("ep_new"), std::vector<std::string>{"e3"});
+    EXPECT_EQ(this->listed_events("ep_old"), std::vector<std::string>{sent[0].event_id});
+
+    this->create_endpoint("ep_old", R"(["a.*"])");
+    this->ingest("e4", "a.b", 400);
+    EXPECT_EQ(this->listed_events("ep_old"), (std::vector<std::string>{"e4", sent[0].event_id}));
+    EXPECT_EQ(this->listed_events("ep_new"), (std::vector<std::string>{"e4", "e3"}));
+    auto again = this->claim("ep_old", 10, 400);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].event_id, "e4");
 }
 
 // ---- dead letters -------------------------------------------------------------------------
