@@ -225,7 +225,7 @@ void dispatcher::set_next_due(endpoint_state& ep, std::optional<std::int64_t> du
     update_notice_slot(ep);
 }
 
-void dispatcher::update_notice_slot(const endpoint_state& ep) {
+void dispatcher::update_notice_slot(endpoint_state& ep) {
     auto seq = ep.record.seq;
     if (seq <= 0) return;
     auto at = static_cast<std::size_t>(seq);
@@ -235,6 +235,7 @@ void dispatcher::update_notice_slot(const endpoint_state& ep) {
     }
     auto& slot = notice_slots_[at];
     slot.id_hash = string_hash{}(ep.record.id);
+    slot.state = &ep;
     slot.settled_from = !ep.next_due     ? std::numeric_limits<std::int64_t>::max()
                         : ep.record.fifo ? std::numeric_limits<std::int64_t>::min()
                                          : *ep.next_due;
@@ -243,7 +244,7 @@ void dispatcher::update_notice_slot(const endpoint_state& ep) {
 void dispatcher::forget_notice_slot(const endpoint_state& ep) {
     auto at = static_cast<std::size_t>(ep.record.seq);
     if (ep.record.seq <= 0 || at >= notice_slots_.size()) return;
-    if (notice_slots_[at].id_hash == string_hash{}(ep.record.id)) notice_slots_[at] = notice_slot{};
+    if (notice_slots_[at].state == &ep) notice_slots_[at] = notice_slot{};
 }
 
 void dispatcher::advance_next_due(endpoint_state& ep, std::int64_t due) {
@@ -364,22 +365,26 @@ void dispatcher::claim(std::int64_t now_ms) {
                                                                                            std::int64_t at) {
                                           return s.claim(*orders, room, at, lease_until, owner);
                                       }),
-                         [results](dispatcher& self, const status& st) { self.on_claimed(st, std::move(*results)); });
+                         [results, orders](dispatcher& self, const status& st) {
+                             self.on_claimed(st, std::move(*results), *orders);
+                         });
     if (!queued) {
         claiming_ = false;
         arm_timer(now_ms, now_ms + 100);
     }
 }
 
-void dispatcher::on_claimed(const status& st, std::vector<endpoint_claim> results) {
+void dispatcher::on_claimed(const status& st, std::vector<endpoint_claim> results,
+                            const std::vector<claim_order>& orders) {
     claiming_ = false;
     if (!st) {
         log_->error("dispatcher: claiming deliveries failed: {}", st.err().message);
         arm_timer(clock_.now_ms(), clock_.now_ms() + storage_retry_ms);
         return;
     }
-    for (auto& r : results) {
-        auto* found = find_endpoint(r.endpoint_id);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        auto& r = results[i];  // one per order, in order
+        auto* found = find_endpoint(r.endpoint_id, i < orders.size() ? orders[i].endpoint_seq : 0);
         if (!found) {
             for (auto& d : r.deliveries) releases_.push_back({d.id, std::move(d.endpoint_id)});
             continue;
@@ -467,13 +472,18 @@ std::string_view dispatcher::tenant_of(const std::string& endpoint_id) const {
     return ep ? tenant_label(ep->record) : "-";
 }
 
-dispatcher::endpoint_state* dispatcher::find_endpoint(std::string_view id) const {
+dispatcher::endpoint_state* dispatcher::find_endpoint(std::string_view id, std::int64_t seq) const {
+    if (seq > 0 && static_cast<std::size_t>(seq) < notice_slots_.size()) {
+        auto* held = notice_slots_[static_cast<std::size_t>(seq)].state;
+        if (held && held->record.id == id) return held;
+    }
     auto it = endpoints_.find(id);
     return it == endpoints_.end() ? nullptr : it->second.get();
 }
 
 void dispatcher::attempt(endpoint_state& ep, claimed_delivery d) {
     auto started = clock_.now_ms();
+    auto seq = ep.record.seq;
     ++in_flight_;  // on_attempt_done() counts every attempt out again
     ++ep.in_flight;
     metrics_.attempts_in_flight.add(1);
@@ -487,8 +497,9 @@ void dispatcher::attempt(endpoint_state& ep, claimed_delivery d) {
         r.outcome = attempt_outcome::connect_error;
         r.error = "endpoint " + d.endpoint_id + " has no valid signing secret";
         // Posted, not called: start_ready() is walking the ready queues.
-        return asio::post(strand_, [self = shared_from_this(), d = std::move(d), started, r = std::move(r)]() mutable {
-            self->on_attempt_done(std::move(d), started, std::move(r));
+        return asio::post(strand_, [self = shared_from_this(), d = std::move(d), seq, started,
+                                    r = std::move(r)]() mutable {
+            self->on_attempt_done(std::move(d), seq, started, std::move(r));
         });
     }
     auto req = build_request(rec, d, started / 1000);
@@ -496,17 +507,19 @@ void dispatcher::attempt(endpoint_state& ep, claimed_delivery d) {
         log_->debug("attempt {} of delivery dlv_{} (event {}) to endpoint {} tenant={}", d.attempt, d.id,
                     d.event_id, d.endpoint_id, tenant_label(rec));
     }
-    client_.send(std::move(req), [self = shared_from_this(), d = std::move(d), started](delivery_response r) mutable {
-        asio::post(self->strand_, [self, d = std::move(d), started, r = std::move(r)]() mutable {
-            self->on_attempt_done(std::move(d), started, std::move(r));
+    client_.send(std::move(req), [self = shared_from_this(), d = std::move(d), seq,
+                                  started](delivery_response r) mutable {
+        asio::post(self->strand_, [self, d = std::move(d), seq, started, r = std::move(r)]() mutable {
+            self->on_attempt_done(std::move(d), seq, started, std::move(r));
         });
     });
 }
 
-void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, delivery_response r) {
+void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t seq, std::int64_t started_ms,
+                                 delivery_response r) {
     --in_flight_;
     metrics_.attempts_in_flight.add(-1);
-    endpoint_state* ep = find_endpoint(d.endpoint_id);
+    endpoint_state* ep = find_endpoint(d.endpoint_id, seq);
     const std::string_view tenant = ep ? tenant_label(ep->record) : "-";
     if (ep) {
         if (ep->in_flight > 0) --ep->in_flight;
@@ -549,6 +562,7 @@ void dispatcher::on_attempt_done(claimed_delivery d, std::int64_t started_ms, de
         }
     }
     decided.record = std::move(rec);
+    decided.endpoint_seq = seq;
     outcomes_.push_back(std::move(decided));
     flush_outcomes();
     pump();
@@ -674,7 +688,7 @@ void dispatcher::count_recorded(const decided_outcome& o) {
     } else if (a.dead) {
         metrics_.deliveries_dead.inc();
     }
-    auto* ep = find_endpoint(a.endpoint_id);
+    auto* ep = find_endpoint(a.endpoint_id, o.endpoint_seq);
     if (!ep) return;
     if (!a.delivered && !a.dead) {
         advance_next_due(*ep, a.next_attempt_ms);
