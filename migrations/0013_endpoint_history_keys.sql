@@ -23,12 +23,11 @@ INSERT INTO retired_endpoints (id, seq)
     SELECT endpoint_id, (SELECT COALESCE(MAX(seq), 0) FROM endpoints) + ROW_NUMBER() OVER (ORDER BY endpoint_id)
     FROM (SELECT DISTINCT endpoint_id FROM deliveries WHERE endpoint_id NOT IN (SELECT id FROM endpoints));
 
-UPDATE deliveries SET endpoint_seq = COALESCE(
-        (SELECT seq FROM endpoints WHERE endpoints.id = deliveries.endpoint_id),
-        (SELECT seq FROM retired_endpoints WHERE retired_endpoints.id = deliveries.endpoint_id))
-    WHERE endpoint_seq IS NOT COALESCE(
-        (SELECT seq FROM endpoints WHERE endpoints.id = deliveries.endpoint_id),
-        (SELECT seq FROM retired_endpoints WHERE retired_endpoints.id = deliveries.endpoint_id));
+-- Every delivery gets its endpoint's seq; only the rows whose seq is missing or wrong are
+-- written.
+UPDATE deliveries SET endpoint_seq = owner.seq
+    FROM (SELECT id, seq FROM endpoints UNION ALL SELECT id, seq FROM retired_endpoints) AS owner
+    WHERE owner.id = deliveries.endpoint_id AND deliveries.endpoint_seq IS NOT owner.seq;
 
 DROP INDEX deliveries_endpoint;
 CREATE INDEX deliveries_endpoint ON deliveries (endpoint_seq, id);
