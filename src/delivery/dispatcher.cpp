@@ -106,11 +106,9 @@ void dispatcher::update_idle() {
 void dispatcher::notify_due(std::vector<endpoint_ref> endpoints, std::int64_t due_ms) {
     asio::post(strand_, [self = shared_from_this(), endpoints = std::move(endpoints), due_ms] {
         for (const auto& [id, seq] : endpoints) {
-            if (seq > 0 && static_cast<std::size_t>(seq) < self->notice_slots_.size()) {
-                const auto& slot = self->notice_slots_[static_cast<std::size_t>(seq)];
-                if (due_ms >= slot.settled_from && slot.id_hash == string_hash{}(id)) continue;
-            }
-            auto* ep = self->find_endpoint(id);
+            const auto* slot = self->notice_slot_of(seq);
+            if (slot && due_ms >= slot->settled_from && slot->id_hash == string_hash{}(id)) continue;
+            auto* ep = self->find_endpoint(id, seq);
             if (!ep) {
                 self->rescan_requested_ = true;  // an endpoint we have not loaded yet
                 continue;
@@ -242,9 +240,14 @@ void dispatcher::update_notice_slot(endpoint_state& ep) {
 }
 
 void dispatcher::forget_notice_slot(const endpoint_state& ep) {
-    auto at = static_cast<std::size_t>(ep.record.seq);
-    if (ep.record.seq <= 0 || at >= notice_slots_.size()) return;
-    if (notice_slots_[at].state == &ep) notice_slots_[at] = notice_slot{};
+    if (const auto* slot = notice_slot_of(ep.record.seq); slot && slot->state == &ep) {
+        notice_slots_[static_cast<std::size_t>(ep.record.seq)] = notice_slot{};
+    }
+}
+
+const dispatcher::notice_slot* dispatcher::notice_slot_of(std::int64_t seq) const {
+    if (seq <= 0 || static_cast<std::size_t>(seq) >= notice_slots_.size()) return nullptr;
+    return &notice_slots_[static_cast<std::size_t>(seq)];
 }
 
 void dispatcher::advance_next_due(endpoint_state& ep, std::int64_t due) {
@@ -473,9 +476,8 @@ std::string_view dispatcher::tenant_of(const std::string& endpoint_id) const {
 }
 
 dispatcher::endpoint_state* dispatcher::find_endpoint(std::string_view id, std::int64_t seq) const {
-    if (seq > 0 && static_cast<std::size_t>(seq) < notice_slots_.size()) {
-        auto* held = notice_slots_[static_cast<std::size_t>(seq)].state;
-        if (held && held->record.id == id) return held;
+    if (const auto* slot = notice_slot_of(seq); slot && slot->state && slot->state->record.id == id) {
+        return slot->state;
     }
     auto it = endpoints_.find(id);
     return it == endpoints_.end() ? nullptr : it->second.get();

@@ -244,6 +244,8 @@ private:
         endpoint_state* state = nullptr;  // the endpoint that holds the seq (find_endpoint)
     };
     std::vector<notice_slot> notice_slots_;
+    // The slot of a seq, or null when the seq has none (0, or beyond the vector).
+    const notice_slot* notice_slot_of(std::int64_t seq) const;
     std::size_t max_notice_slot() const { return 4 * endpoints_.size() + 4096; }
     std::deque<endpoint_state*> with_ready_;
     std::size_t in_flight_ = 0;
